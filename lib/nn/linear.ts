@@ -1,0 +1,33 @@
+/** PyTorch's nn.Linear: weight (out, in), bias (out); y = x·Wᵀ + b. */
+import * as tf from "@tensorflow/tfjs";
+import { Module } from "./module";
+import { linear } from "../ops/matmul";
+import { Rng, normalArray, uniformArray } from "../util/random";
+
+export interface LinearOptions {
+  bias?: boolean;
+  /** Initialisation: BERT's N(0, std) (default std 0.02) or PyTorch's default kaiming-uniform. */
+  init?: { kind: "normal"; std: number } | { kind: "kaiming-uniform" };
+  rng?: Rng;
+}
+
+export class Linear extends Module {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable | null;
+
+  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: LinearOptions = {}) {
+    super();
+    const rng = opts.rng ?? new Rng(0);
+    const init = opts.init ?? { kind: "normal", std: 0.02 };
+    const size = inFeatures * outFeatures;
+    const bound = 1 / Math.sqrt(inFeatures);
+    const values = init.kind === "normal" ? normalArray(rng, size, init.std) : uniformArray(rng, size, -bound, bound);
+    this.weight = this.addParameter("weight", tf.tensor2d(values, [outFeatures, inFeatures]));
+    this.bias = opts.bias === false ? null
+      : this.addParameter("bias", init.kind === "normal" ? tf.zeros([outFeatures]) : tf.tensor1d(uniformArray(rng, outFeatures, -bound, bound)));
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    return linear(x, this.weight, this.bias);
+  }
+}

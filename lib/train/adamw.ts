@@ -1,0 +1,117 @@
+/**
+ * AdamW exactly as PyTorch's `torch.optim.AdamW` computes it (decoupled weight decay):
+ *
+ *   p ← p·(1 − lr·λ)
+ *   m ← β₁m + (1 − β₁)g,   v ← β₂v + (1 − β₂)g²
+ *   p ← p − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
+ *
+ * The moment estimates m and v live as tf.Variables beside each parameter. Parameters named like a bias or
+ * a LayerNorm weight get no weight decay (the Hugging Face Trainer's convention).
+ */
+import * as tf from "@tensorflow/tfjs";
+
+export interface AdamWOptions {
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+  /** Which parameter names skip weight decay; default: biases and LayerNorm weights. */
+  noDecay?: (name: string) => boolean;
+}
+
+export const defaultNoDecay = (name: string): boolean => name.endsWith(".bias") || name.includes("LayerNorm") || name === "bias";
+
+interface Slot {
+  name: string;
+  param: tf.Variable;
+  m: tf.Variable;
+  v: tf.Variable;
+  decay: boolean;
+}
+
+export class AdamW {
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  lr: number;
+  /** Number of steps taken (t in the bias corrections). */
+  step = 0;
+  private readonly slots: Slot[];
+
+  /** `params`: the (name, variable) pairs to optimise; only trainable ones are kept. */
+  constructor(params: Array<[string, tf.Variable]>, opts: AdamWOptions) {
+    this.lr = opts.lr;
+    this.beta1 = opts.beta1 ?? 0.9;
+    this.beta2 = opts.beta2 ?? 0.999;
+    this.eps = opts.eps ?? 1e-8;
+    this.weightDecay = opts.weightDecay ?? 0.01;
+    const noDecay = opts.noDecay ?? defaultNoDecay;
+    this.slots = params
+      .filter(([, p]) => p.trainable)
+      .map(([name, param]) => ({
+        name, param, decay: !noDecay(name),
+        m: tf.variable(tf.zerosLike(param), false),
+        v: tf.variable(tf.zerosLike(param), false),
+      }));
+  }
+
+  /** The variables being optimised, in order. */
+  get variables(): tf.Variable[] {
+    return this.slots.map((s) => s.param);
+  }
+
+  /** Bytes held by the optimizer state (m and v). */
+  stateBytes(): number {
+    return this.slots.reduce((n, s) => n + 8 * s.param.size, 0);
+  }
+
+  /**
+   * Applies one update. `grads` maps each variable's tf name (as tf.variableGrads returns them) to its
+   * gradient; a variable without a gradient is left alone. Does not dispose `grads`.
+   */
+  apply(grads: tf.NamedTensorMap, lr = this.lr): void {
+    this.step += 1;
+    const t = this.step;
+    const bc1 = 1 - this.beta1 ** t;
+    const bc2 = 1 - this.beta2 ** t;
+    tf.tidy(() => {
+      for (const s of this.slots) {
+        const g = grads[s.param.name];
+        if (!g) continue;
+        const m = tf.add(tf.mul(s.m, this.beta1), tf.mul(g, 1 - this.beta1));
+        const v = tf.add(tf.mul(s.v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
+        s.m.assign(m);
+        s.v.assign(v);
+        const decayed = s.decay && this.weightDecay > 0 ? tf.mul(s.param, 1 - lr * this.weightDecay) : s.param;
+        const denom = tf.add(tf.div(tf.sqrt(v), Math.sqrt(bc2)), this.eps);
+        s.param.assign(tf.sub(decayed, tf.mul(tf.div(m, denom), lr / bc1)));
+      }
+    });
+  }
+
+  dispose(): void {
+    for (const s of this.slots) {
+      s.m.dispose();
+      s.v.dispose();
+    }
+  }
+}
+
+/**
+ * Scales gradients so their global L2 norm is at most `maxNorm` (torch.nn.utils.clip_grad_norm_:
+ * coefficient min(1, maxNorm / (norm + 1e-6))). Returns the new map and the norm before clipping.
+ * The caller owns (and disposes) everything returned; the input map is left as it is.
+ */
+export function clipGradNorm(grads: tf.NamedTensorMap, maxNorm: number): { grads: tf.NamedTensorMap; norm: tf.Scalar } {
+  return tf.tidy(() => {
+    const names = Object.keys(grads);
+    const squares = names.map((n) => tf.sum(tf.square(grads[n])));
+    const norm = tf.sqrt(squares.length ? tf.addN(squares) : tf.scalar(0)) as tf.Scalar;
+    const coef = tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6)));
+    const clipped: tf.NamedTensorMap = {};
+    for (const n of names) clipped[n] = tf.mul(grads[n], coef);
+    return { grads: clipped, norm };
+  });
+}
