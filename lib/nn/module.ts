@@ -161,4 +161,9 @@ export class ModuleDict extends Module {
   add<M extends Module>(name: string, module: M): M {
     return this.addModule(name, module);
   }
+
+  /** Drops the entry (without disposing it). */
+  remove(name: string): void {
+    this.children.delete(name);
+  }
 }

@@ -1,0 +1,119 @@
+/**
+ * What every adapted linear layer shares, whatever the method (peft's `BaseTunerLayer`):
+ *
+ *   y = base(x) + Δ(x)      with the base layer frozen and Δ given by the active adapter
+ *
+ * The original layer lives on as the child `base_layer` (so its weights are named
+ * `...query.base_layer.weight`, as in peft); several adapters can sit side by side, one of them active;
+ * adapters can be disabled (y = base(x)), merged into the base weight (W ← W + ΔW, no inference overhead)
+ * and unmerged again.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { Module } from "../nn/module";
+
+/** The frozen layer under an adapter: a Linear, or a quantized 4-bit linear. */
+export interface BaseLinear extends Module {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  forward(x: tf.Tensor): tf.Tensor;
+}
+
+interface HasWeight { weight: tf.Variable }
+interface Quantized { dequantizedWeight(): tf.Tensor2D; requantize(w: tf.Tensor2D): void }
+
+/** The base weight W (out, in) as float32 — dequantized for a 4-bit layer. Caller disposes. */
+export function baseWeight(layer: BaseLinear): tf.Tensor2D {
+  const q = layer as unknown as Partial<Quantized>;
+  if (typeof q.dequantizedWeight === "function") return q.dequantizedWeight();
+  return (layer as unknown as HasWeight).weight.clone() as tf.Tensor2D;
+}
+
+/** Replaces the base weight; a quantized layer re-quantizes (lossy). */
+export function setBaseWeight(layer: BaseLinear, w: tf.Tensor2D): void {
+  const q = layer as unknown as Partial<Quantized>;
+  if (typeof q.requantize === "function") q.requantize(w);
+  else (layer as unknown as HasWeight).weight.assign(w);
+}
+
+export function isQuantized(layer: BaseLinear): boolean {
+  return typeof (layer as unknown as Partial<Quantized>).dequantizedWeight === "function";
+}
+
+export abstract class AdapterLayer extends Module {
+  /** The adapter used by forward() (peft's `active_adapter`). */
+  activeAdapter = "default";
+  /** When true, forward() is the base layer alone. */
+  disabled = false;
+  /** Adapters currently folded into the base weight, in merge order. */
+  readonly merged: string[] = [];
+
+  constructor(base: BaseLinear) {
+    super();
+    this.addModule("base_layer", base);
+  }
+
+  get base(): BaseLinear {
+    return this.getSubmodule("base_layer") as BaseLinear;
+  }
+
+  get inFeatures(): number {
+    return this.base.inFeatures;
+  }
+
+  get outFeatures(): number {
+    return this.base.outFeatures;
+  }
+
+  /** Names of the adapters this layer holds. */
+  abstract adapterNames(): string[];
+
+  /** Removes an adapter's tensors. */
+  abstract deleteAdapter(name: string): void;
+
+  /** The adapter's weight update ΔW (out, in). Caller disposes. */
+  abstract deltaWeight(name: string): tf.Tensor2D;
+
+  /** The adapter's contribution to the output, given the input and the base layer's output. */
+  protected abstract adapterOutput(x: tf.Tensor, name: string, baseOutput: tf.Tensor): tf.Tensor;
+
+  hasAdapter(name: string): boolean {
+    return this.adapterNames().includes(name);
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    if (this.disabled && this.merged.length) this.unmerge();
+    const y = this.base.forward(x);
+    if (this.disabled || !this.hasAdapter(this.activeAdapter) || this.merged.includes(this.activeAdapter)) return y;
+    return tf.add(y, this.adapterOutput(x, this.activeAdapter, y));
+  }
+
+  /** W ← W + ΔW. Methods whose merge is not additive (DoRA) override mergeWeight/unmergeWeight. */
+  merge(name = this.activeAdapter): void {
+    if (!this.hasAdapter(name)) throw new Error(`no adapter "${name}" in this layer (have: ${this.adapterNames().join(", ")})`);
+    if (this.merged.includes(name)) return;
+    tf.tidy(() => {
+      const w = baseWeight(this.base);
+      setBaseWeight(this.base, this.mergeWeight(w, name) as tf.Tensor2D);
+    });
+    this.merged.push(name);
+  }
+
+  /** Undoes every merge, last first. */
+  unmerge(): void {
+    while (this.merged.length) {
+      const name = this.merged.pop() as string;
+      tf.tidy(() => {
+        const w = baseWeight(this.base);
+        setBaseWeight(this.base, this.unmergeWeight(w, name) as tf.Tensor2D);
+      });
+    }
+  }
+
+  protected mergeWeight(w: tf.Tensor2D, name: string): tf.Tensor {
+    return tf.add(w, this.deltaWeight(name));
+  }
+
+  protected unmergeWeight(w: tf.Tensor2D, name: string): tf.Tensor {
+    return tf.sub(w, this.deltaWeight(name));
+  }
+}

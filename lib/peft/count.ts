@@ -1,0 +1,61 @@
+/**
+ * Trainable-parameter arithmetic without allocating weights, so the lecture's and peft-spec.md's counts
+ * for a 3-billion-parameter model (Llama-3.2-3B) can be checked on a skeleton of its shapes.
+ */
+import { Module, ModuleDict } from "../nn/module";
+import { Linear } from "../nn/linear";
+import { findTargets, patternValue } from "./targets";
+import { LoraLayer } from "./lora/layer";
+import type { PeftConfig } from "./peft-model";
+
+/** A linear layer that has only a shape (no tensors): a node of a model skeleton. */
+export class LinearShape extends Module {
+  constructor(readonly inFeatures: number, readonly outFeatures: number) {
+    super();
+  }
+}
+
+function shapeOf(m: Module): { inFeatures: number; outFeatures: number } | null {
+  if (m instanceof Linear || m instanceof LinearShape) return m;
+  return null;
+}
+
+/** Parameters a config adds to `model` (its adapter tensors, not modulesToSave). */
+export function countAdapterParameters(model: Module, config: PeftConfig): number {
+  const names = findTargets(model, config.targetModules, (m) => shapeOf(m) !== null, config.peftType);
+  let total = 0;
+  for (const name of names) {
+    const { inFeatures, outFeatures } = shapeOf(model.getSubmodule(name)) as LinearShape;
+    switch (config.peftType) {
+      case "LORA":
+        total += LoraLayer.parameterCount(inFeatures, outFeatures, patternValue(name, config.rankPattern, config.r), config.useDora);
+        break;
+    }
+  }
+  return total;
+}
+
+/**
+ * A weight-free skeleton of a Llama-style decoder: `model.layers.N.self_attn.{q,k,v,o}_proj` and
+ * `model.layers.N.mlp.{gate,up,down}_proj`. Llama-3.2-3B: 28 layers, hidden 3072, 8 KV heads of 128
+ * (k/v project 3072 → 1024), MLP 8192.
+ */
+export function llamaSkeleton(opts = { layers: 28, hidden: 3072, kvDim: 1024, mlp: 8192 }): Module {
+  const layers = new ModuleDict();
+  for (let i = 0; i < opts.layers; i++) {
+    layers.add(String(i), new ModuleDict([
+      ["self_attn", new ModuleDict([
+        ["q_proj", new LinearShape(opts.hidden, opts.hidden)],
+        ["k_proj", new LinearShape(opts.hidden, opts.kvDim)],
+        ["v_proj", new LinearShape(opts.hidden, opts.kvDim)],
+        ["o_proj", new LinearShape(opts.hidden, opts.hidden)],
+      ])],
+      ["mlp", new ModuleDict([
+        ["gate_proj", new LinearShape(opts.hidden, opts.mlp)],
+        ["up_proj", new LinearShape(opts.hidden, opts.mlp)],
+        ["down_proj", new LinearShape(opts.mlp, opts.hidden)],
+      ])],
+    ]));
+  }
+  return new ModuleDict([["model", new ModuleDict([["layers", layers]])]]);
+}

@@ -1,0 +1,211 @@
+/**
+ * `getPeftModel(model, config)`: puts adapters into a model by module name and freezes everything else,
+ * like huggingface/peft's `get_peft_model`. The returned PeftModel trains, switches, disables, merges and
+ * saves its adapters in peft's own file layout (see serialization.ts).
+ */
+import * as tf from "@tensorflow/tfjs";
+import { Module, ModuleDict } from "../nn/module";
+import { Linear } from "../nn/linear";
+import { Rng } from "../util/random";
+import type { BertInputs } from "../models/bert";
+import { AdapterLayer, BaseLinear } from "./adapter-layer";
+import { findTargets, patternValue } from "./targets";
+import { LoraConfig } from "./config";
+import { LoraLayer } from "./lora/layer";
+
+export type PeftConfig = LoraConfig;
+
+/** The model types a PEFT model can wrap: anything with a forward pass over BERT inputs. */
+export interface WrappableModel extends Module {
+  forward(inputs: BertInputs): tf.Tensor;
+  readonly numLabels?: number;
+}
+
+function isPlainLinear(m: Module): boolean {
+  return m instanceof Linear;
+}
+
+/** The adapter layer class a config needs, and how to add one adapter to it. */
+function addToLayer(layer: AdapterLayer | null, base: BaseLinear | null, moduleName: string, config: PeftConfig, adapterName: string, rng: Rng): AdapterLayer {
+  switch (config.peftType) {
+    case "LORA": {
+      const l = (layer as LoraLayer | null) ?? new LoraLayer(base as BaseLinear);
+      const r = patternValue(moduleName, config.rankPattern, config.r);
+      const alpha = patternValue(moduleName, config.alphaPattern, config.loraAlpha);
+      l.addAdapter(adapterName, { r, alpha, dropout: config.loraDropout, useRslora: config.useRslora, useDora: config.useDora, init: config.initLoraWeights, rng });
+      return l;
+    }
+    default:
+      throw new Error(`unsupported peftType ${(config as { peftType: string }).peftType}`);
+  }
+}
+
+export class PeftModel<M extends WrappableModel = WrappableModel> extends Module {
+  readonly peftConfig: Record<string, PeftConfig> = {};
+  private active = "default";
+  private adaptersDisabled = false;
+  /** Per adapter: the values of its modulesToSave parameters while another adapter is active. */
+  private readonly headSnapshots = new Map<string, Map<string, Float32Array>>();
+
+  constructor(readonly baseModel: M, config: PeftConfig, adapterName = "default", opts: { seed?: number } = {}) {
+    super();
+    // Named like peft's PeftModel → LoraModel → model, so parameter names read
+    // "base_model.model.bert.encoder.layer.0.attention.self.query.lora_A.default.weight".
+    this.addModule("base_model", new ModuleDict([["model", baseModel]]));
+    baseModel.setTrainable(false);
+    this.addAdapter(adapterName, config, opts);
+    this.active = adapterName;
+  }
+
+  get numLabels(): number {
+    return this.baseModel.numLabels ?? 0;
+  }
+
+  get activeAdapter(): string {
+    return this.active;
+  }
+
+  /** The adapter layers with their module names (relative to the base model). */
+  adapterLayers(): Array<[string, AdapterLayer]> {
+    return this.baseModel.namedModules().filter(([, m]) => m instanceof AdapterLayer) as Array<[string, AdapterLayer]>;
+  }
+
+  /** Adds a second (third, …) adapter beside the others; it is not activated. */
+  addAdapter(name: string, config: PeftConfig, opts: { seed?: number } = {}): void {
+    if (this.peftConfig[name]) throw new Error(`an adapter named "${name}" exists already`);
+    const existing = Object.values(this.peftConfig)[0];
+    if (existing && existing.peftType !== config.peftType) throw new Error(`cannot mix ${existing.peftType} and ${config.peftType} adapters in one model`);
+    const rng = new Rng(opts.seed ?? 0);
+    const targets = findTargets(this.baseModel, config.targetModules, (m) => isPlainLinear(m) || m instanceof AdapterLayer, config.peftType);
+    for (const moduleName of targets) {
+      const current = this.baseModel.getSubmodule(moduleName);
+      if (current instanceof AdapterLayer) {
+        addToLayer(current, null, moduleName, config, name, rng);
+      } else {
+        const layer = addToLayer(null, current as unknown as BaseLinear, moduleName, config, name, rng);
+        layer.activeAdapter = this.active;
+        this.baseModel.setSubmodule(moduleName, layer);
+      }
+    }
+    this.peftConfig[name] = config;
+    this.markTrainable();
+    if (Object.keys(this.peftConfig).length > 1) this.headSnapshots.set(name, this.snapshotHeads(config));
+  }
+
+  /** Parameters of the modules a config saves whole (e.g. "classifier"), by full name. */
+  private headParameters(config: PeftConfig): Array<[string, tf.Variable]> {
+    const names = config.modulesToSave ?? [];
+    return this.baseModel.namedParameters().filter(([n]) => names.some((m) => n.startsWith(`${m}.`) || n.includes(`.${m}.`)));
+  }
+
+  private snapshotHeads(config: PeftConfig): Map<string, Float32Array> {
+    return new Map(this.headParameters(config).map(([n, p]) => [n, (p.dataSync() as Float32Array).slice()]));
+  }
+
+  /** Only the active adapter's tensors (and its modulesToSave) train. */
+  private markTrainable(): void {
+    this.baseModel.setTrainable(false);
+    if (this.adaptersDisabled) return;
+    const adapterTag = new RegExp(`\\.${this.active.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.`);
+    for (const [name, p] of this.baseModel.namedParameters()) {
+      if (!name.includes(".base_layer.") && adapterTag.test(name)) p.trainable = true;
+    }
+    for (const [, p] of this.headParameters(this.peftConfig[this.active])) p.trainable = true;
+  }
+
+  /** Makes `name` the adapter that forward() uses and training updates. */
+  setAdapter(name: string): void {
+    if (!this.peftConfig[name]) throw new Error(`no adapter "${name}" (have: ${Object.keys(this.peftConfig).join(", ")})`);
+    if (name === this.active) return;
+    const heads = this.headParameters(this.peftConfig[this.active]);
+    if (heads.length) {
+      this.headSnapshots.set(this.active, this.snapshotHeads(this.peftConfig[this.active]));
+      const incoming = this.headSnapshots.get(name);
+      if (incoming) for (const [n, p] of this.headParameters(this.peftConfig[name])) {
+        const v = incoming.get(n);
+        if (v) p.assign(tf.tensor(v, p.shape));
+      }
+    }
+    for (const [, layer] of this.adapterLayers()) layer.activeAdapter = name;
+    this.active = name;
+    this.markTrainable();
+  }
+
+  /** Runs `fn` with every adapter switched off (the base model alone), then switches them back on. */
+  withAdaptersDisabled<T>(fn: () => T): T {
+    this.setAdaptersDisabled(true);
+    try {
+      return fn();
+    } finally {
+      this.setAdaptersDisabled(false);
+    }
+  }
+
+  setAdaptersDisabled(disabled: boolean): void {
+    this.adaptersDisabled = disabled;
+    for (const [, layer] of this.adapterLayers()) layer.disabled = disabled;
+    this.markTrainable();
+  }
+
+  /** Folds the active adapter into the base weights (inference without overhead). */
+  merge(name = this.active): void {
+    for (const [, layer] of this.adapterLayers()) if (layer.hasAdapter(name)) layer.merge(name);
+  }
+
+  unmerge(): void {
+    for (const [, layer] of this.adapterLayers()) layer.unmerge();
+  }
+
+  /** Deletes an adapter (not the active one). */
+  deleteAdapter(name: string): void {
+    if (name === this.active) throw new Error(`cannot delete the active adapter "${name}"; setAdapter() another one first`);
+    if (!this.peftConfig[name]) throw new Error(`no adapter "${name}"`);
+    for (const [, layer] of this.adapterLayers()) if (layer.hasAdapter(name)) layer.deleteAdapter(name);
+    delete this.peftConfig[name];
+    this.headSnapshots.delete(name);
+  }
+
+  /**
+   * Merges the active adapter and returns the base model with plain Linear layers again
+   * (peft's `merge_and_unload`). This PeftModel must not be used afterwards.
+   */
+  mergeAndUnload(): M {
+    this.merge();
+    for (const [name, layer] of this.adapterLayers()) {
+      for (const a of layer.adapterNames()) if (!layer.merged.includes(a)) layer.deleteAdapter(a);
+      this.baseModel.setSubmodule(name, layer.base);
+    }
+    this.baseModel.setTrainable(true);
+    return this.baseModel;
+  }
+
+  forward(inputs: BertInputs): tf.Tensor2D {
+    return this.baseModel.forward(inputs) as tf.Tensor2D;
+  }
+
+  /** [trainable, all] parameter counts, as peft counts them. */
+  trainableParameterCounts(): { trainable: number; all: number } {
+    let trainable = 0;
+    let all = 0;
+    for (const [, p] of this.baseModel.namedParameters()) {
+      all += p.size;
+      if (p.trainable) trainable += p.size;
+    }
+    return { trainable, all };
+  }
+
+  /** peft's `print_trainable_parameters` line. */
+  trainableParametersLine(): string {
+    const { trainable, all } = this.trainableParameterCounts();
+    return `trainable params: ${trainable.toLocaleString("en-US")} || all params: ${all.toLocaleString("en-US")} || trainable%: ${((100 * trainable) / all).toFixed(4)}`;
+  }
+
+  printTrainableParameters(): void {
+    console.log(this.trainableParametersLine());
+  }
+}
+
+/** Wraps `model` with a new adapter named "default" (peft's `get_peft_model`). */
+export function getPeftModel<M extends WrappableModel>(model: M, config: PeftConfig, opts: { adapterName?: string; seed?: number } = {}): PeftModel<M> {
+  return new PeftModel(model, config, opts.adapterName ?? "default", { seed: opts.seed });
+}
