@@ -10,6 +10,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { registerWasmKernels } from "./ops/wasm-kernels";
+import { registerGradients } from "./ops/gradients";
 
 export type BackendChoice = "tensorflow-gpu" | "tensorflow" | "wasm" | "cpu";
 export const BACKEND_ORDER: readonly BackendChoice[] = ["tensorflow-gpu", "tensorflow", "wasm", "cpu"];
@@ -82,6 +83,7 @@ async function chooseBackend(quiet: boolean): Promise<BackendInfo> {
     const reason = await tryBackend(choice);
     if (reason === null) {
       if (choice === "wasm") registerWasmKernels();
+      registerGradients();
       current = { choice, backend: tf.getBackend(), skipped, forced: forced !== null };
       if (!quiet) console.log(describeBackend(current));
       return current;

@@ -167,3 +167,19 @@ export class ModuleDict extends Module {
     this.children.delete(name);
   }
 }
+
+/** Named parameters without a module around each (PyTorch's ParameterDict), e.g. one tensor per adapter. */
+export class ParameterDict extends Module {
+  set(name: string, value: tf.Tensor, trainable = true): tf.Variable {
+    return this.addParameter(name, value, trainable);
+  }
+
+  removeParameter(name: string): void {
+    this.params.get(name)?.dispose();
+    this.params.delete(name);
+  }
+
+  has(name: string): boolean {
+    return this.params.has(name);
+  }
+}

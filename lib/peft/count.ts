@@ -6,6 +6,7 @@ import { Module, ModuleDict } from "../nn/module";
 import { Linear } from "../nn/linear";
 import { findTargets, patternValue } from "./targets";
 import { LoraLayer } from "./lora/layer";
+import { VBLoraLayer, checkDivisible } from "./vblora/layer";
 import type { PeftConfig } from "./peft-model";
 
 /** A linear layer that has only a shape (no tensors): a node of a model skeleton. */
@@ -30,8 +31,13 @@ export function countAdapterParameters(model: Module, config: PeftConfig): numbe
       case "LORA":
         total += LoraLayer.parameterCount(inFeatures, outFeatures, patternValue(name, config.rankPattern, config.r), config.useDora);
         break;
+      case "VBLORA":
+        checkDivisible(name, inFeatures, outFeatures, config.vectorLength);
+        total += VBLoraLayer.parameterCount(inFeatures, outFeatures, config.r, config.numVectors, config.vectorLength);
+        break;
     }
   }
+  if (config.peftType === "VBLORA") total += config.numVectors * config.vectorLength; // the shared bank
   return total;
 }
 

@@ -4,16 +4,17 @@
  * saves its adapters in peft's own file layout (see serialization.ts).
  */
 import * as tf from "@tensorflow/tfjs";
-import { Module, ModuleDict } from "../nn/module";
+import { Module, ModuleDict, ParameterDict } from "../nn/module";
 import { Linear } from "../nn/linear";
-import { Rng } from "../util/random";
+import { Rng, uniformArray } from "../util/random";
 import type { BertInputs } from "../models/bert";
 import { AdapterLayer, BaseLinear } from "./adapter-layer";
 import { findTargets, patternValue } from "./targets";
-import { LoraConfig } from "./config";
+import { LoraConfig, VBLoRAConfig } from "./config";
 import { LoraLayer } from "./lora/layer";
+import { VBLoraLayer } from "./vblora/layer";
 
-export type PeftConfig = LoraConfig;
+export type PeftConfig = LoraConfig | VBLoRAConfig;
 
 /** The model types a PEFT model can wrap: anything with a forward pass over BERT inputs. */
 export interface WrappableModel extends Module {
@@ -26,13 +27,19 @@ function isPlainLinear(m: Module): boolean {
 }
 
 /** The adapter layer class a config needs, and how to add one adapter to it. */
-function addToLayer(layer: AdapterLayer | null, base: BaseLinear | null, moduleName: string, config: PeftConfig, adapterName: string, rng: Rng): AdapterLayer {
+function addToLayer(layer: AdapterLayer | null, base: BaseLinear | null, moduleName: string, config: PeftConfig, adapterName: string, rng: Rng, shared: Map<string, tf.Variable>): AdapterLayer {
   switch (config.peftType) {
     case "LORA": {
       const l = (layer as LoraLayer | null) ?? new LoraLayer(base as BaseLinear);
       const r = patternValue(moduleName, config.rankPattern, config.r);
       const alpha = patternValue(moduleName, config.alphaPattern, config.loraAlpha);
       l.addAdapter(adapterName, { r, alpha, dropout: config.loraDropout, useRslora: config.useRslora, useDora: config.useDora, init: config.initLoraWeights, rng });
+      return l;
+    }
+    case "VBLORA": {
+      const l = (layer as VBLoraLayer | null) ?? new VBLoraLayer(base as BaseLinear);
+      const bank = shared.get(adapterName) as tf.Variable;
+      l.addAdapter(adapterName, moduleName, { r: config.r, topk: config.topk, dropout: config.vbloraDropout, initLogitsStd: config.initLogitsStd, bank, rng });
       return l;
     }
     default:
@@ -53,8 +60,8 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
     // "base_model.model.bert.encoder.layer.0.attention.self.query.lora_A.default.weight".
     this.addModule("base_model", new ModuleDict([["model", baseModel]]));
     baseModel.setTrainable(false);
-    this.addAdapter(adapterName, config, opts);
     this.active = adapterName;
+    this.addAdapter(adapterName, config, opts);
   }
 
   get numLabels(): number {
@@ -77,12 +84,13 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
     if (existing && existing.peftType !== config.peftType) throw new Error(`cannot mix ${existing.peftType} and ${config.peftType} adapters in one model`);
     const rng = new Rng(opts.seed ?? 0);
     const targets = findTargets(this.baseModel, config.targetModules, (m) => isPlainLinear(m) || m instanceof AdapterLayer, config.peftType);
+    const shared = this.createSharedTensors(name, config, rng);
     for (const moduleName of targets) {
       const current = this.baseModel.getSubmodule(moduleName);
       if (current instanceof AdapterLayer) {
-        addToLayer(current, null, moduleName, config, name, rng);
+        addToLayer(current, null, moduleName, config, name, rng, shared);
       } else {
-        const layer = addToLayer(null, current as unknown as BaseLinear, moduleName, config, name, rng);
+        const layer = addToLayer(null, current as unknown as BaseLinear, moduleName, config, name, rng, shared);
         layer.activeAdapter = this.active;
         this.baseModel.setSubmodule(moduleName, layer);
       }
@@ -90,6 +98,21 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
     this.peftConfig[name] = config;
     this.markTrainable();
     if (Object.keys(this.peftConfig).length > 1) this.headSnapshots.set(name, this.snapshotHeads(config));
+  }
+
+  /**
+   * Tensors shared by all adapted layers of one adapter: VB-LoRA's vector bank (h, b), held at
+   * "base_model.vblora_vector_bank.<adapter>" as in peft.
+   */
+  private createSharedTensors(name: string, config: PeftConfig, rng: Rng): Map<string, tf.Variable> {
+    const shared = new Map<string, tf.Variable>();
+    if (config.peftType !== "VBLORA") return shared;
+    const holder = this.getSubmodule("base_model") as ModuleDict;
+    if (!holder.namedChildren().some(([n]) => n === "vblora_vector_bank")) holder.add("vblora_vector_bank", new ParameterDict());
+    const banks = holder.getSubmodule("vblora_vector_bank") as ParameterDict;
+    const { numVectors: h, vectorLength: b, initVectorBankBound: bound } = config;
+    shared.set(name, banks.set(name, tf.tensor2d(uniformArray(rng, h * b, -bound, bound), [h, b])));
+    return shared;
   }
 
   /** Parameters of the modules a config saves whole (e.g. "classifier"), by full name. */
@@ -104,11 +127,11 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
 
   /** Only the active adapter's tensors (and its modulesToSave) train. */
   private markTrainable(): void {
-    this.baseModel.setTrainable(false);
+    this.setTrainable(false);
     if (this.adaptersDisabled) return;
     const adapterTag = new RegExp(`\\.${this.active.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.`);
-    for (const [name, p] of this.baseModel.namedParameters()) {
-      if (!name.includes(".base_layer.") && adapterTag.test(name)) p.trainable = true;
+    for (const [name, p] of this.namedParameters()) {
+      if (!name.includes(".base_layer.") && (adapterTag.test(name) || name.endsWith(`.${this.active}`))) p.trainable = true;
     }
     for (const [, p] of this.headParameters(this.peftConfig[this.active])) p.trainable = true;
   }
@@ -161,6 +184,8 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
     if (name === this.active) throw new Error(`cannot delete the active adapter "${name}"; setAdapter() another one first`);
     if (!this.peftConfig[name]) throw new Error(`no adapter "${name}"`);
     for (const [, layer] of this.adapterLayers()) if (layer.hasAdapter(name)) layer.deleteAdapter(name);
+    const holder = this.getSubmodule("base_model") as ModuleDict;
+    if (holder.namedChildren().some(([n]) => n === "vblora_vector_bank")) (holder.getSubmodule("vblora_vector_bank") as ParameterDict).removeParameter(name);
     delete this.peftConfig[name];
     this.headSnapshots.delete(name);
   }
@@ -187,7 +212,7 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
   trainableParameterCounts(): { trainable: number; all: number } {
     let trainable = 0;
     let all = 0;
-    for (const [, p] of this.baseModel.namedParameters()) {
+    for (const [, p] of this.namedParameters()) {
       all += p.size;
       if (p.trainable) trainable += p.size;
     }

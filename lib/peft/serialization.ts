@@ -14,23 +14,26 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { readSafetensors, writeSafetensors, TensorInput } from "../io/safetensors";
-import { configFromJson, configToJson, loraConfig } from "./config";
+import { readSafetensors, writeSafetensors, TensorInput, TensorEntry } from "../io/safetensors";
+import { fromTopk, indexDType, toTopk } from "./vblora/topk-save";
+import { configFromJson, configToJson, loraConfig, vbloraConfig } from "./config";
 import { PeftConfig, PeftModel, WrappableModel } from "./peft-model";
 
-const ADAPTER_PARTS = ["lora_A", "lora_B", "lora_magnitude_vector"];
+/** The per-adapter containers of every method; their entry for the adapter name disappears on disk. */
+const ADAPTER_PARTS = ["lora_A", "lora_B", "lora_magnitude_vector", "vblora_logits_A", "vblora_logits_B", "vblora_vector_bank", "waveft_spectrum"];
 
-/** Internal parameter name → the key peft saves (adapter name removed), or null if not this adapter's. */
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/**
+ * Internal parameter name → the key peft saves, or null if it is not one of this adapter's tensors:
+ * "…query.lora_A.default.weight" → "…query.lora_A.weight"; "…lora_magnitude_vector.default.weight" →
+ * "…lora_magnitude_vector"; "base_model.vblora_vector_bank.default" → "base_model.vblora_vector_bank".
+ */
 export function savedKey(name: string, adapterName: string): string | null {
-  for (const part of ADAPTER_PARTS) {
-    const tag = `.${part}.${adapterName}.`;
-    const i = name.indexOf(tag);
-    if (i >= 0) {
-      const key = `${name.slice(0, i)}.${part}.${name.slice(i + tag.length)}`;
-      return part === "lora_magnitude_vector" ? key.replace(/\.weight$/, "") : key;
-    }
-  }
-  return null;
+  const m = name.match(new RegExp(`^(.*)\\.(${ADAPTER_PARTS.join("|")})\\.${escapeRegExp(adapterName)}(\\..*)?$`));
+  if (!m) return null;
+  const key = `${m[1]}.${m[2]}${m[3] ?? ""}`;
+  return m[2] === "lora_magnitude_vector" ? key.replace(/\.weight$/, "") : key;
 }
 
 /** The tensors `save` writes for one adapter: saved key → internal parameter. */
@@ -56,7 +59,16 @@ export function savePretrained(model: PeftModel, dir: string, opts: { adapterNam
   if (existing.length && !opts.overwrite) throw new Error(`${dir} already holds ${existing.map((f) => path.basename(f)).join(" and ")}; pass overwrite: true (CLI: --overwrite) to replace them`);
   fs.mkdirSync(dir, { recursive: true });
   const tensors = new Map<string, TensorInput>();
-  for (const [key, p] of adapterStateDict(model, adapterName)) tensors.set(key, { shape: p.shape, data: p.dataSync() as Float32Array });
+  const topkOnly = config.peftType === "VBLORA" && config.saveOnlyTopkWeights;
+  for (const [key, p] of adapterStateDict(model, adapterName)) {
+    const data = p.dataSync() as Float32Array;
+    if (topkOnly && /\.vblora_logits_[AB]$/.test(key) && config.peftType === "VBLORA") {
+      const { indices, weights } = toTopk(data, config.numVectors, config.topk);
+      const lead = p.shape.slice(0, -1);
+      tensors.set(`${key}_topk_indices`, { dtype: indexDType(config.numVectors), shape: [...lead, config.topk], data: indices });
+      tensors.set(`${key}_topk_weights`, { shape: [...lead, config.topk - 1], data: weights });
+    } else tensors.set(key, { shape: p.shape, data });
+  }
   writeSafetensors(files[1], tensors, { format: "pt" });
   const json = configToJson({ ...config, targetModules: config.targetModules, inferenceMode: true });
   fs.writeFileSync(files[0], JSON.stringify(json, null, 2) + "\n");
@@ -71,8 +83,10 @@ export function readAdapterConfig(dir: string): PeftConfig {
   switch (json.peft_type) {
     case "LORA":
       return loraConfig(configFromJson(json, loraConfig()));
+    case "VBLORA":
+      return vbloraConfig(configFromJson(json, vbloraConfig()));
     default:
-      throw new Error(`${file}: peft_type ${JSON.stringify(json.peft_type)} is not supported here (supported: LORA)`);
+      throw new Error(`${file}: peft_type ${JSON.stringify(json.peft_type)} is not supported here (supported: LORA, VBLORA)`);
   }
 }
 
@@ -90,7 +104,7 @@ export function fromPretrained<M extends WrappableModel>(model: M, dir: string, 
 export function loadAdapterWeights(model: PeftModel, dir: string, adapterName: string): void {
   const file = path.join(dir, "adapter_model.safetensors");
   if (!fs.existsSync(file)) throw new Error(`${file} is missing`);
-  const stored = readSafetensors(file).tensors;
+  const stored = expandTopk(readSafetensors(file).tensors, model.peftConfig[adapterName]);
   const expected = adapterStateDict(model, adapterName);
   const normalise = (k: string) => k.replace(/\.modules_to_save\.(?:[^.]+\.)?/, "."); // older peft kept the wrapper's name
   const byKey = new Map([...stored].map(([k, v]) => [normalise(k), v]));
@@ -105,4 +119,24 @@ export function loadAdapterWeights(model: PeftModel, dir: string, adapterName: s
     const entry = byKey.get(key);
     tf.tidy(() => p.assign(tf.tensor(Float32Array.from(entry?.data as ArrayLike<number>), p.shape, "float32")));
   }
+}
+
+/** Turns VB-LoRA top-k entries (…_topk_indices, …_topk_weights) back into full logits. */
+function expandTopk(stored: Map<string, TensorEntry>, config: PeftConfig): Map<string, TensorEntry> {
+  if (config.peftType !== "VBLORA" || ![...stored.keys()].some((k) => k.endsWith("_topk_indices"))) return stored;
+  const out = new Map<string, TensorEntry>();
+  for (const [key, entry] of stored) {
+    if (key.endsWith("_topk_weights")) continue;
+    if (!key.endsWith("_topk_indices")) {
+      out.set(key, entry);
+      continue;
+    }
+    const base = key.slice(0, -"_topk_indices".length);
+    const weights = stored.get(`${base}_topk_weights`);
+    if (!weights) throw new Error(`top-k VB-LoRA file: "${key}" has no matching "${base}_topk_weights"`);
+    const k = entry.shape[entry.shape.length - 1];
+    const data = fromTopk(entry.data as ArrayLike<number>, weights.data as ArrayLike<number>, config.numVectors, k);
+    out.set(base, { dtype: "F32", shape: [...entry.shape.slice(0, -1), config.numVectors], data });
+  }
+  return out;
 }
