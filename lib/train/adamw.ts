@@ -18,12 +18,18 @@ export interface AdamWOptions {
   weightDecay?: number;
   /** Which parameter names skip weight decay; default: biases and LayerNorm weights. */
   noDecay?: (name: string) => boolean;
+  /**
+   * A per-parameter multiplier of the learning rate (parameter groups), e.g. VB-LoRA's bank learning
+   * faster or slower than its logits. Default 1 for every parameter.
+   */
+  lrScale?: (name: string) => number;
 }
 
 export const defaultNoDecay = (name: string): boolean => name.endsWith(".bias") || name.includes("LayerNorm") || name === "bias";
 
 interface Slot {
   name: string;
+  lrScale: number;
   param: tf.Variable;
   m: tf.Variable;
   v: tf.Variable;
@@ -51,7 +57,7 @@ export class AdamW {
     this.slots = params
       .filter(([, p]) => p.trainable)
       .map(([name, param]) => ({
-        name, param, decay: !noDecay(name),
+        name, param, decay: !noDecay(name), lrScale: opts.lrScale ? opts.lrScale(name) : 1,
         m: tf.variable(tf.zerosLike(param), false),
         v: tf.variable(tf.zerosLike(param), false),
       }));
@@ -71,7 +77,7 @@ export class AdamW {
    * Applies one update. `grads` maps each variable's tf name (as tf.variableGrads returns them) to its
    * gradient; a variable without a gradient is left alone. Does not dispose `grads`.
    */
-  apply(grads: tf.NamedTensorMap, lr = this.lr): void {
+  apply(grads: tf.NamedTensorMap, baseLr = this.lr): void {
     this.step += 1;
     const t = this.step;
     const bc1 = 1 - this.beta1 ** t;
@@ -80,6 +86,7 @@ export class AdamW {
       for (const s of this.slots) {
         const g = grads[s.param.name];
         if (!g) continue;
+        const lr = baseLr * s.lrScale;
         const m = tf.add(tf.mul(s.m, this.beta1), tf.mul(g, 1 - this.beta1));
         const v = tf.add(tf.mul(s.v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
         s.m.assign(m);

@@ -31,6 +31,8 @@ export interface FinetuneOptions {
   schedule?: ScheduleKind;
   maxGradNorm?: number;
   seed?: number;
+  /** Learning-rate multiplier per parameter name (parameter groups). */
+  lrScale?: (name: string) => number;
   /** Stop after this many optimisation steps in total (quick runs, tests). */
   maxSteps?: number;
   padId?: number;
@@ -101,7 +103,7 @@ export async function finetuneClassifier(model: Classifier, train: EncodedExampl
   const padId = opts.padId ?? 0;
   const rng = new Rng(opts.seed ?? 42);
   const params = model.namedParameters();
-  const optimizer = new AdamW(params, { lr: opts.lr ?? 5e-4, weightDecay: opts.weightDecay ?? 0.01 });
+  const optimizer = new AdamW(params, { lr: opts.lr ?? 5e-4, weightDecay: opts.weightDecay ?? 0.01, lrScale: opts.lrScale });
   if (optimizer.variables.length === 0) throw new Error("the model has no trainable parameters: unfreeze something (e.g. the classifier head) first");
   const stepsPerEpoch = Math.ceil(train.length / batchSize);
   const totalSteps = Math.min(opts.maxSteps ?? Infinity, stepsPerEpoch * opts.epochs);

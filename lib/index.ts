@@ -1,0 +1,38 @@
+/**
+ * The course kit's library, in one import (notebooks: `import * as kit from "./lib"`).
+ * Each folder is one concern; the files are meant to be read alongside the notebooks.
+ */
+import * as path from "node:path";
+
+export { initBackend, describeBackend, backendInfo } from "./backend";
+export type { BackendInfo, BackendChoice } from "./backend";
+export { matMul, matMulBT, linear } from "./ops/matmul";
+export { Module, ModuleDict } from "./nn/module";
+export { Linear } from "./nn/linear";
+export { Embedding } from "./nn/embedding";
+export { LayerNorm } from "./nn/layernorm";
+export { Dropout } from "./nn/dropout";
+export { gelu, geluTanh, activation } from "./nn/activations";
+export { bertConfig, configFromHF, configToHF } from "./models/bert-config";
+export type { BertConfig } from "./models/bert-config";
+export { BertModel, BertForMaskedLM, BertForSequenceClassification } from "./models/bert";
+export type { BertInputs } from "./models/bert";
+export * from "./io/safetensors";
+export { loadBertForMaskedLM, loadBertForSequenceClassification, saveBertCheckpoint, readConfig, listCheckpointTensors } from "./io/hf-checkpoint";
+export { BertTokenizer } from "./tokenizer/bert-tokenizer";
+export { trainWordPiece } from "./tokenizer/train-wordpiece";
+export { loadSplit, labelNames, labelIds, loadTextCorpus } from "./data/datasets";
+export type { DatasetName, Split, Example } from "./data/datasets";
+export { toDataFrame } from "./data/dataframe";
+export { loadTask, encodeTexts } from "./data/task";
+export { AdamW, clipGradNorm } from "./train/adamw";
+export { learningRate } from "./train/schedule";
+export { accuracy, macroF1, perClass } from "./train/metrics";
+export { trainStep } from "./train/step";
+export { makeBatch, crossEntropy } from "./train/batching";
+export { finetuneClassifier, evaluateClassifier } from "./train/finetune";
+export { progress } from "./train/progress";
+export { Rng } from "./util/random";
+
+/** Where the shipped pretrained checkpoint lives. */
+export const SHIPPED_CHECKPOINT = path.resolve(__dirname, "../datasets/checkpoints/bert-tiny-peft");

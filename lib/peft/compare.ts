@@ -1,0 +1,101 @@
+/**
+ * The lecture's "PEFTComparison": every method fine-tunes the same pretrained model on the same task with
+ * the same data, epochs and seed, and we record what each costs and what it achieves — trainable
+ * parameters, the bytes of what must be stored per task, training time, peak tensor memory, test accuracy
+ * and macro-F1. Results come back as rows, a danfojs DataFrame, and plotly figures.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { loadBertForSequenceClassification } from "../io/hf-checkpoint";
+import { writeSafetensors, TensorInput } from "../io/safetensors";
+import { DatasetName, labelNames } from "../data/datasets";
+import { loadTask } from "../data/task";
+import { evaluateClassifier, finetuneClassifier } from "../train/finetune";
+import { MethodOptions, prepareMethod, PreparedMethod } from "./methods";
+import { savePretrained } from "./serialization";
+
+export interface ComparisonRow {
+  task: string;
+  method: string;
+  description: string;
+  trainableParams: number;
+  totalParams: number;
+  trainablePercent: number;
+  /** Bytes stored per task: the adapter file (PEFT), the head's tensors (head-only), the whole model (full). */
+  storedBytes: number;
+  trainSeconds: number;
+  stepsPerSecond: number;
+  peakBytes: number;
+  accuracy: number;
+  macroF1: number;
+  validationAccuracy: number;
+  epochs: number;
+  lr: number;
+}
+
+export interface CompareOptions {
+  task: DatasetName;
+  methods: string[];
+  checkpoint: string;
+  epochs?: number;
+  batchSize?: number;
+  /** Cap every split (quick runs). */
+  limit?: number;
+  seed?: number;
+  options?: Partial<Record<string, MethodOptions>>;
+  progress?: "auto" | "terminal" | "silent";
+  onResult?: (row: ComparisonRow) => void;
+}
+
+/** Bytes a method must store for one task, measured by writing the file. */
+function storedBytes(prepared: PreparedMethod, method: string): number {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "coursekit-size-"));
+  try {
+    if (prepared.peft) return savePretrained(prepared.peft, dir).bytes;
+    const tensors = new Map<string, TensorInput>();
+    for (const [n, p] of prepared.model.namedParameters()) if (method === "full" || p.trainable) tensors.set(n, { shape: p.shape, data: p.dataSync() as Float32Array });
+    const file = path.join(dir, "model.safetensors");
+    writeSafetensors(file, tensors, { format: "pt" });
+    return fs.statSync(file).size;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function compareMethods(o: CompareOptions): Promise<ComparisonRow[]> {
+  const rows: ComparisonRow[] = [];
+  const epochs = o.epochs ?? 2;
+  for (const method of o.methods) {
+    const { model, tokenizer } = loadBertForSequenceClassification(o.checkpoint, { labels: labelNames(o.task), seed: o.seed ?? 42 });
+    const task = loadTask(o.task, tokenizer, { limit: o.limit });
+    const prepared = prepareMethod(method, model, o.options?.[method] ?? {}, o.seed ?? 0);
+    const r = await finetuneClassifier(prepared.model, task.splits.train, task.splits.validation, {
+      epochs, batchSize: o.batchSize ?? 16, lr: prepared.lr, lrScale: prepared.lrScale, seed: o.seed ?? 42, progress: o.progress,
+    });
+    const test = evaluateClassifier(prepared.model, task.splits.test);
+    const row: ComparisonRow = {
+      task: o.task, method, description: prepared.describe, trainableParams: r.trainableParams, totalParams: r.totalParams,
+      trainablePercent: (100 * r.trainableParams) / r.totalParams, storedBytes: storedBytes(prepared, method),
+      trainSeconds: r.seconds, stepsPerSecond: r.stepsPerSecond, peakBytes: r.peakBytes, accuracy: test.accuracy, macroF1: test.macroF1,
+      validationAccuracy: r.epochs[r.epochs.length - 1]?.validation?.accuracy ?? NaN, epochs, lr: prepared.lr,
+    };
+    rows.push(row);
+    o.onResult?.(row);
+    (prepared.peft ?? model).dispose();
+  }
+  return rows;
+}
+
+/** A Markdown table of the rows. */
+export function comparisonTable(rows: ComparisonRow[]): string {
+  const mb = (b: number) => (b >= 1e6 ? `${(b / 1e6).toFixed(2)} MB` : `${(b / 1e3).toFixed(1)} kB`);
+  const lines = [
+    "| task | method | trainable params | % of model | stored per task | train time | peak tensor memory | test accuracy | test macro-F1 |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  for (const r of rows) {
+    lines.push(`| ${r.task} | ${r.method} | ${r.trainableParams.toLocaleString("en-US")} | ${r.trainablePercent.toFixed(2)}% | ${mb(r.storedBytes)} | ${r.trainSeconds.toFixed(0)} s | ${mb(r.peakBytes)} | ${(100 * r.accuracy).toFixed(2)}% | ${(100 * r.macroF1).toFixed(2)}% |`);
+  }
+  return lines.join("\n");
+}

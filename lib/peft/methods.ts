@@ -1,0 +1,78 @@
+/**
+ * The methods a comparison runs, by the names the CLI and the notebooks use, each with defaults that suit
+ * the shipped model (hidden size 128, MLP 512): adapters go into every linear layer of the encoder, and the
+ * new head (pooler + classifier) trains fully — so every method is "head-only + its adapters", and the
+ * head-only baseline is the common floor.
+ */
+import { BertForSequenceClassification } from "../models/bert";
+import { loraConfig, vbloraConfig } from "./config";
+import { getPeftModel, PeftConfig, PeftModel } from "./peft-model";
+import type { Classifier } from "../train/finetune";
+
+export const METHODS = ["full", "head", "lora", "dora", "vblora"] as const;
+export type MethodName = (typeof METHODS)[number];
+
+/** Options a user may set from the CLI; anything unset takes the method's default. */
+export interface MethodOptions {
+  r?: number;
+  alpha?: number;
+  dropout?: number;
+  lr?: number;
+  targetModules?: string[] | string;
+  /** VB-LoRA */
+  numVectors?: number;
+  vectorLength?: number;
+  topk?: number;
+}
+
+/** Every linear layer of the encoder (not the pooler, which belongs to the head). */
+export const ENCODER_LINEARS = "bert\\.encoder\\.layer\\.\\d+\\.(attention\\.self\\.(query|key|value)|attention\\.output\\.dense|intermediate\\.dense|output\\.dense)";
+export const HEAD_MODULES = ["classifier", "bert.pooler"];
+
+export interface PreparedMethod {
+  model: Classifier;
+  /** The adapter config (null for full and head-only). */
+  config: PeftConfig | null;
+  peft: PeftModel<BertForSequenceClassification> | null;
+  lr: number;
+  lrScale?: (name: string) => number;
+  describe: string;
+}
+
+function isMethod(name: string): name is MethodName {
+  return (METHODS as readonly string[]).includes(name);
+}
+
+/** Makes `model` ready to train with `method` (freezing, injecting adapters) and returns what to train. */
+export function prepareMethod(method: string, model: BertForSequenceClassification, o: MethodOptions = {}, seed = 0): PreparedMethod {
+  if (!isMethod(method)) throw new Error(`unknown method "${method}"; choose one of: ${METHODS.join(", ")}`);
+  const targetModules = o.targetModules ?? ENCODER_LINEARS;
+  const common = { targetModules, modulesToSave: HEAD_MODULES, taskType: "SEQ_CLS" as const };
+  const wrap = (config: PeftConfig) => getPeftModel(model, config, { seed });
+  switch (method) {
+    case "full":
+      model.setTrainable(true);
+      return { model, config: null, peft: null, lr: o.lr ?? 2e-4, describe: "full fine-tuning: every weight trains" };
+    case "head":
+      model.setTrainable(false);
+      for (const [n, p] of model.namedParameters()) if (HEAD_MODULES.some((h) => n.startsWith(`${h}.`))) p.trainable = true;
+      return { model, config: null, peft: null, lr: o.lr ?? 3e-3, describe: "head only: pooler + classifier train, the encoder is frozen" };
+    case "lora":
+    case "dora": {
+      const r = o.r ?? 8;
+      const config = loraConfig({ ...common, r, loraAlpha: o.alpha ?? 2 * r, loraDropout: o.dropout ?? 0, useDora: method === "dora" });
+      const peft = wrap(config);
+      return { model: peft, config, peft, lr: o.lr ?? 2e-3, describe: `${method === "dora" ? "DoRA" : "LoRA"} r=${r} α=${config.loraAlpha} on every encoder linear` };
+    }
+    case "vblora": {
+      const config = vbloraConfig({ ...common, r: o.r ?? 4, numVectors: o.numVectors ?? 64, vectorLength: o.vectorLength ?? 64, topk: o.topk ?? 2, vbloraDropout: o.dropout ?? 0 });
+      const peft = wrap(config);
+      // peft's recommendation: the bank learns ~10x slower than the logits
+      const lr = o.lr ?? 1e-2;
+      return {
+        model: peft, config, peft, lr, lrScale: (n) => (n.includes("vblora_vector_bank") ? 0.1 : n.includes("vblora_logits") ? 1 : 0.2),
+        describe: `VB-LoRA r=${config.r}, bank ${config.numVectors}×${config.vectorLength}, top-${config.topk}`,
+      };
+    }
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * The PEFT command line, used by instructors, the benchmarks and our checks:
+ *
+ *   npm run peft -- train   --task spam|wordnet --method full|head|lora|dora|vblora [--r N] [--alpha A] [--lr X]
+ *                           [--epochs N] [--max-steps N] [--limit N] --out DIR [--overwrite]
+ *   npm run peft -- eval    --task T --adapter DIR [--split test]
+ *   npm run peft -- merge   --base CKPT_DIR --adapter DIR --out DIR [--overwrite]
+ *   npm run peft -- compare --task T --methods a,b,c [--epochs N] [--limit N] [--out results/compare-T.json]
+ *
+ * `train` writes the adapter in peft's layout (adapter_config.json + adapter_model.safetensors; a full
+ * checkpoint folder for full and head-only) and metrics.json.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { initBackend } from "../lib/backend";
+import { loadBertForSequenceClassification, saveBertCheckpoint } from "../lib/io/hf-checkpoint";
+import { DatasetName, DATASET_NAMES, labelNames } from "../lib/data/datasets";
+import { loadTask } from "../lib/data/task";
+import { evaluateClassifier, finetuneClassifier } from "../lib/train/finetune";
+import { METHODS, MethodOptions, prepareMethod } from "../lib/peft/methods";
+import { fromPretrained, savePretrained } from "../lib/peft/serialization";
+import { compareMethods, comparisonTable } from "../lib/peft/compare";
+import { parseArgs } from "../lib/util/args";
+
+const SHIPPED = "datasets/checkpoints/bert-tiny-peft";
+
+const args = parseArgs(process.argv.slice(3), {
+  task: { type: "string", default: "spam", help: `task: ${DATASET_NAMES.join(" | ")}` },
+  method: { type: "string", default: "lora", help: `method: ${METHODS.join(" | ")}` },
+  methods: { type: "string", default: METHODS.join(","), help: "compare: comma-separated methods" },
+  checkpoint: { type: "string", default: SHIPPED, help: "pretrained model folder" },
+  base: { type: "string", default: SHIPPED, help: "merge: the base checkpoint folder" },
+  adapter: { type: "string", default: "", help: "eval/merge: adapter (or fine-tuned model) folder" },
+  out: { type: "string", default: "", help: "output folder (train, merge) or results file (compare)" },
+  split: { type: "string", default: "test", help: "eval: train | validation | test" },
+  r: { type: "number", default: 0, help: "rank (0: method default)" },
+  alpha: { type: "number", default: 0, help: "LoRA alpha (0: 2·r)" },
+  dropout: { type: "number", default: 0, help: "adapter dropout" },
+  lr: { type: "number", default: 0, help: "learning rate (0: method default)" },
+  "vector-length": { type: "number", default: 0, help: "VB-LoRA vector length (0: 64)" },
+  "num-vectors": { type: "number", default: 0, help: "VB-LoRA bank size (0: 64)" },
+  epochs: { type: "number", default: 2, help: "epochs" },
+  "max-steps": { type: "number", default: 0, help: "stop after N optimiser steps (0: no limit)" },
+  "batch-size": { type: "number", default: 16, help: "batch size" },
+  limit: { type: "number", default: 0, help: "cap every split at N examples (0: all)" },
+  seed: { type: "number", default: 42, help: "random seed" },
+  overwrite: { type: "boolean", default: false, help: "replace existing output files" },
+});
+
+function taskName(): DatasetName {
+  if (!(DATASET_NAMES as readonly string[]).includes(args.task)) throw new Error(`--task must be one of ${DATASET_NAMES.join(", ")}, got "${args.task}"`);
+  return args.task as DatasetName;
+}
+
+function methodOptions(): MethodOptions {
+  const o: MethodOptions = { dropout: args.dropout };
+  if (args.r) o.r = args.r;
+  if (args.alpha) o.alpha = args.alpha;
+  if (args.lr) o.lr = args.lr;
+  if (args["vector-length"]) o.vectorLength = args["vector-length"];
+  if (args["num-vectors"]) o.numVectors = args["num-vectors"];
+  return o;
+}
+
+function need(value: string, flag: string): string {
+  if (!value) throw new Error(`${flag} is required (see --help)`);
+  return value;
+}
+
+async function train(): Promise<void> {
+  const out = need(args.out, "--out");
+  const task = taskName();
+  for (const f of ["adapter_config.json", "adapter_model.safetensors", "model.safetensors", "metrics.json"]) {
+    if (fs.existsSync(path.join(out, f)) && !args.overwrite) throw new Error(`${out} already holds ${f}; pass --overwrite to replace it`);
+  }
+  const { model, tokenizer } = loadBertForSequenceClassification(args.checkpoint, { labels: labelNames(task), seed: args.seed });
+  const data = loadTask(task, tokenizer, { limit: args.limit || undefined });
+  const prepared = prepareMethod(args.method, model, methodOptions(), args.seed);
+  console.log(`${task}: ${prepared.describe}`);
+  if (prepared.peft) prepared.peft.printTrainableParameters();
+  const r = await finetuneClassifier(prepared.model, data.splits.train, data.splits.validation, {
+    epochs: args.epochs, batchSize: args["batch-size"], lr: prepared.lr, lrScale: prepared.lrScale, seed: args.seed, maxSteps: args["max-steps"] || undefined,
+    onEpoch: (e) => console.log(`epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)}, validation accuracy ${e.validation?.accuracy.toFixed(4)}, macro-F1 ${e.validation?.macroF1.toFixed(4)} (${e.seconds.toFixed(0)} s)`),
+  });
+  const test = evaluateClassifier(prepared.model, data.splits.test);
+  fs.mkdirSync(out, { recursive: true });
+  const bytes = prepared.peft
+    ? savePretrained(prepared.peft, out, { overwrite: args.overwrite }).bytes
+    : (saveBertCheckpoint(model, out, { tokenizer, overwrite: args.overwrite }), fs.statSync(path.join(out, "model.safetensors")).size);
+  const metrics = {
+    task, method: args.method, description: prepared.describe, labels: data.labels, checkpoint: args.checkpoint,
+    testAccuracy: test.accuracy, testMacroF1: test.macroF1, trainableParams: r.trainableParams, totalParams: r.totalParams,
+    adapterBytes: bytes, trainSeconds: r.seconds, steps: r.steps, stepsPerSecond: r.stepsPerSecond, peakBytes: r.peakBytes,
+    epochs: r.epochs, lr: prepared.lr, seed: args.seed,
+  };
+  fs.writeFileSync(path.join(out, "metrics.json"), JSON.stringify(metrics, null, 2) + "\n");
+  console.log(`test accuracy ${(100 * test.accuracy).toFixed(2)}%, macro-F1 ${(100 * test.macroF1).toFixed(2)}% — wrote ${out}`);
+}
+
+/** Loads a trained folder: an adapter on the base checkpoint, or a full fine-tuned checkpoint. */
+function loadTrained(dir: string, base: string, task: DatasetName | null) {
+  if (fs.existsSync(path.join(dir, "adapter_config.json"))) {
+    const metricsFile = path.join(dir, "metrics.json");
+    const labels = fs.existsSync(metricsFile) ? (JSON.parse(fs.readFileSync(metricsFile, "utf8")) as { labels: string[] }).labels : task ? labelNames(task) : undefined;
+    const { model, tokenizer } = loadBertForSequenceClassification(base, { labels });
+    return { model: fromPretrained(model, dir), plain: model, tokenizer };
+  }
+  const { model, tokenizer } = loadBertForSequenceClassification(dir);
+  return { model, plain: model, tokenizer };
+}
+
+async function evaluate(): Promise<void> {
+  const task = taskName();
+  const { model, tokenizer } = loadTrained(need(args.adapter, "--adapter"), args.checkpoint, task);
+  const data = loadTask(task, tokenizer, { limit: args.limit || undefined });
+  const split = args.split as "train" | "validation" | "test";
+  if (!data.splits[split]) throw new Error(`--split must be train, validation or test`);
+  const r = evaluateClassifier(model, data.splits[split]);
+  console.log(JSON.stringify({ task, split, examples: data.splits[split].length, accuracy: r.accuracy, macroF1: r.macroF1, loss: r.loss }, null, 2));
+}
+
+async function merge(): Promise<void> {
+  const out = need(args.out, "--out");
+  const dir = need(args.adapter, "--adapter");
+  if (!fs.existsSync(path.join(dir, "adapter_config.json"))) throw new Error(`${dir} has no adapter_config.json: nothing to merge`);
+  const { model, tokenizer } = loadTrained(dir, args.base, null);
+  const merged = (model as ReturnType<typeof fromPretrained>).mergeAndUnload();
+  const files = saveBertCheckpoint(merged as Parameters<typeof saveBertCheckpoint>[0], out, { tokenizer, overwrite: args.overwrite });
+  console.log(`merged ${dir} into ${args.base} → ${files.join(", ")}`);
+}
+
+async function compare(): Promise<void> {
+  const task = taskName();
+  const methods = args.methods.split(",").map((m) => m.trim()).filter(Boolean);
+  const out = args.out || `results/compare-${task}.json`;
+  const o = methodOptions();
+  const rows = await compareMethods({
+    task, methods, checkpoint: args.checkpoint, epochs: args.epochs, batchSize: args["batch-size"], limit: args.limit || undefined, seed: args.seed,
+    options: Object.fromEntries(methods.map((m) => [m, o])),
+    onResult: (row) => console.log(`${row.method}: test accuracy ${(100 * row.accuracy).toFixed(2)}%, ${row.trainableParams.toLocaleString("en-US")} trainable, ${row.trainSeconds.toFixed(0)} s`),
+  });
+  console.log(`\n${comparisonTable(rows)}`);
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  const command = `npm run peft -- compare --task ${task} --methods ${methods.join(",")} --epochs ${args.epochs}${args.limit ? ` --limit ${args.limit}` : ""}`;
+  fs.writeFileSync(out, JSON.stringify({ generatedBy: command, date: new Date().toISOString().slice(0, 10), checkpoint: args.checkpoint, seed: args.seed, rows }, null, 2) + "\n");
+  console.log(`wrote ${out}`);
+}
+
+const COMMANDS: Record<string, () => Promise<void>> = { train, eval: evaluate, merge, compare };
+
+async function main(): Promise<void> {
+  const command = process.argv[2];
+  if (!command || !COMMANDS[command]) {
+    throw new Error(`usage: npm run peft -- <${Object.keys(COMMANDS).join("|")}> [options]; npm run peft -- train --help lists the options`);
+  }
+  await initBackend();
+  await COMMANDS[command]();
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});
