@@ -19,7 +19,8 @@ import { loadTask } from "../lib/data/task";
 import { evaluateClassifier, finetuneClassifier } from "../lib/train/finetune";
 import { METHODS, MethodOptions, prepareMethod } from "../lib/peft/methods";
 import { fromPretrained, savePretrained } from "../lib/peft/serialization";
-import { compareMethods, comparisonTable } from "../lib/peft/compare";
+import { compareMethods, comparisonFigures, comparisonTable } from "../lib/peft/compare";
+import { writeFiguresHtml } from "../lib/plot/plotly";
 import { parseArgs } from "../lib/util/args";
 
 const SHIPPED = "datasets/checkpoints/bert-tiny-peft";
@@ -143,7 +144,9 @@ async function compare(): Promise<void> {
   fs.mkdirSync(path.dirname(out), { recursive: true });
   const command = `npm run peft -- compare --task ${task} --methods ${methods.join(",")} --epochs ${args.epochs}${args.limit ? ` --limit ${args.limit}` : ""}`;
   fs.writeFileSync(out, JSON.stringify({ generatedBy: command, date: new Date().toISOString().slice(0, 10), checkpoint: args.checkpoint, seed: args.seed, rows }, null, 2) + "\n");
-  console.log(`wrote ${out}`);
+  const figures = out.replace(/\.json$/, "") + ".html";
+  writeFiguresHtml(comparisonFigures(rows), figures, `PEFT comparison: ${task}`);
+  console.log(`wrote ${out} and ${figures}`);
 }
 
 const COMMANDS: Record<string, () => Promise<void>> = { train, eval: evaluate, merge, compare };

@@ -12,7 +12,7 @@ import type { Example } from "./datasets";
 type Danfo = typeof import("danfojs");
 let danfo: Danfo | undefined;
 
-function loadDanfo(): Danfo {
+export function loadDanfo(): Danfo {
   danfo ??= require("danfojs") as Danfo;
   return danfo;
 }
@@ -47,5 +47,14 @@ export function toDataFrame(examples: readonly Example[], opts: DataFrameOptions
   }
   const { DataFrame: DataFrameClass } = loadDanfo();
   if (examples.length === 0) return new DataFrameClass([], { columns: Object.keys(columns) });
+  return new DataFrameClass(columns);
+}
+
+/** A DataFrame from row objects (e.g. comparison results); columns in the order of the first row's keys. */
+export function rowsToDataFrame(rows: ReadonlyArray<Record<string, string | number>>): DataFrame {
+  const { DataFrame: DataFrameClass } = loadDanfo();
+  if (rows.length === 0) return new DataFrameClass([]);
+  const columns: Record<string, (string | number)[]> = {};
+  for (const key of Object.keys(rows[0])) columns[key] = rows.map((r) => r[key]);
   return new DataFrameClass(columns);
 }

@@ -1,6 +1,6 @@
 /**
  * Access to tslab's display functions when (and only when) this code runs inside a tslab kernel.
- * Outside a kernel (scripts, tests) `notebookDisplay()` returns null and nothing is loaded.
+ * Outside a kernel (scripts, tests) these return null/false and load nothing.
  */
 export interface TslabDisplay {
   html(s: string): void;
@@ -15,17 +15,24 @@ interface TslabModule {
   newDisplay(): TslabDisplay;
 }
 
-/** True when the tslab kernel is the host process (its Jupyter module has been loaded and wired). */
-export function inNotebook(): boolean {
-  return tslabModule() !== null;
+type WriteDisplayData = (msg: { data: Record<string, unknown>; metadata: Record<string, unknown>; transient: Record<string, unknown> }, update: boolean) => void;
+
+/** The path of tslab's Jupyter module if the kernel has loaded it and is executing a cell. */
+function kernelModulePath(): string | null {
+  const loaded = Object.keys(require.cache).find((k) => /[\\/]tslab[\\/]dist[\\/]jupyter\.js$/.test(k));
+  if (!loaded) return null;
+  const jupyter = require.cache[loaded]?.exports as { lastWriteDisplayData?: WriteDisplayData | null } | undefined;
+  return jupyter?.lastWriteDisplayData ? loaded : null;
 }
 
 function tslabModule(): TslabModule | null {
-  const loaded = Object.keys(require.cache).find((k) => /[\\/]tslab[\\/]dist[\\/]jupyter\.js$/.test(k));
-  if (!loaded) return null;
-  const jupyter = require.cache[loaded]?.exports as { lastWriteDisplayData?: unknown } | undefined;
-  if (!jupyter || jupyter.lastWriteDisplayData == null) return null;
-  return require(loaded.replace(/jupyter\.js$/, "public.js")) as TslabModule;
+  const loaded = kernelModulePath();
+  return loaded ? (require(loaded.replace(/jupyter\.js$/, "public.js")) as TslabModule) : null;
+}
+
+/** True when the tslab kernel is the host process. */
+export function inNotebook(): boolean {
+  return kernelModulePath() !== null;
 }
 
 /** tslab's `display`, or null outside a notebook. */
@@ -36,4 +43,16 @@ export function notebookDisplay(): TslabDisplay | null {
 /** A display that overwrites itself on every call (progress bars), or null outside a notebook. */
 export function newNotebookDisplay(): TslabDisplay | null {
   return tslabModule()?.newDisplay() ?? null;
+}
+
+/**
+ * Sends one output with several representations (MIME type → content), e.g. a plotly figure with an HTML
+ * fallback; tslab's own `display.raw` sends only one. Returns false outside a notebook.
+ */
+export function notebookDisplayBundle(data: Record<string, unknown>): boolean {
+  const loaded = kernelModulePath();
+  if (!loaded) return false;
+  const write = (require.cache[loaded]?.exports as { lastWriteDisplayData: WriteDisplayData }).lastWriteDisplayData;
+  write({ data, metadata: {}, transient: {} }, false);
+  return true;
 }

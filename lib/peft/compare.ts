@@ -14,6 +14,8 @@ import { loadTask } from "../data/task";
 import { evaluateClassifier, finetuneClassifier } from "../train/finetune";
 import { MethodOptions, prepareMethod, PreparedMethod } from "./methods";
 import { savePretrained } from "./serialization";
+import { rowsToDataFrame } from "../data/dataframe";
+import type { Figure } from "../plot/plotly";
 
 export interface ComparisonRow {
   task: string;
@@ -98,4 +100,35 @@ export function comparisonTable(rows: ComparisonRow[]): string {
     lines.push(`| ${r.task} | ${r.method} | ${r.trainableParams.toLocaleString("en-US")} | ${r.trainablePercent.toFixed(2)}% | ${mb(r.storedBytes)} | ${r.trainSeconds.toFixed(0)} s | ${mb(r.peakBytes)} | ${(100 * r.accuracy).toFixed(2)}% | ${(100 * r.macroF1).toFixed(2)}% |`);
   }
   return lines.join("\n");
+}
+
+/** The rows as a danfojs DataFrame (one column per field). */
+export function comparisonFrame(rows: ComparisonRow[]) {
+  return rowsToDataFrame(rows as unknown as Array<Record<string, string | number>>);
+}
+
+/**
+ * Three plotly figures: accuracy against trainable parameters (log scale — the lecture's trade-off),
+ * bytes stored per task, and training time with peak tensor memory.
+ */
+export function comparisonFigures(rows: ComparisonRow[]): Figure[] {
+  const task = rows[0]?.task ?? "";
+  const methods = rows.map((r) => r.method);
+  return [
+    {
+      data: [{ type: "scatter", mode: "markers+text", x: rows.map((r) => r.trainableParams), y: rows.map((r) => 100 * r.accuracy), text: methods, textposition: "top center", marker: { size: 12 } }],
+      layout: { title: { text: `${task}: test accuracy vs trainable parameters` }, xaxis: { title: { text: "trainable parameters" }, type: "log" }, yaxis: { title: { text: "test accuracy (%)" } } },
+    },
+    {
+      data: [{ type: "bar", x: methods, y: rows.map((r) => r.storedBytes) }],
+      layout: { title: { text: `${task}: bytes stored per task` }, yaxis: { title: { text: "bytes" }, type: "log" } },
+    },
+    {
+      data: [
+        { type: "bar", name: "training time (s)", x: methods, y: rows.map((r) => r.trainSeconds) },
+        { type: "bar", name: "peak tensor memory (MB)", x: methods, y: rows.map((r) => r.peakBytes / 1e6), yaxis: "y2" },
+      ],
+      layout: { title: { text: `${task}: cost of training` }, barmode: "group", yaxis: { title: { text: "seconds" } }, yaxis2: { title: { text: "MB" }, overlaying: "y", side: "right" } },
+    },
+  ];
 }

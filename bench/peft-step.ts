@@ -1,0 +1,64 @@
+/**
+ * Training-step time of each PEFT method on the shipped model, side by side in one run (these machines
+ * are noisy: compare the ratios, not the absolute times), with DoRA's cost relative to LoRA's — peft
+ * measures 1.3–2x on GPUs.
+ *
+ *   npm run bench:peft -- [--methods full,head,lora,dora,vblora] [--batch 16] [--seq 64] [--steps 8] [--rounds 2]
+ */
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../lib/backend";
+import { loadBertForSequenceClassification } from "../lib/io/hf-checkpoint";
+import { AdamW } from "../lib/train/adamw";
+import { trainStep } from "../lib/train/step";
+import { crossEntropy } from "../lib/train/batching";
+import { prepareMethod } from "../lib/peft/methods";
+import { parseArgs } from "../lib/util/args";
+
+const args = parseArgs(process.argv.slice(2), {
+  checkpoint: { type: "string", default: "datasets/checkpoints/bert-tiny-peft", help: "model folder" },
+  methods: { type: "string", default: "full,head,lora,dora,vblora", help: "methods to time" },
+  batch: { type: "number", default: 16, help: "sequences per step" },
+  seq: { type: "number", default: 64, help: "tokens per sequence" },
+  steps: { type: "number", default: 8, help: "timed steps per round" },
+  rounds: { type: "number", default: 2, help: "rounds (methods interleaved, to spread machine noise)" },
+});
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function main(): Promise<void> {
+  const backend = await initBackend({ quiet: true });
+  const methods = args.methods.split(",");
+  const runners = methods.map((method) => {
+    const { model, config } = loadBertForSequenceClassification(args.checkpoint, { labels: ["a", "b"] });
+    const prepared = prepareMethod(method, model);
+    model.train();
+    const opt = new AdamW(prepared.model.namedParameters(), { lr: 1e-4, lrScale: prepared.lrScale });
+    const ids = tf.tensor2d(Array.from({ length: args.batch * args.seq }, (_, i) => 5 + ((i * 7919) % (config.vocabSize - 5))), [args.batch, args.seq], "int32");
+    const labels = tf.tensor1d(Array.from({ length: args.batch }, (_, i) => i % 2), "int32");
+    const step = () => trainStep(opt, () => crossEntropy(prepared.model.forward({ inputIds: ids }), labels), { lr: 1e-4, maxGradNorm: 1 });
+    for (let i = 0; i < 2; i++) step();
+    return { method, step, times: [] as number[] };
+  });
+  for (let round = 0; round < args.rounds; round++) {
+    for (const r of runners) {
+      for (let i = 0; i < args.steps; i++) {
+        const t = performance.now();
+        r.step();
+        r.times.push(performance.now() - t);
+      }
+    }
+  }
+  const ms = new Map(runners.map((r) => [r.method, median(r.times)]));
+  const lora = ms.get("lora");
+  console.log(`training step, batch ${args.batch} × ${args.seq} tokens, ${backend.choice} backend, median of ${args.steps * args.rounds} steps`);
+  console.log("| method | ms / step | relative to LoRA |\n| --- | ---: | ---: |");
+  for (const [m, t] of ms) console.log(`| ${m} | ${t.toFixed(1)} | ${lora ? `${(t / lora).toFixed(2)}×` : "n/a"} |`);
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});
