@@ -200,7 +200,7 @@ async function main(): Promise<void> {
   const summary = {
     backend: backend.choice, parameters: model.numParameters(), config: { layers: config.numHiddenLayers, hidden: config.hiddenSize, heads: config.numAttentionHeads, intermediate: config.intermediateSize, vocab: config.vocabSize, maxPositions: config.maxPositionEmbeddings },
     corpus: { texts: texts.length, tokens: trainTokens, heldOutTexts: heldOut.length, heldOutMaskedPositions: evalTotal },
-    training: { steps: step, epochs: final.epoch, seconds: Math.round(trainSeconds), peakLr: args.lr, tokensPerBatch: args["tokens-per-batch"], maxLength: args["max-length"], seed: args.seed },
+    training: { steps: step, epochs: Number((step / probe).toFixed(1)), seconds: Math.round(trainSeconds), peakLr: args.lr, tokensPerBatch: args["tokens-per-batch"], maxLength: args["max-length"], seed: args.seed },
     heldOut: { maskedTokenAccuracy: final.accuracy, loss: final.loss, mostFrequentToken: tokenizer.tokenOf(mostFrequent) ?? "?", mostFrequentTokenAccuracy: baseline },
     evaluations: evals, lossLog: log,
   };
