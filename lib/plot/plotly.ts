@@ -45,10 +45,9 @@ export function writeFiguresHtml(figs: Figure[], file: string, title = "figures"
   fs.writeFileSync(file, `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head><body>${body}</body></html>\n`);
 }
 
-/** Shows `fig` in the notebook; outside a kernel it returns false and shows nothing. */
-export function showFigure(fig: Figure): boolean {
+/** Shows `fig` in the notebook; outside a kernel it says how to see it instead. */
+export function showFigure(fig: Figure): void {
   const html = figureHtml(fig, { includePlotlyJs: !embeddedInSession });
-  const shown = notebookDisplayBundle({ [PLOTLY_MIME]: { data: fig.data, layout: fig.layout ?? {} }, "text/html": html });
-  if (shown) embeddedInSession = true;
-  return shown;
+  if (notebookDisplayBundle({ [PLOTLY_MIME]: { data: fig.data, layout: fig.layout ?? {} }, "text/html": html })) embeddedInSession = true;
+  else console.log("(not in a notebook: write the figure to a page with writeFiguresHtml([fig], \"figure.html\"))");
 }
