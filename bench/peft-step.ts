@@ -13,6 +13,7 @@ import { trainStep } from "../lib/train/step";
 import { crossEntropy } from "../lib/train/batching";
 import { prepareMethod } from "../lib/peft/methods";
 import { parseArgs } from "../lib/util/args";
+import { median } from "../lib/util/stats";
 
 const args = parseArgs(process.argv.slice(2), {
   checkpoint: { type: "string", default: "datasets/checkpoints/bert-tiny-peft", help: "model folder" },
@@ -22,11 +23,6 @@ const args = parseArgs(process.argv.slice(2), {
   steps: { type: "number", default: 8, help: "timed steps per round" },
   rounds: { type: "number", default: 2, help: "rounds (methods interleaved, to spread machine noise)" },
 });
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 async function main(): Promise<void> {
   const backend = await initBackend({ quiet: true });

@@ -18,6 +18,7 @@ import { AdamW } from "../lib/train/adamw";
 import { trainStep } from "../lib/train/step";
 import { crossEntropy } from "../lib/train/batching";
 import { parseArgs } from "../lib/util/args";
+import { median } from "../lib/util/stats";
 
 const args = parseArgs(process.argv.slice(2), {
   checkpoint: { type: "string", default: "datasets/checkpoints/bert-tiny-peft", help: "model folder" },
@@ -25,11 +26,6 @@ const args = parseArgs(process.argv.slice(2), {
   seq: { type: "number", default: 64, help: "tokens per sequence" },
   steps: { type: "number", default: 10, help: "timed steps (after 3 warm-up steps)" },
 });
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 async function main(): Promise<void> {
   const info = await initBackend({ quiet: true });

@@ -18,6 +18,7 @@
  * split, so running the script twice gives byte-identical files.
  */
 import * as fs from "node:fs";
+import { Rng } from "../lib/util/random";
 import * as path from "node:path";
 
 /** Seed of the pseudo-random generator used for sampling and splitting. */
@@ -48,19 +49,10 @@ interface Row {
 // Randomness
 // ---------------------------------------------------------------------------
 
-/**
- * mulberry32: a tiny 32-bit pseudo-random generator (Tommy Ettinger).
- * Returns a function that yields floats uniformly distributed in [0, 1).
- */
+/** mulberry32 floats in [0, 1): the library's seeded generator (lib/util/random.ts) as a function. */
 export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = new Rng(seed);
+  return () => rng.next();
 }
 
 /** Fisher–Yates shuffle, in place, driven by `rng`. */

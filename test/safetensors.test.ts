@@ -3,6 +3,7 @@
  * scripts/fixtures/make-safetensors-fixtures.py (Python struct/json/numpy, no code of ours).
  */
 import { strict as assert } from "node:assert";
+import { Rng } from "../lib/util/random";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -71,16 +72,10 @@ function fixtureInputs(file: ExpectedFile): Record<string, TensorInput> {
   return inputs;
 }
 
-/** A small seeded PRNG (mulberry32), so failures reproduce. */
+/** A small seeded PRNG (the library's mulberry32), so failures reproduce. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 /** Builds a file from a header written by hand (padded like the reference writer) and raw data bytes. */
