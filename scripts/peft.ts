@@ -6,6 +6,7 @@
  *   npm run peft -- eval    --task T --adapter DIR [--split test]
  *   npm run peft -- merge   --base CKPT_DIR --adapter DIR --out DIR [--overwrite]
  *   npm run peft -- compare --task T --methods a,b,c [--epochs N] [--limit N] [--out results/compare-T.json]
+ *   npm run peft -- qr-adaptor --task T --budget-kb N [--population 12] [--generations 4] [--train-examples 320]
  *
  * `train` writes the adapter in peft's layout (adapter_config.json + adapter_model.safetensors; a full
  * checkpoint folder for full and head-only) and metrics.json.
@@ -21,6 +22,10 @@ import { METHODS, MethodOptions, prepareMethod } from "../lib/peft/methods";
 import { fromPretrained, savePretrained } from "../lib/peft/serialization";
 import { compareMethods, comparisonFigures, comparisonTable } from "../lib/peft/compare";
 import { writeFiguresHtml } from "../lib/plot/plotly";
+import { LECTURE_LADDERS, formatBytes, memoryBytes } from "../lib/peft/qr-adaptor/memory";
+import { qrAdaptorSearch, formatConfiguration } from "../lib/peft/qr-adaptor/search";
+import { bertLayerInfos, cheapEvaluator, measureImportances } from "../lib/peft/qr-adaptor/bert";
+import { readConfig } from "../lib/io/hf-checkpoint";
 import { parseArgs } from "../lib/util/args";
 
 const SHIPPED = "datasets/checkpoints/bert-tiny-peft";
@@ -46,6 +51,10 @@ const args = parseArgs(process.argv.slice(3), {
   limit: { type: "number", default: 0, help: "cap every split at N examples (0: all)" },
   seed: { type: "number", default: 42, help: "random seed" },
   overwrite: { type: "boolean", default: false, help: "replace existing output files" },
+  "budget-kb": { type: "number", default: 600, help: "qr-adaptor: memory budget in kB (memory model of peft-spec.md)" },
+  population: { type: "number", default: 12, help: "qr-adaptor: NSGA-II population" },
+  generations: { type: "number", default: 4, help: "qr-adaptor: NSGA-II generations" },
+  "train-examples": { type: "number", default: 320, help: "qr-adaptor: examples per cheap evaluation" },
 });
 
 function taskName(): DatasetName {
@@ -149,7 +158,45 @@ async function compare(): Promise<void> {
   console.log(`wrote ${out} and ${figures}`);
 }
 
-const COMMANDS: Record<string, () => Promise<void>> = { train, eval: evaluate, merge, compare };
+async function qrAdaptor(): Promise<void> {
+  const task = taskName();
+  const out = args.out || `results/qr-adaptor-${task}.json`;
+  const layers = bertLayerInfos(readConfig(args.checkpoint));
+  const budgetBytes = args["budget-kb"] * 1000;
+  console.log(`phase I: measuring per-layer importances on ${task} …`);
+  const importances = await measureImportances({ checkpoint: args.checkpoint, task, ladders: LECTURE_LADDERS, seed: args.seed });
+  console.log(`  I_q (masked-LM loss rise at 4 bits): ${importances.iq.map((v) => v.toFixed(4)).join(", ")}`);
+  console.log(`  I_r (mean squared task gradient):   ${importances.ir.map((v) => v.toExponential(3)).join(", ")}`);
+  const evaluate = cheapEvaluator({ checkpoint: args.checkpoint, task, trainExamples: args["train-examples"], seed: args.seed });
+  const started = Date.now();
+  const result = await qrAdaptorSearch({
+    layers, budgetBytes, importances, evaluate, populationSize: args.population, generations: args.generations, seed: args.seed,
+    onGeneration: (g, front) => console.log(`  generation ${g}: front of ${front.length}, best score ${Math.max(...front.map((f) => f.score)).toFixed(4)} (${((Date.now() - started) / 1000).toFixed(0)} s)`),
+  });
+  console.log(`\nwarm start (repaired into ${formatBytes(budgetBytes)}):\n${formatConfiguration(layers, result.warmStart.config)}`);
+  console.log(`\nchosen (utility 0.6·P̂ − 0.4·M̂): validation accuracy ${result.chosenScore.toFixed(4)}, ${formatBytes(result.chosenMemory)}\n${formatConfiguration(layers, result.chosen)}`);
+  console.log(`\nPareto front (${result.evaluations} configurations evaluated):`);
+  for (const f of result.front) console.log(`  ${f.config.map((c) => `${c.bits}b/r${c.rank}`).join("  ")}   score ${f.score.toFixed(4)}   ${formatBytes(f.memory)}`);
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  const command = `npm run peft -- qr-adaptor --task ${task} --budget-kb ${args["budget-kb"]} --population ${args.population} --generations ${args.generations} --train-examples ${args["train-examples"]}`;
+  fs.writeFileSync(out, JSON.stringify({
+    generatedBy: command, date: new Date().toISOString().slice(0, 10), budgetBytes, layers, importances,
+    warmStart: { config: result.warmStart.config, memory: memoryBytes(layers, result.warmStart.config), score: result.warmStart.score },
+    chosen: { config: result.chosen, score: result.chosenScore, memory: result.chosenMemory }, front: result.front, evaluations: result.evaluations,
+    seconds: Math.round((Date.now() - started) / 1000),
+  }, null, 2) + "\n");
+  const label = (c: typeof result.chosen) => c.map((x) => `${x.bits}b/r${x.rank}`).join(" ");
+  writeFiguresHtml([{
+    data: [
+      { type: "scatter", mode: "lines+markers", name: "Pareto front", x: result.front.map((f) => f.memory / 1000), y: result.front.map((f) => f.score), text: result.front.map((f) => label(f.config)) },
+      { type: "scatter", mode: "markers", name: "chosen", x: [result.chosenMemory / 1000], y: [result.chosenScore], marker: { size: 14, symbol: "star" }, text: [label(result.chosen)] },
+    ],
+    layout: { title: { text: `QR-Adaptor on ${task}: budget ${formatBytes(budgetBytes)}` }, xaxis: { title: { text: "memory (kB, memory model)" } }, yaxis: { title: { text: "validation accuracy (short fine-tune)" } } },
+  }], out.replace(/\.json$/, "") + ".html", "QR-Adaptor");
+  console.log(`wrote ${out}`);
+}
+
+const COMMANDS: Record<string, () => Promise<void>> = { train, eval: evaluate, merge, compare, "qr-adaptor": qrAdaptor };
 
 async function main(): Promise<void> {
   const command = process.argv[2];

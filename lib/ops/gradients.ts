@@ -4,6 +4,9 @@
  * TopK: the values output is x at the chosen indices, so ∂values/∂x scatters the upstream gradient back
  * to those positions (the indices output has no gradient). VB-LoRA needs it: its top-k mixture reads the
  * chosen logits.
+ *
+ * ScatterNd: out = zeros with `updates` placed at `indices`, so ∂out/∂updates gathers the upstream
+ * gradient at those indices. WaveFT needs it: it places its trainable spectrum into a coefficient matrix.
  */
 import * as tf from "@tensorflow/tfjs";
 
@@ -27,6 +30,16 @@ export function registerGradients(): void {
             return tf.sum(tf.mul(onehot, tf.expandDims(dValues, -1)), -2);
           },
         };
+      },
+    });
+  }
+  if (!tf.getGradient("ScatterNd")) {
+    tf.registerGradient({
+      kernelName: "ScatterNd",
+      inputsToSave: ["indices"],
+      gradFunc: (dy, saved) => {
+        const [indices] = saved;
+        return { updates: () => tf.gatherND(dy as tf.Tensor, indices), indices: () => tf.zerosLike(indices) };
       },
     });
   }

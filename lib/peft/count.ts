@@ -7,6 +7,7 @@ import { Linear } from "../nn/linear";
 import { findTargets, patternValue } from "./targets";
 import { LoraLayer } from "./lora/layer";
 import { VBLoraLayer, checkDivisible } from "./vblora/layer";
+import { waveftFrequencies } from "./waveft/layer";
 import type { PeftConfig } from "./peft-model";
 
 /** A linear layer that has only a shape (no tensors): a node of a model skeleton. */
@@ -25,11 +26,16 @@ function shapeOf(m: Module): { inFeatures: number; outFeatures: number } | null 
 export function countAdapterParameters(model: Module, config: PeftConfig): number {
   const names = findTargets(model, config.targetModules, (m) => shapeOf(m) !== null, config.peftType);
   let total = 0;
+  const shapes = names.map((n) => shapeOf(model.getSubmodule(n)) as LinearShape);
+  const frequencies = config.peftType === "WAVEFT" ? waveftFrequencies(config, names, shapes) : null;
   for (const name of names) {
     const { inFeatures, outFeatures } = shapeOf(model.getSubmodule(name)) as LinearShape;
     switch (config.peftType) {
       case "LORA":
         total += LoraLayer.parameterCount(inFeatures, outFeatures, patternValue(name, config.rankPattern, config.r), config.useDora);
+        break;
+      case "WAVEFT":
+        total += frequencies?.get(name) as number;
         break;
       case "VBLORA":
         checkDivisible(name, inFeatures, outFeatures, config.vectorLength);

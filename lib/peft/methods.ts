@@ -5,11 +5,12 @@
  * head-only baseline is the common floor.
  */
 import { BertForSequenceClassification } from "../models/bert";
-import { loraConfig, vbloraConfig } from "./config";
+import { loraConfig, vbloraConfig, waveftConfig } from "./config";
+import { quantizeLinears, QLORA_QUANTIZATION } from "./qlora";
 import { getPeftModel, PeftConfig, PeftModel } from "./peft-model";
 import type { Classifier } from "../train/finetune";
 
-export const METHODS = ["full", "head", "lora", "dora", "vblora"] as const;
+export const METHODS = ["full", "head", "lora", "dora", "vblora", "waveft", "qlora"] as const;
 export type MethodName = (typeof METHODS)[number];
 
 /** Options a user may set from the CLI; anything unset takes the method's default. */
@@ -19,6 +20,10 @@ export interface MethodOptions {
   dropout?: number;
   lr?: number;
   targetModules?: string[] | string;
+  /** WaveFT: coefficients per layer, scaling, wavelet */
+  nFrequency?: number;
+  scaling?: number;
+  wavelet?: string;
   /** VB-LoRA */
   numVectors?: number;
   vectorLength?: number;
@@ -72,6 +77,21 @@ export function prepareMethod(method: string, model: BertForSequenceClassificati
       return {
         model: peft, config, peft, lr, lrScale: (n) => (n.includes("vblora_vector_bank") ? 0.1 : n.includes("vblora_logits") ? 1 : 0.2),
         describe: `VB-LoRA r=${config.r}, bank ${config.numVectors}×${config.vectorLength}, top-${config.topk}`,
+      };
+    }
+    case "waveft": {
+      const config = waveftConfig({ ...common, nFrequency: o.nFrequency ?? 2048, scaling: o.scaling ?? 25, waveletFamily: o.wavelet ?? "db1" });
+      const peft = wrap(config);
+      return { model: peft, config, peft, lr: o.lr ?? 1e-3, describe: `WaveFT n=${config.nFrequency} per layer, ${config.waveletFamily}, scaling ${config.scaling}` };
+    }
+    case "qlora": {
+      const report = quantizeLinears(model, targetModules, QLORA_QUANTIZATION);
+      const r = o.r ?? 8;
+      const config = loraConfig({ ...common, r, loraAlpha: o.alpha ?? 2 * r, loraDropout: o.dropout ?? 0.1 });
+      const peft = wrap(config);
+      return {
+        model: peft, config, peft, lr: o.lr ?? 2e-3,
+        describe: `QLoRA: NF4 + double quantization (${report.bitsPerParameter.toFixed(3)} bits/weight, ${(report.quantizedWeightBytes / 1e3).toFixed(0)} kB vs ${(report.fp32WeightBytes / 1e3).toFixed(0)} kB fp32), LoRA r=${r}`,
       };
     }
   }

@@ -6,15 +6,17 @@
 import * as tf from "@tensorflow/tfjs";
 import { Module, ModuleDict, ParameterDict } from "../nn/module";
 import { Linear } from "../nn/linear";
+import { Linear4bit } from "../quant/linear4bit";
 import { Rng, uniformArray } from "../util/random";
 import type { BertInputs } from "../models/bert";
-import { AdapterLayer, BaseLinear } from "./adapter-layer";
+import { AdapterLayer, BaseLinear, isQuantized } from "./adapter-layer";
 import { findTargets, patternValue } from "./targets";
-import { LoraConfig, VBLoRAConfig } from "./config";
+import { LoraConfig, VBLoRAConfig, WaveFTConfig } from "./config";
 import { LoraLayer } from "./lora/layer";
 import { VBLoraLayer } from "./vblora/layer";
+import { WaveFTLayer, waveftFrequencies } from "./waveft/layer";
 
-export type PeftConfig = LoraConfig | VBLoRAConfig;
+export type PeftConfig = LoraConfig | VBLoRAConfig | WaveFTConfig;
 
 /** The model types a PEFT model can wrap: anything with a forward pass over BERT inputs. */
 export interface WrappableModel extends Module {
@@ -22,12 +24,13 @@ export interface WrappableModel extends Module {
   readonly numLabels?: number;
 }
 
-function isPlainLinear(m: Module): boolean {
-  return m instanceof Linear;
+/** What an adapter can wrap: a Linear, or a quantized Linear4bit (QLoRA). */
+function isAdaptable(m: Module): boolean {
+  return m instanceof Linear || m instanceof Linear4bit;
 }
 
 /** The adapter layer class a config needs, and how to add one adapter to it. */
-function addToLayer(layer: AdapterLayer | null, base: BaseLinear | null, moduleName: string, config: PeftConfig, adapterName: string, rng: Rng, shared: Map<string, tf.Variable>): AdapterLayer {
+function addToLayer(layer: AdapterLayer | null, base: BaseLinear | null, moduleName: string, config: PeftConfig, adapterName: string, rng: Rng, shared: Map<string, tf.Variable>, perModule: Map<string, number>): AdapterLayer {
   switch (config.peftType) {
     case "LORA": {
       const l = (layer as LoraLayer | null) ?? new LoraLayer(base as BaseLinear);
@@ -40,6 +43,14 @@ function addToLayer(layer: AdapterLayer | null, base: BaseLinear | null, moduleN
       const l = (layer as VBLoraLayer | null) ?? new VBLoraLayer(base as BaseLinear);
       const bank = shared.get(adapterName) as tf.Variable;
       l.addAdapter(adapterName, moduleName, { r: config.r, topk: config.topk, dropout: config.vbloraDropout, initLogitsStd: config.initLogitsStd, bank, rng });
+      return l;
+    }
+    case "WAVEFT": {
+      const l = (layer as WaveFTLayer | null) ?? new WaveFTLayer(base as BaseLinear);
+      l.addAdapter(adapterName, {
+        n: perModule.get(moduleName) as number, scaling: config.scaling, waveletFamily: config.waveletFamily, useIdwt: config.useIdwt,
+        randomLocSeed: config.randomLocSeed, initWeights: config.initWeights, rng,
+      });
       return l;
     }
     default:
@@ -83,14 +94,16 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
     const existing = Object.values(this.peftConfig)[0];
     if (existing && existing.peftType !== config.peftType) throw new Error(`cannot mix ${existing.peftType} and ${config.peftType} adapters in one model`);
     const rng = new Rng(opts.seed ?? 0);
-    const targets = findTargets(this.baseModel, config.targetModules, (m) => isPlainLinear(m) || m instanceof AdapterLayer, config.peftType);
+    const targets = findTargets(this.baseModel, config.targetModules, (m) => isAdaptable(m) || m instanceof AdapterLayer, config.peftType);
     const shared = this.createSharedTensors(name, config, rng);
+    const shapes = targets.map((t) => this.baseModel.getSubmodule(t) as unknown as BaseLinear);
+    const perModule = config.peftType === "WAVEFT" ? waveftFrequencies(config, targets, shapes) : new Map<string, number>();
     for (const moduleName of targets) {
       const current = this.baseModel.getSubmodule(moduleName);
       if (current instanceof AdapterLayer) {
-        addToLayer(current, null, moduleName, config, name, rng, shared);
+        addToLayer(current, null, moduleName, config, name, rng, shared, perModule);
       } else {
-        const layer = addToLayer(null, current as unknown as BaseLinear, moduleName, config, name, rng, shared);
+        const layer = addToLayer(null, current as unknown as BaseLinear, moduleName, config, name, rng, shared, perModule);
         layer.activeAdapter = this.active;
         this.baseModel.setSubmodule(moduleName, layer);
       }
@@ -170,8 +183,12 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
     this.markTrainable();
   }
 
-  /** Folds the active adapter into the base weights (inference without overhead). */
+  /**
+   * Folds the active adapter into the base weights (inference without overhead). Into 4-bit weights this
+   * re-quantizes W + ΔW, which is lossy: it warns, and unmerge cannot restore the original codes exactly.
+   */
   merge(name = this.active): void {
+    if (this.hasQuantizedBase()) console.warn("merge: the base weights are 4-bit; W + ΔW is re-quantized (lossy), and unmerge will not restore the original codes exactly");
     for (const [, layer] of this.adapterLayers()) if (layer.hasAdapter(name)) layer.merge(name);
   }
 
@@ -188,6 +205,11 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
     if (holder.namedChildren().some(([n]) => n === "vblora_vector_bank")) (holder.getSubmodule("vblora_vector_bank") as ParameterDict).removeParameter(name);
     delete this.peftConfig[name];
     this.headSnapshots.delete(name);
+  }
+
+  /** True when some adapted layer stores its base weight quantized (QLoRA). */
+  hasQuantizedBase(): boolean {
+    return this.adapterLayers().some(([, l]) => isQuantized(l.base));
   }
 
   /**

@@ -16,7 +16,7 @@ import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { readSafetensors, writeSafetensors, TensorInput, TensorEntry } from "../io/safetensors";
 import { fromTopk, indexDType, toTopk } from "./vblora/topk-save";
-import { configFromJson, configToJson, loraConfig, vbloraConfig } from "./config";
+import { configFromJson, configToJson, loraConfig, vbloraConfig, waveftConfig } from "./config";
 import { PeftConfig, PeftModel, WrappableModel } from "./peft-model";
 
 /** The per-adapter containers of every method; their entry for the adapter name disappears on disk. */
@@ -85,8 +85,10 @@ export function readAdapterConfig(dir: string): PeftConfig {
       return loraConfig(configFromJson(json, loraConfig()));
     case "VBLORA":
       return vbloraConfig(configFromJson(json, vbloraConfig()));
+    case "WAVEFT":
+      return waveftConfig(configFromJson(json, waveftConfig()));
     default:
-      throw new Error(`${file}: peft_type ${JSON.stringify(json.peft_type)} is not supported here (supported: LORA, VBLORA)`);
+      throw new Error(`${file}: peft_type ${JSON.stringify(json.peft_type)} is not supported here (supported: LORA, VBLORA, WAVEFT)`);
   }
 }
 
