@@ -152,9 +152,17 @@ describe("course kernel (peft-course)", function () {
       `notebook dir: ${path.dirname(SMOKE)}\n`,
       "sum of squares: 30\n",
       "tensors alive: 0\n",
+      "trained steps: 8\n",
     ]) {
       assert.ok(stdout.includes(expected), `missing ${JSON.stringify(expected)} in the notebook's output:\n${dump}`);
     }
+    // the progress bar: one display output, updated in place, whose final state shows every step and the scores
+    const html = executed.cells.flatMap((c: { outputs?: Array<{ output_type: string; data?: Record<string, string | string[]> }> }) => c.outputs ?? [])
+      .filter((o: { output_type: string }) => o.output_type === "display_data")
+      .map((o: { data?: Record<string, string | string[]> }) => [o.data?.["text/html"] ?? ""].flat().join(""));
+    assert.equal(html.length, 1, `expected one progress display, got ${html.length}:\n${dump}`);
+    assert.match(html[0], /train 8\/8/);
+    assert.match(html[0], /val acc/);
     console.log(`      (smoke notebook: ${seconds} s including kernel start)`);
   });
 

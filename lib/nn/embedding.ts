@@ -1,7 +1,10 @@
 /** A lookup table: row i of `weight` (num, dim) is the vector of token i. */
 import * as tf from "@tensorflow/tfjs";
+import { registerWasmKernels } from "../ops/wasm-kernels";
 import { Module } from "./module";
 import { Rng, normalArray } from "../util/random";
+
+registerWasmKernels(); // gather's gradient on wasm needs UnsortedSegmentSum, whichever way wasm was chosen
 
 export class Embedding extends Module {
   readonly weight: tf.Variable;

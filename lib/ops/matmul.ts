@@ -10,6 +10,14 @@
  * Works for 2-D matrices and for rank-3 batches (attention's per-head products).
  */
 import * as tf from "@tensorflow/tfjs";
+import { registerWasmKernels } from "./wasm-kernels";
+import { registerGradients } from "./gradients";
+
+// The kit's kernel and gradient fixes are registered as soon as the library loads, whichever way the
+// backend is then chosen (initBackend(), or a notebook's own tf.setBackend("wasm")): registration only
+// adds entries to TensorFlow.js's registry, so it is safe before any backend exists.
+registerWasmKernels();
+registerGradients();
 
 function swapLastTwo(x: tf.Tensor): tf.Tensor {
   const perm = x.rank === 2 ? [1, 0] : [0, 2, 1];
