@@ -1,7 +1,8 @@
 /**
  * Training-step time of each PEFT method on the shipped model, side by side in one run (these machines
  * are noisy: compare the ratios, not the absolute times), with DoRA's cost relative to LoRA's — peft
- * measures 1.3–2x on GPUs.
+ * measures 1.3–2x on GPUs — and QLoRA's storage: the base weights' bytes relative to fp32 (target ≤ 30%)
+ * and the measured bits per parameter (NF4 + double quantization: ≈ 4.127).
  *
  *   npm run bench:peft -- [--methods full,head,lora,dora,vblora] [--batch 16] [--seq 64] [--steps 8] [--rounds 2]
  */
@@ -11,7 +12,8 @@ import { loadBertForSequenceClassification } from "../lib/io/hf-checkpoint";
 import { AdamW } from "../lib/train/adamw";
 import { trainStep } from "../lib/train/step";
 import { crossEntropy } from "../lib/train/batching";
-import { prepareMethod } from "../lib/peft/methods";
+import { ENCODER_LINEARS, prepareMethod } from "../lib/peft/methods";
+import { quantizeLinears } from "../lib/peft/qlora";
 import { parseArgs } from "../lib/util/args";
 import { median } from "../lib/util/stats";
 
@@ -52,6 +54,16 @@ async function main(): Promise<void> {
   console.log(`training step, batch ${args.batch} × ${args.seq} tokens, ${backend.choice} backend, median of ${args.steps * args.rounds} steps`);
   console.log("| method | ms / step | relative to LoRA |\n| --- | ---: | ---: |");
   for (const [m, t] of ms) console.log(`| ${m} | ${t.toFixed(1)} | ${lora ? `${(t / lora).toFixed(2)}×` : "n/a"} |`);
+
+  console.log("\nQLoRA storage of the encoder's linear weights (NF4, blocks of 64, double-quantized scales)");
+  console.log("| | bytes | relative to fp32 | bits per parameter |\n| --- | ---: | ---: | ---: |");
+  for (const doubleQuant of [false, true]) {
+    const copy = loadBertForSequenceClassification(args.checkpoint, { labels: ["a", "b"] }).model;
+    const r = quantizeLinears(copy, ENCODER_LINEARS, { quantType: "nf4", blocksize: 64, doubleQuant });
+    if (!doubleQuant) console.log(`| fp32 | ${r.fp32WeightBytes.toLocaleString("en-US")} | 100.0% | 32 |`);
+    console.log(`| NF4${doubleQuant ? " + double quantization" : ""} | ${r.quantizedWeightBytes.toLocaleString("en-US")} | ${((100 * r.quantizedWeightBytes) / r.fp32WeightBytes).toFixed(1)}% | ${r.bitsPerParameter.toFixed(3)} |`);
+    copy.dispose();
+  }
 }
 
 main().catch((e) => {
