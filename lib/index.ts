@@ -36,3 +36,22 @@ export { Rng } from "./util/random";
 
 /** Where the shipped pretrained checkpoint lives. */
 export const SHIPPED_CHECKPOINT = path.resolve(__dirname, "../datasets/checkpoints/bert-tiny-peft");
+
+// Parameter-efficient fine-tuning (peft's names and file layout)
+export { loraConfig, vbloraConfig, waveftConfig } from "./peft/config";
+export type { LoraConfig, VBLoRAConfig, WaveFTConfig } from "./peft/config";
+export { getPeftModel, PeftModel } from "./peft/peft-model";
+export type { PeftConfig } from "./peft/peft-model";
+export { savePretrained, fromPretrained, readAdapterConfig } from "./peft/serialization";
+export { countAdapterParameters, llamaSkeleton, LinearShape } from "./peft/count";
+export { quantizeLinears, QLORA_QUANTIZATION } from "./peft/qlora";
+export { METHODS, prepareMethod, ENCODER_LINEARS, HEAD_MODULES } from "./peft/methods";
+export { compareMethods, comparisonTable, comparisonFrame, comparisonFigures } from "./peft/compare";
+export { LoraLayer } from "./peft/lora/layer";
+export { VBLoraLayer } from "./peft/vblora/layer";
+export { WaveFTLayer } from "./peft/waveft/layer";
+export * as qrAdaptor from "./peft/qr-adaptor/index";
+export * as quant from "./quant/index";
+export * as wavelets from "./wavelets/index";
+export { showFigure, writeFiguresHtml } from "./plot/plotly";
+export type { Figure } from "./plot/plotly";

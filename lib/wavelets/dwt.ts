@@ -48,6 +48,9 @@
  * transposes) are built once per (length, wavelet, mode) in plain JavaScript and cached; every product runs
  * as a plain A·B matMul (on the wasm backend the transposed matMul forms are about 10x slower), and the
  * backward pass never computes a gradient for the constant matrices.
+ *
+ * The dense products cost O(N³) although the matrices are banded (L/2 non-zeros per row and band). For
+ * Haar, WaveFT's default, the inverse uses its closed form instead (see haarIdwt2), which is O(N²).
  */
 import * as tf from "@tensorflow/tfjs";
 import { FilterBank, waveletFilters } from "./filters";
@@ -125,7 +128,7 @@ function extension(i: number, N: number, mode: ExtensionMode): Array<[number, nu
       return [[p < N ? p : 2 * N - 1 - p, 1]];
     }
     case "reflect": {
-      if (N === 1) return [[0, 1]];
+      if (N === 1) return [[0, 1]]; // nothing to mirror (PyWavelets never returns here); repeat the sample
       const p = mod(i, 2 * N - 2);
       return [[p < N ? p : 2 * N - 2 - p, 1]];
     }
@@ -326,6 +329,39 @@ export function dwt2(x: tf.Tensor2D, wavelet: string | FilterBank, mode: Extensi
   });
 }
 
+/** Haar by name ("haar" or "db1"): the inverse then has the closed form below. */
+function isHaar(bank: FilterBank): boolean {
+  return bank.name === "haar" || bank.name === "db1";
+}
+
+/**
+ * Haar's inverse 2-D transform in closed form. Its filters are rec_lo = (1, 1)/√2 and rec_hi = (1, −1)/√2,
+ * so every coefficient position (i, j) fills one 2×2 block of the output on its own, with no overlap
+ * between blocks (a, b ∈ {0, 1} are the row and column parities, σ0 = +1, σ1 = −1):
+ *
+ *   X[2i + a, 2j + b] = ½ (cA + σa·cH + σb·cV + σa·σb·cD)[i, j]
+ *
+ * The four parity planes are computed with elementwise ops and interleaved by a stack, a transpose and a
+ * reshape: a dozen cheap O(N²) ops instead of two O(N³) matrix products. (Stacking on axis 0 and then
+ * transposing is several times faster on wasm than stacking on the innermost axis.) The result is the same
+ * as the matrix form in every mode, since Haar's filters never reach past the boundary.
+ */
+function haarIdwt2({ cA, cH, cV, cD }: Coeffs2D): tf.Tensor2D {
+  const [n, m] = cA.shape;
+  return tf.tidy(() => {
+    const aPlusH = tf.add(cA, cH); // row parity a = 0
+    const aMinusH = tf.sub(cA, cH); // a = 1
+    const vPlusD = tf.add(cV, cD); // cV + σa·cD for a = 0 …
+    const vMinusD = tf.sub(cV, cD); // … and a = 1; the column parity b then adds or subtracts it
+    const planes = tf.stack([
+      tf.add(aPlusH, vPlusD), tf.sub(aPlusH, vPlusD), // (a, b) = (0, 0), (0, 1)
+      tf.add(aMinusH, vMinusD), tf.sub(aMinusH, vMinusD), // (1, 0), (1, 1)
+    ]); // (4, n, m)
+    const blocks = tf.transpose(tf.reshape(tf.mul(planes, 0.5), [2, 2, n, m]), [2, 0, 3, 1]); // [i, a, j, b]
+    return tf.reshape(blocks, [2 * n, 2 * m]) as tf.Tensor2D;
+  });
+}
+
 /**
  * One level of the inverse 2-D DWT, as `pywt.idwt2((cA, (cH, cV, cD)), wavelet, mode)`. The four sub-bands
  * must share one shape (n, m); the result is (idwtLength(n), idwtLength(m)): (2n − L + 2, 2m − L + 2), or
@@ -345,6 +381,7 @@ export function idwt2(coeffs: Coeffs2D, wavelet: string | FilterBank, mode: Exte
   const [n, m] = shape;
   idwtLength(n, bank, mode); // throws when there are too few coefficients
   idwtLength(m, bank, mode);
+  if (isHaar(bank)) return haarIdwt2(coeffs);
   return tf.tidy(() => {
     // Rows of the stacked synthesis matrices pair with rows of [[cA, cV], [cH, cD]]: low-pass first.
     const stacked = tf.concat([tf.concat([cA, cV], 1), tf.concat([cH, cD], 1)], 0);

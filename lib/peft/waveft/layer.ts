@@ -19,7 +19,8 @@ import { ParameterDict } from "../../nn/module";
 import { linear } from "../../ops/matmul";
 import { torchRandperm } from "../../util/mt19937";
 import { Rng, normalArray } from "../../util/random";
-import { idwt2 } from "../../wavelets";
+import { idwt2 } from "../../wavelets/dwt";
+import { WAVELET_NAMES } from "../../wavelets/filters";
 import { AdapterLayer, BaseLinear } from "../adapter-layer";
 import { patternValue } from "../targets";
 import type { WaveFTConfig } from "../config";
@@ -27,7 +28,9 @@ import type { WaveFTConfig } from "../config";
 /** Extra rows/cols peft pads per wavelet family (constants.py WAVELET_REDUCTIONS): 2·(filter length/2 − 1). */
 export function waveletReduction(family: string): number {
   const m = family.match(/^(db|sym|coif)(\d+)$/);
-  if (!m) throw new Error(`WaveFT: unsupported wavelet family "${family}" (use db1…db38, sym2…sym20 or coif1…coif17)`);
+  if (!m || !(WAVELET_NAMES as readonly string[]).includes(family)) {
+    throw new Error(`WaveFT: unsupported wavelet family "${family}" (supported here: ${WAVELET_NAMES.filter((n) => n !== "haar").join(", ")})`);
+  }
   const k = Number(m[2]);
   if (m[1] === "db") return 2 * (k - 1);
   if (m[1] === "sym") return 2 * (k - 1);
