@@ -71,6 +71,21 @@ describe("PEFT: VB-LoRA", () => {
     assertClose(fromPretrained(fresh(), dir).forward(inputs()), out, 1e-6, "round trip");
   });
 
+  it("merged equals unmerged, and unmerge restores W", () => {
+    const peft = getPeftModel(fresh(), cfg());
+    for (const [n, p] of peft.namedParameters()) if (n.includes("vblora_logits")) p.assign(tf.randomNormal(p.shape, 0, 1, "float32", 4));
+    const bank = peft.namedParameters().find(([n]) => n.includes("vblora_vector_bank"))?.[1] as tf.Variable;
+    bank.assign(tf.randomUniform(bank.shape, -0.5, 0.5, "float32", 5));
+    const layer = peft.adapterLayers()[0][1] as VBLoraLayer;
+    const W0 = (layer.base as Linear).weight.clone();
+    const out = peft.forward(inputs());
+    peft.merge();
+    assert.ok(tf.max(tf.abs(tf.sub((layer.base as Linear).weight, W0))).dataSync()[0] > 1e-3, "merge changed W");
+    assertClose(peft.forward(inputs()), out, 2e-5, "merged");
+    peft.unmerge();
+    assertClose((layer.base as Linear).weight, W0, 2e-6, "unmerge restores W");
+  });
+
   it("Llama-3.2-3B q,v at the defaults: 1,212,416 trainable (logits 1,146,880 + bank 65,536)", () => {
     assert.equal(countAdapterParameters(llamaSkeleton(), vbloraConfig({ targetModules: ["q_proj", "v_proj"] })), 1_212_416);
   });
