@@ -5,10 +5,13 @@
  *   m ← β₁m + (1 − β₁)g,   v ← β₂v + (1 − β₂)g²
  *   p ← p − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
  *
- * The moment estimates m and v live as tf.Variables beside each parameter. Parameters named like a bias or
- * a LayerNorm weight get no weight decay (the Hugging Face Trainer's convention).
+ * The moment estimates m and v live as tf.Variables beside each parameter — or, with `state: "8bit"`, as
+ * 8-bit blockwise codes in JavaScript memory outside the tensor backend (lib/quant/optimizer-state.ts: the
+ * analogue of bitsandbytes' 8-bit / paged optimizers; `stateBytes()` measures the saving). Parameters named
+ * like a bias or a LayerNorm weight get no weight decay (the Hugging Face Trainer's convention).
  */
 import * as tf from "@tensorflow/tfjs";
+import { QuantizedAdamState } from "../quant/optimizer-state";
 
 export interface AdamWOptions {
   lr: number;
@@ -23,6 +26,8 @@ export interface AdamWOptions {
    * faster or slower than its logits. Default 1 for every parameter.
    */
   lrScale?: (name: string) => number;
+  /** Where m and v live: fp32 tensors (default), or 8-bit codes outside the tensor backend. */
+  state?: "fp32" | "8bit";
 }
 
 export const defaultNoDecay = (name: string): boolean => name.endsWith(".bias") || name.includes("LayerNorm") || name === "bias";
@@ -31,8 +36,8 @@ interface Slot {
   name: string;
   lrScale: number;
   param: tf.Variable;
-  m: tf.Variable;
-  v: tf.Variable;
+  m: tf.Variable | null;
+  v: tf.Variable | null;
   decay: boolean;
 }
 
@@ -45,6 +50,7 @@ export class AdamW {
   /** Number of steps taken (t in the bias corrections). */
   step = 0;
   private readonly slots: Slot[];
+  private readonly quantized: QuantizedAdamState | null;
 
   /** `params`: the (name, variable) pairs to optimise; only trainable ones are kept. */
   constructor(params: Array<[string, tf.Variable]>, opts: AdamWOptions) {
@@ -58,9 +64,10 @@ export class AdamW {
       .filter(([, p]) => p.trainable)
       .map(([name, param]) => ({
         name, param, decay: !noDecay(name), lrScale: opts.lrScale ? opts.lrScale(name) : 1,
-        m: tf.variable(tf.zerosLike(param), false),
-        v: tf.variable(tf.zerosLike(param), false),
+        m: opts.state === "8bit" ? null : tf.variable(tf.zerosLike(param), false),
+        v: opts.state === "8bit" ? null : tf.variable(tf.zerosLike(param), false),
       }));
+    this.quantized = opts.state === "8bit" ? new QuantizedAdamState() : null;
   }
 
   /** The variables being optimised, in order. */
@@ -68,9 +75,10 @@ export class AdamW {
     return this.slots.map((s) => s.param);
   }
 
-  /** Bytes held by the optimizer state (m and v). */
-  stateBytes(): number {
-    return this.slots.reduce((n, s) => n + 8 * s.param.size, 0);
+  /** Bytes held by the optimizer state (m and v), as stored, and what fp32 state would take. */
+  stateBytes(): { stored: number; fp32: number } {
+    const fp32 = this.slots.reduce((n, s) => n + 8 * s.param.size, 0);
+    return { stored: this.quantized ? this.quantized.bytes().quantized : fp32, fp32 };
   }
 
   /**
@@ -87,10 +95,19 @@ export class AdamW {
         const g = grads[s.param.name];
         if (!g) continue;
         const lr = baseLr * s.lrScale;
-        const m = tf.add(tf.mul(s.m, this.beta1), tf.mul(g, 1 - this.beta1));
-        const v = tf.add(tf.mul(s.v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
-        s.m.assign(m);
-        s.v.assign(v);
+        let m: tf.Tensor;
+        let v: tf.Tensor;
+        if (this.quantized) {
+          // dequantize → update in fp32 → re-quantize for storage; this step uses the fresh fp32 moments
+          const fresh = this.quantized.update(s.name, g.dataSync() as Float32Array, this.beta1, this.beta2);
+          m = tf.tensor(fresh.m, g.shape);
+          v = tf.tensor(fresh.v, g.shape);
+        } else {
+          m = tf.add(tf.mul(s.m as tf.Variable, this.beta1), tf.mul(g, 1 - this.beta1));
+          v = tf.add(tf.mul(s.v as tf.Variable, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
+          (s.m as tf.Variable).assign(m);
+          (s.v as tf.Variable).assign(v);
+        }
         const decayed = s.decay && this.weightDecay > 0 ? tf.mul(s.param, 1 - lr * this.weightDecay) : s.param;
         const denom = tf.add(tf.div(tf.sqrt(v), Math.sqrt(bc2)), this.eps);
         s.param.assign(tf.sub(decayed, tf.mul(tf.div(m, denom), lr / bc1)));
@@ -100,8 +117,8 @@ export class AdamW {
 
   dispose(): void {
     for (const s of this.slots) {
-      s.m.dispose();
-      s.v.dispose();
+      s.m?.dispose();
+      s.v?.dispose();
     }
   }
 }
