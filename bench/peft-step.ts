@@ -2,7 +2,8 @@
  * Training-step time of each PEFT method on the shipped model, side by side in one run (these machines
  * are noisy: compare the ratios, not the absolute times), with DoRA's cost relative to LoRA's — peft
  * measures 1.3–2x on GPUs — and QLoRA's storage: the base weights' bytes relative to fp32 (target ≤ 30%)
- * and the measured bits per parameter (NF4 + double quantization: ≈ 4.127).
+ * and the measured bits per parameter (NF4 + double quantization: ≈ 4.127), and the bytes of AdamW's state
+ * for full fine-tuning in fp32 vs 8-bit (the analogue of bitsandbytes' 8-bit / paged optimizers).
  *
  *   npm run bench:peft -- [--methods full,head,lora,dora,vblora] [--batch 16] [--seq 64] [--steps 8] [--rounds 2]
  */
@@ -64,6 +65,19 @@ async function main(): Promise<void> {
     console.log(`| NF4${doubleQuant ? " + double quantization" : ""} | ${r.quantizedWeightBytes.toLocaleString("en-US")} | ${((100 * r.quantizedWeightBytes) / r.fp32WeightBytes).toFixed(1)}% | ${r.bitsPerParameter.toFixed(3)} |`);
     copy.dispose();
   }
+
+  const { model } = loadBertForSequenceClassification(args.checkpoint, { labels: ["a", "b"] });
+  const ids = tf.tensor2d(Array.from({ length: 4 * 16 }, (_, i) => 5 + i), [4, 16], "int32");
+  const labels = tf.tensor1d([0, 1, 0, 1], "int32");
+  console.log("\nAdamW state for full fine-tuning (measured after one step)\n| state | bytes | relative to fp32 |\n| --- | ---: | ---: |");
+  for (const state of ["fp32", "8bit"] as const) {
+    const opt = new AdamW(model.namedParameters(), { lr: 1e-5, state });
+    trainStep(opt, () => crossEntropy(model.forward({ inputIds: ids }), labels), { lr: 1e-5 });
+    const b = opt.stateBytes();
+    console.log(`| ${state} | ${b.stored.toLocaleString("en-US")} | ${((100 * b.stored) / b.fp32).toFixed(1)}% |`);
+    opt.dispose();
+  }
+  model.dispose();
 }
 
 main().catch((e) => {
