@@ -76,9 +76,10 @@ export async function compareMethods(o: CompareOptions): Promise<ComparisonRow[]
       epochs, batchSize: o.batchSize ?? 16, lr: prepared.lr, lrScale: prepared.lrScale, seed: o.seed ?? 42, progress: o.progress,
     });
     const test = evaluateClassifier(prepared.model, task.splits.test);
+    const totalParams = prepared.peft ? prepared.peft.trainableParameterCounts().all : r.totalParams; // counts 4-bit weights too
     const row: ComparisonRow = {
-      task: o.task, method, description: prepared.describe, trainableParams: r.trainableParams, totalParams: r.totalParams,
-      trainablePercent: (100 * r.trainableParams) / r.totalParams, storedBytes: storedBytes(prepared, method),
+      task: o.task, method, description: prepared.describe, trainableParams: r.trainableParams, totalParams,
+      trainablePercent: (100 * r.trainableParams) / totalParams, storedBytes: storedBytes(prepared, method),
       trainSeconds: r.seconds, stepsPerSecond: r.stepsPerSecond, peakBytes: r.peakBytes, accuracy: test.accuracy, macroF1: test.macroF1,
       validationAccuracy: r.epochs[r.epochs.length - 1]?.validation?.accuracy ?? NaN, epochs, lr: prepared.lr,
     };

@@ -230,7 +230,7 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
     return this.baseModel.forward(inputs) as tf.Tensor2D;
   }
 
-  /** [trainable, all] parameter counts, as peft counts them. */
+  /** [trainable, all] parameter counts, as peft counts them (4-bit base weights count as weights too). */
   trainableParameterCounts(): { trainable: number; all: number } {
     let trainable = 0;
     let all = 0;
@@ -238,6 +238,7 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
       all += p.size;
       if (p.trainable) trainable += p.size;
     }
+    for (const [, m] of this.namedModules()) if (m instanceof Linear4bit) all += m.inFeatures * m.outFeatures;
     return { trainable, all };
   }
 
