@@ -5,7 +5,7 @@
  * and the measured bits per parameter (NF4 + double quantization: ≈ 4.127), and the bytes of AdamW's state
  * for full fine-tuning in fp32 vs 8-bit (the analogue of bitsandbytes' 8-bit / paged optimizers).
  *
- *   npm run bench:peft -- [--methods full,head,lora,dora,vblora] [--batch 16] [--seq 64] [--steps 8] [--rounds 2]
+ *   npm run bench:peft -- [--methods full,head,lora,dora,vblora,waveft,qlora] [--batch 16] [--seq 64] [--steps 8] [--rounds 2]
  */
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend";
@@ -20,7 +20,7 @@ import { median } from "../lib/util/stats";
 
 const args = parseArgs(process.argv.slice(2), {
   checkpoint: { type: "string", default: "datasets/checkpoints/bert-tiny-peft", help: "model folder" },
-  methods: { type: "string", default: "full,head,lora,dora,vblora", help: "methods to time" },
+  methods: { type: "string", default: "full,head,lora,dora,vblora,waveft,qlora", help: "methods to time" },
   batch: { type: "number", default: 16, help: "sequences per step" },
   seq: { type: "number", default: 64, help: "tokens per sequence" },
   steps: { type: "number", default: 8, help: "timed steps per round" },
