@@ -47,5 +47,6 @@ Starting $what
   kernel:    "TypeScript (PEFT course)" — choose it for any notebook that asks (Kernel > Change kernel).
   stop with Ctrl-C.
 EOF
+mkdir -p "$NOTEBOOKS"
 cd "$NOTEBOOKS"
 exec "$PY" -m jupyter "${app[@]}" --notebook-dir="$NOTEBOOKS" ${extra[@]+"${extra[@]}"} "$@"
