@@ -13,6 +13,7 @@ import { labelNames, DatasetName, DATASET_NAMES } from "../lib/data/datasets";
 import { loadTask } from "../lib/data/task";
 import { evaluateClassifier, finetuneClassifier } from "../lib/train/finetune";
 import { parseArgs } from "../lib/util/args";
+import { prepareMethod } from "../lib/peft/methods";
 
 const args = parseArgs(process.argv.slice(2), {
   checkpoint: { type: "string", default: "datasets/checkpoints/bert-tiny-peft", help: "pretrained model folder" },
@@ -23,12 +24,6 @@ const args = parseArgs(process.argv.slice(2), {
   out: { type: "string", default: "results/baselines.json", help: "results file" },
 });
 
-/** Learning rates chosen on the validation split (see README); the head alone tolerates a larger one. */
-const SETTINGS = {
-  full: { lr: 2e-4, description: "full fine-tuning: every weight trains" },
-  head: { lr: 3e-3, description: "head only: pooler + classifier train, the encoder is frozen" },
-} as const;
-
 async function main(): Promise<void> {
   const backend = await initBackend();
   const tasks = args.tasks.split(",").map((t) => t.trim()) as DatasetName[];
@@ -38,18 +33,15 @@ async function main(): Promise<void> {
     for (const method of ["full", "head"] as const) {
       const { model, tokenizer, report } = loadBertForSequenceClassification(args.checkpoint, { labels: labelNames(taskName), seed: args.seed });
       const task = loadTask(taskName, tokenizer, { limit: args.limit || undefined });
-      if (method === "head") {
-        model.bert.setTrainable(false);
-        for (const [name, p] of model.namedParameters()) if (name.startsWith("bert.pooler.")) p.trainable = true;
-      }
-      console.log(`\n${taskName} · ${SETTINGS[method].description} (new: ${report.newlyInitialised.join(", ")})`);
+      const prepared = prepareMethod(method, model); // the methods' defaults: full lr 2e-4, head 3e-3
+      console.log(`\n${taskName} · ${prepared.describe} (new: ${report.newlyInitialised.join(", ")})`);
       const r = await finetuneClassifier(model, task.splits.train, task.splits.validation, {
-        epochs: args.epochs, batchSize: 16, lr: SETTINGS[method].lr, seed: args.seed, warmupRatio: 0.1,
+        epochs: args.epochs, batchSize: 16, lr: prepared.lr, seed: args.seed, warmupRatio: 0.1,
         onEpoch: (e) => console.log(`  epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)}, validation accuracy ${e.validation?.accuracy.toFixed(4)}, macro-F1 ${e.validation?.macroF1.toFixed(4)} (${e.seconds.toFixed(0)} s)`),
       });
       const test = evaluateClassifier(model, task.splits.test);
       rows.push({
-        task: taskName, method, lr: SETTINGS[method].lr, epochs: args.epochs, trainExamples: task.splits.train.length, testExamples: task.splits.test.length,
+        task: taskName, method, lr: prepared.lr, epochs: args.epochs, trainExamples: task.splits.train.length, testExamples: task.splits.test.length,
         testAccuracy: test.accuracy, testMacroF1: test.macroF1, validation: r.epochs[r.epochs.length - 1].validation,
         trainableParams: r.trainableParams, totalParams: r.totalParams, trainSeconds: Math.round(r.seconds), secondsPerEpoch: Math.round(r.seconds / r.epochs.length),
         stepsPerSecond: Number(r.stepsPerSecond.toFixed(2)), peakBytes: r.peakBytes,

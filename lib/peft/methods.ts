@@ -44,6 +44,12 @@ export interface PreparedMethod {
   describe: string;
 }
 
+/** Freezes everything but the new head (pooler + classifier): the head-only baseline. */
+export function freezeAllButHead(model: BertForSequenceClassification): void {
+  model.setTrainable(false);
+  for (const [n, p] of model.namedParameters()) if (HEAD_MODULES.some((h) => n.startsWith(`${h}.`))) p.trainable = true;
+}
+
 function isMethod(name: string): name is MethodName {
   return (METHODS as readonly string[]).includes(name);
 }
@@ -59,8 +65,7 @@ export function prepareMethod(method: string, model: BertForSequenceClassificati
       model.setTrainable(true);
       return { model, config: null, peft: null, lr: o.lr ?? 2e-4, describe: "full fine-tuning: every weight trains" };
     case "head":
-      model.setTrainable(false);
-      for (const [n, p] of model.namedParameters()) if (HEAD_MODULES.some((h) => n.startsWith(`${h}.`))) p.trainable = true;
+      freezeAllButHead(model);
       return { model, config: null, peft: null, lr: o.lr ?? 3e-3, describe: "head only: pooler + classifier train, the encoder is frozen" };
     case "lora":
     case "dora": {

@@ -174,35 +174,26 @@ export function truncatedLengths(n1: number, n2: number | undefined, maxLength: 
   return swap ? [long, short] : [short, long];
 }
 
-/** The WordPiece decoder's per-token clean-up (tokenizers/src/decoders/wordpiece.rs). */
+/** transformers' `clean_up_tokenization` replacements (" ." → "." and the like), applied in this order. */
+const CLEANUPS: ReadonlyArray<[string, string]> = [
+  [" .", "."], [" ?", "?"], [" !", "!"], [" ,", ","], [" ' ", "'"], [" n't", "n't"], [" 'm", "'m"],
+  [" 's", "'s"], [" 've", "'ve"], [" 're", "'re"],
+];
+
+/** The WordPiece decoder's per-token clean-up (tokenizers/src/decoders/wordpiece.rs): the same list plus " do not". */
+const TOKEN_CLEANUPS: ReadonlyArray<[string, string]> = [...CLEANUPS.slice(0, 7), [" do not", " don't"], ...CLEANUPS.slice(7)];
+
+function applyCleanups(s: string, rules: ReadonlyArray<[string, string]>): string {
+  return rules.reduce((text, [from, to]) => text.split(from).join(to), s);
+}
+
 function cleanupToken(s: string): string {
-  return s
-    .split(" .").join(".")
-    .split(" ?").join("?")
-    .split(" !").join("!")
-    .split(" ,").join(",")
-    .split(" ' ").join("'")
-    .split(" n't").join("n't")
-    .split(" 'm").join("'m")
-    .split(" do not").join(" don't")
-    .split(" 's").join("'s")
-    .split(" 've").join("'ve")
-    .split(" 're").join("'re");
+  return applyCleanups(s, TOKEN_CLEANUPS);
 }
 
 /** transformers' `PreTrainedTokenizerBase.clean_up_tokenization`, applied to a whole decoded string. */
 function cleanUpTokenization(s: string): string {
-  return s
-    .split(" .").join(".")
-    .split(" ?").join("?")
-    .split(" !").join("!")
-    .split(" ,").join(",")
-    .split(" ' ").join("'")
-    .split(" n't").join("n't")
-    .split(" 'm").join("'m")
-    .split(" 's").join("'s")
-    .split(" 've").join("'ve")
-    .split(" 're").join("'re");
+  return applyCleanups(s, CLEANUPS);
 }
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");

@@ -25,7 +25,7 @@ import { Linear } from "../../nn/linear";
 import { Linear4bit } from "../../quant/linear4bit";
 import { loraConfig } from "../config";
 import { getPeftModel } from "../peft-model";
-import { HEAD_MODULES } from "../methods";
+import { HEAD_MODULES, freezeAllButHead } from "../methods";
 import { Configuration, Ladders, LayerInfo } from "./memory";
 
 export const LAYER_LINEARS = ["attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense", "intermediate.dense", "output.dense"];
@@ -97,8 +97,7 @@ export async function measureImportances(o: ImportanceOptions): Promise<{ iq: nu
   // I_r: mean squared gradient of the task loss w.r.t. each layer's weights, after fitting the head briefly.
   const { model, tokenizer } = loadBertForSequenceClassification(o.checkpoint, { labels: labelNames(o.task), seed: o.seed ?? 42 });
   const task = loadTask(o.task, tokenizer, { limit: n });
-  model.setTrainable(false);
-  for (const [name, p] of model.namedParameters()) if (HEAD_MODULES.some((h) => name.startsWith(`${h}.`))) p.trainable = true;
+  freezeAllButHead(model);
   await finetuneClassifier(model, task.splits.train, [], { epochs: 3, batchSize: 16, lr: 3e-3, progress: "silent", seed: o.seed ?? 42 });
   const ir = new Array<number>(numLayers).fill(0);
   const vars = model.namedParameters().filter(([name]) => /encoder\.layer\.\d+\..*\.weight$/.test(name) && !name.includes("LayerNorm"));
@@ -121,8 +120,7 @@ export function configuredModel(checkpoint: string, labels: string[], config: Co
   config.forEach((c, l) => quantizeLayer(model, "bert.", l, c.bits));
   const adapted = config.map((c, l) => [c, l] as const).filter(([c]) => c.rank > 0);
   if (adapted.length === 0) {
-    model.setTrainable(false);
-    for (const [name, p] of model.namedParameters()) if (HEAD_MODULES.some((h) => name.startsWith(`${h}.`))) p.trainable = true;
+    freezeAllButHead(model);
     return model as BertForSequenceClassification;
   }
   const layerIds = adapted.map(([, l]) => l).join("|");
