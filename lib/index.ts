@@ -55,3 +55,7 @@ export * as quant from "./quant/index";
 export * as wavelets from "./wavelets/index";
 export { showFigure, writeFiguresHtml } from "./plot/plotly";
 export type { Figure } from "./plot/plotly";
+
+// Graded test cells (see shared/notebook-spec.md)
+export { check, runCheck, describeCheck, RESULT_MIME } from "./notebook/grading";
+export type { CheckRecord } from "./notebook/grading";
