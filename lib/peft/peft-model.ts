@@ -128,8 +128,8 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
     return shared;
   }
 
-  /** Parameters of the modules a config saves whole (e.g. "classifier"), by full name. */
-  private headParameters(config: PeftConfig): Array<[string, tf.Variable]> {
+  /** Parameters of the modules a config saves whole (e.g. "classifier"), named relative to the base model. */
+  headParameters(config: PeftConfig): Array<[string, tf.Variable]> {
     const names = config.modulesToSave ?? [];
     return this.baseModel.namedParameters().filter(([n]) => names.some((m) => n.startsWith(`${m}.`) || n.includes(`.${m}.`)));
   }

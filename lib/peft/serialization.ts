@@ -41,11 +41,13 @@ export function adapterStateDict(model: PeftModel, adapterName = model.activeAda
   const config = model.peftConfig[adapterName];
   if (!config) throw new Error(`no adapter "${adapterName}"`);
   const out = new Map<string, tf.Variable>();
-  const heads = config.modulesToSave ?? [];
   for (const [name, p] of model.namedParameters()) {
     const key = savedKey(name, adapterName);
     if (key) out.set(key, p);
-    else if (heads.length && !name.includes(".base_layer.") && heads.some((h) => name.startsWith(`base_model.model.${h}.`) || name.includes(`.${h}.`))) out.set(name, p);
+  }
+  for (const [name, p] of model.headParameters(config)) {
+    const full = `base_model.model.${name}`;
+    if (!name.includes(".base_layer.") && !savedKey(full, adapterName)) out.set(full, p);
   }
   return out;
 }

@@ -14,15 +14,16 @@
 import * as tf from "@tensorflow/tfjs";
 import { BertConfig } from "../../models/bert-config";
 import { BertForSequenceClassification } from "../../models/bert";
-import { loadBertForMaskedLM, loadBertForSequenceClassification } from "../../io/hf-checkpoint";
+import { loadBertForMaskedLM, loadBertForSequenceClassification, readConfig } from "../../io/hf-checkpoint";
+import { BertTokenizer } from "../../tokenizer/bert-tokenizer";
+import { Module } from "../../nn/module";
+import { quantizeLinears } from "../qlora";
 import { DatasetName, labelNames, loadTextCorpus } from "../../data/datasets";
 import { loadTask } from "../../data/task";
 import { maskBatch, mlmLoss, disposeMaskedBatch } from "../../train/mlm";
 import { crossEntropy, disposeBatch, makeBatch, EncodedExample } from "../../train/batching";
 import { evaluateClassifier, finetuneClassifier } from "../../train/finetune";
 import { Rng } from "../../util/random";
-import { Linear } from "../../nn/linear";
-import { Linear4bit } from "../../quant/linear4bit";
 import { loraConfig } from "../config";
 import { getPeftModel } from "../peft-model";
 import { HEAD_MODULES, freezeAllButHead } from "../methods";
@@ -47,16 +48,11 @@ function checkBits(ladders: Ladders): void {
   if (bad.length) throw new Error(`QR-Adaptor on BERT: no quantizer for ${bad.join(", ")} bits here; use bit-widths from {4, 8, 16}`);
 }
 
-/** Stores layer `l`'s six linears at `bits` (16: left in fp32). */
-function quantizeLayer(model: { getSubmodule(p: string): unknown; setSubmodule(p: string, m: never): unknown }, prefix: string, layer: number, bits: number): void {
+/** Stores layer `l`'s six linears at `bits` (4: NF4 + double quantization, 8: int8 absmax, 16: left in fp32). */
+function quantizeLayer(model: Module, layer: number, bits: number): void {
   if (bits >= 16) return;
-  for (const part of LAYER_LINEARS) {
-    const name = `${prefix}encoder.layer.${layer}.${part}`;
-    const linear = model.getSubmodule(name) as Linear;
-    const q = Linear4bit.fromLinear(linear, bits === 4 ? { quantType: "nf4", doubleQuant: true } : { quantType: "int8", doubleQuant: false });
-    model.setSubmodule(name, q as never);
-    linear.dispose();
-  }
+  const target = `bert\\.encoder\\.layer\\.${layer}\\.(${LAYER_LINEARS.map((p) => p.replace(/\./g, "\\.")).join("|")})`;
+  quantizeLinears(model, target, bits === 4 ? { quantType: "nf4", doubleQuant: true } : { quantType: "int8", doubleQuant: false });
 }
 
 export interface ImportanceOptions {
@@ -73,29 +69,30 @@ export async function measureImportances(o: ImportanceOptions): Promise<{ iq: nu
   checkBits(o.ladders);
   const n = o.calibration ?? 128;
   const lowest = Math.min(...o.ladders.bits);
-  // I_q: rise of the masked-LM loss when one layer is quantized to the lowest bit-width.
+  // I_q: rise of the masked-LM loss when one layer is quantized to the lowest bit-width. One fixed masked
+  // calibration batch; a fresh fp32 model per measurement (quantizing replaces layers in place).
+  const config = readConfig(o.checkpoint);
+  const tokenizer = BertTokenizer.fromFolder(o.checkpoint);
+  const texts = loadTextCorpus({ splits: ["validation"], limit: Math.ceil(n / 2) });
+  const seqs = texts.map((t) => tokenizer.encode(t, { maxLength: 48, truncation: true }).inputIds);
+  const special = [tokenizer.padId, tokenizer.unkId, tokenizer.clsId, tokenizer.sepId, tokenizer.maskId];
+  const calibration = maskBatch(seqs, tokenizer.padId, { maskId: tokenizer.maskId, vocabSize: config.vocabSize, specialIds: special, firstRegularId: Math.max(...special) + 1 }, new Rng(o.seed ?? 7));
   const mlmLossOf = (quantizedLayer: number | null): number => {
-    const { model, tokenizer, config } = loadBertForMaskedLM(o.checkpoint);
-    if (quantizedLayer !== null) quantizeLayer(model, "bert.", quantizedLayer, lowest);
-    const texts = loadTextCorpus({ splits: ["validation"], limit: Math.ceil(n / 2) });
-    const seqs = texts.map((t) => tokenizer.encode(t, { maxLength: 48, truncation: true }).inputIds);
-    const special = [tokenizer.padId, tokenizer.unkId, tokenizer.clsId, tokenizer.sepId, tokenizer.maskId];
-    const batch = maskBatch(seqs, tokenizer.padId, { maskId: tokenizer.maskId, vocabSize: config.vocabSize, specialIds: special, firstRegularId: Math.max(...special) + 1 }, new Rng(o.seed ?? 7));
-    const loss = mlmLoss(model, batch);
+    const { model } = loadBertForMaskedLM(o.checkpoint);
+    if (quantizedLayer !== null) quantizeLayer(model, quantizedLayer, lowest);
+    const loss = mlmLoss(model, calibration);
     const value = loss.dataSync()[0];
     tf.dispose(loss);
-    disposeMaskedBatch(batch);
     model.dispose();
     return value;
   };
-  const layers = loadBertForMaskedLM(o.checkpoint);
-  const numLayers = layers.config.numHiddenLayers;
-  layers.model.dispose();
   const base = mlmLossOf(null);
-  const iq = Array.from({ length: numLayers }, (_, l) => mlmLossOf(l) - base);
+  const iq = Array.from({ length: config.numHiddenLayers }, (_, l) => mlmLossOf(l) - base);
+  disposeMaskedBatch(calibration);
+  const numLayers = config.numHiddenLayers;
 
   // I_r: mean squared gradient of the task loss w.r.t. each layer's weights, after fitting the head briefly.
-  const { model, tokenizer } = loadBertForSequenceClassification(o.checkpoint, { labels: labelNames(o.task), seed: o.seed ?? 42 });
+  const { model } = loadBertForSequenceClassification(o.checkpoint, { labels: labelNames(o.task), seed: o.seed ?? 42 });
   const task = loadTask(o.task, tokenizer, { limit: n });
   freezeAllButHead(model);
   await finetuneClassifier(model, task.splits.train, [], { epochs: 3, batchSize: 16, lr: 3e-3, progress: "silent", seed: o.seed ?? 42 });
@@ -117,7 +114,7 @@ export async function measureImportances(o: ImportanceOptions): Promise<{ iq: nu
 /** A classifier set up as `config` says: per-layer storage bits and LoRA ranks, head trainable. */
 export function configuredModel(checkpoint: string, labels: string[], config: Configuration, seed = 42) {
   const { model } = loadBertForSequenceClassification(checkpoint, { labels, seed });
-  config.forEach((c, l) => quantizeLayer(model, "bert.", l, c.bits));
+  config.forEach((c, l) => quantizeLayer(model, l, c.bits));
   const adapted = config.map((c, l) => [c, l] as const).filter(([c]) => c.rank > 0);
   if (adapted.length === 0) {
     freezeAllButHead(model);
