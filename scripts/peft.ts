@@ -107,16 +107,18 @@ async function train(): Promise<void> {
   console.log(`test accuracy ${(100 * test.accuracy).toFixed(2)}%, macro-F1 ${(100 * test.macroF1).toFixed(2)}% — wrote ${out}`);
 }
 
+/** An adapter folder on the base checkpoint; labels from the folder's metrics.json, else the task's. */
+function loadAdapter(dir: string, base: string, task: DatasetName | null) {
+  const metricsFile = path.join(dir, "metrics.json");
+  const labels = fs.existsSync(metricsFile) ? (JSON.parse(fs.readFileSync(metricsFile, "utf8")) as { labels: string[] }).labels : task ? labelNames(task) : undefined;
+  const { model, tokenizer } = loadBertForSequenceClassification(base, { labels });
+  return { model: fromPretrained(model, dir), tokenizer };
+}
+
 /** Loads a trained folder: an adapter on the base checkpoint, or a full fine-tuned checkpoint. */
 function loadTrained(dir: string, base: string, task: DatasetName | null) {
-  if (fs.existsSync(path.join(dir, "adapter_config.json"))) {
-    const metricsFile = path.join(dir, "metrics.json");
-    const labels = fs.existsSync(metricsFile) ? (JSON.parse(fs.readFileSync(metricsFile, "utf8")) as { labels: string[] }).labels : task ? labelNames(task) : undefined;
-    const { model, tokenizer } = loadBertForSequenceClassification(base, { labels });
-    return { model: fromPretrained(model, dir), plain: model, tokenizer };
-  }
-  const { model, tokenizer } = loadBertForSequenceClassification(dir);
-  return { model, plain: model, tokenizer };
+  if (fs.existsSync(path.join(dir, "adapter_config.json"))) return loadAdapter(dir, base, task);
+  return loadBertForSequenceClassification(dir);
 }
 
 async function evaluate(): Promise<void> {
@@ -133,9 +135,8 @@ async function merge(): Promise<void> {
   const out = need(args.out, "--out");
   const dir = need(args.adapter, "--adapter");
   if (!fs.existsSync(path.join(dir, "adapter_config.json"))) throw new Error(`${dir} has no adapter_config.json: nothing to merge`);
-  const { model, tokenizer } = loadTrained(dir, args.base, null);
-  const merged = (model as ReturnType<typeof fromPretrained>).mergeAndUnload();
-  const files = saveBertCheckpoint(merged as Parameters<typeof saveBertCheckpoint>[0], out, { tokenizer, overwrite: args.overwrite });
+  const { model, tokenizer } = loadAdapter(dir, args.base, null);
+  const files = saveBertCheckpoint(model.mergeAndUnload(), out, { tokenizer, overwrite: args.overwrite });
   console.log(`merged ${dir} into ${args.base} → ${files.join(", ")}`);
 }
 
