@@ -59,3 +59,5 @@ export type { Figure } from "./plot/plotly";
 // Graded test cells (see shared/notebook-spec.md)
 export { check, runCheck, describeCheck, RESULT_MIME } from "./notebook/grading";
 export type { CheckRecord } from "./notebook/grading";
+export { checkpoint, checkpointHash, evaluateCheckpoint, normalizeAnswer, CHECKPOINT_MIME } from "./notebook/checkpoint";
+export type { CheckpointRecord, CheckpointAnswer } from "./notebook/checkpoint";
