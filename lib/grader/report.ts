@@ -1,0 +1,51 @@
+/** How a grading report is shown: a readable summary, and one CSV row per notebook for a folder. */
+import * as path from "node:path";
+import type { GradeReport, TestResult } from "./grade";
+
+const MARK: Record<TestResult["status"], string> = { passed: "✔", failed: "✘", error: "✘", timeout: "⏱", not_run: "·", not_attempted: "○" };
+
+function pad(s: string, n: number): string {
+  return s.length >= n ? s : s + " ".repeat(n - s.length);
+}
+
+/** The readable summary: one line per test (status, points, the hint), then the warnings. */
+export function formatReport(r: GradeReport): string {
+  const lines: string[] = [];
+  const hidden = r.hidden_max_score > 0 ? ` (+${r.hidden_max_score} points in hidden tests, run when your instructor grades)` : "";
+  lines.push(`${path.basename(r.notebook)} — ${r.score}/${r.max_score} points${hidden} [${r.mode} mode, ${(r.duration_ms / 1000).toFixed(1)} s]`);
+  const width = Math.max(8, ...r.tests.map((t) => t.grade_id.length));
+  for (const t of r.tests) {
+    const points = `${t.score}/${t.max_score}`;
+    const vis = t.visibility === "hidden" ? " (hidden)" : "";
+    lines.push(`  ${MARK[t.status]} ${pad(t.grade_id, width)}  ${pad(points, 6)} ${pad(t.status, 13)}${t.message ? ` ${t.message}` : ""}${vis}`);
+  }
+  const cps = r.checkpoints;
+  if (cps.length > 0) lines.push(`  checkpoints: ${cps.filter((c) => c.status === "correct").length}/${cps.length} answered correctly (not graded)`);
+  const problems = r.cell_problems.filter((p) => !r.tests.some((t) => t.grade_id === p.grade_id));
+  if (problems.length > 0) {
+    lines.push("  cells that did not finish cleanly:");
+    for (const p of problems) lines.push(`    cell ${p.cell}${p.grade_id ? ` (${p.grade_id})` : ""}: ${p.status}${p.message ? ` — ${p.message}` : ""}`);
+  }
+  if (r.warnings.length > 0) {
+    lines.push("  warnings:");
+    for (const w of r.warnings) lines.push(`    - ${w}`);
+  }
+  return lines.join("\n");
+}
+
+function csvField(v: string | number): string {
+  const s = String(v);
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** One row per report: notebook, score, max_score, each test's score (columns: every grade_id seen), warnings. */
+export function reportsToCsv(reports: GradeReport[], relativeTo: string): string {
+  const ids: string[] = [];
+  for (const r of reports) for (const t of r.tests) if (!ids.includes(t.grade_id)) ids.push(t.grade_id);
+  const header = ["notebook", "score", "max_score", ...ids, "warnings"];
+  const rows = reports.map((r) => {
+    const byId = new Map(r.tests.map((t) => [t.grade_id, t]));
+    return [path.relative(relativeTo, r.notebook), r.score, r.max_score, ...ids.map((id) => byId.get(id)?.score ?? ""), r.warnings.length];
+  });
+  return [header, ...rows].map((row) => row.map(csvField).join(",")).join("\n") + "\n";
+}

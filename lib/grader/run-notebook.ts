@@ -1,0 +1,138 @@
+/**
+ * Runs a notebook's code cells in order through the real tslab kernel, as the grader needs it:
+ *   - each cell has its time limit (metadata.coursekit.timeout_s, default 30 s) and the notebook a budget;
+ *   - after a cell that failed, wait 300 ms (tslab aborts every request for 200 ms after an error);
+ *     a cell answered with "abort" did not run: it is retried once, then reported as not run;
+ *   - when the kernel dies or had to be killed, a new one is started and the cells that had run
+ *     successfully are replayed (outputs discarded), so the cells after it can still run.
+ * The notebook's cells receive their outputs and execution counts (the executed copy for feedback).
+ */
+import * as path from "node:path";
+import { cellSource, NbCell, Notebook } from "../notebook/ipynb";
+import { cellTimeoutS, gradeIdOf } from "./cells";
+import { ExecuteStatus, KernelStartError, TslabKernel } from "./kernel-client";
+
+export type CellStatus = ExecuteStatus | "not_run";
+
+export interface CellRun {
+  /** Index in nb.cells. */
+  index: number;
+  status: CellStatus;
+  durationMs: number;
+  /** Why a cell was not run (budget, kernel could not start). */
+  reason?: string;
+}
+
+export interface RunOptions {
+  /** Repository root (the kernel launcher). */
+  root: string;
+  /** The notebook's folder (the kernel's working directory as Jupyter sets it). */
+  cwd: string;
+  budgetMs: number;
+  /** Override every cell's time limit (tests). */
+  timeoutMsFor?: (cell: NbCell) => number;
+  onCell?: (run: CellRun, cell: NbCell) => void;
+  /** Passed to the kernel (tests shorten it). */
+  interruptGraceMs?: number;
+}
+
+export interface RunResult {
+  runs: CellRun[];
+  warnings: string[];
+  durationMs: number;
+}
+
+const ERROR_PAUSE_MS = 300;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function label(nb: Notebook, index: number): string {
+  const id = gradeIdOf(nb.cells[index]);
+  return `cell ${index + 1}${id ? ` (${id})` : ""}`;
+}
+
+export async function runNotebookCells(nb: Notebook, opts: RunOptions): Promise<RunResult> {
+  const started = Date.now();
+  const warnings: string[] = [];
+  const runs: CellRun[] = [];
+  const timeoutFor = opts.timeoutMsFor ?? ((cell: NbCell) => cellTimeoutS(cell) * 1000);
+  const succeeded: number[] = [];
+  let kernel: TslabKernel | null = null;
+  let executionCount = 0;
+
+  const startKernel = async (): Promise<TslabKernel | null> => {
+    try {
+      return await TslabKernel.start({ root: opts.root, cwd: opts.cwd, interruptGraceMs: opts.interruptGraceMs });
+    } catch (e) {
+      warnings.push(`the kernel could not be started: ${e instanceof KernelStartError ? e.message : String(e)}`);
+      return null;
+    }
+  };
+
+  /** A fresh kernel with the state of every cell that had run successfully. */
+  const restart = async (): Promise<TslabKernel | null> => {
+    const k = await startKernel();
+    if (!k) return null;
+    for (const i of succeeded) {
+      const r = await k.execute(cellSource(nb.cells[i]), timeoutFor(nb.cells[i]));
+      if (r.status !== "ok") {
+        warnings.push(`replaying ${label(nb, i)} after the restart ended with status ${r.status}`);
+        if (!r.kernelAlive) return k;
+        await sleep(ERROR_PAUSE_MS);
+      }
+    }
+    return k;
+  };
+
+  try {
+    kernel = await startKernel();
+    for (let index = 0; index < nb.cells.length; index++) {
+      const cell = nb.cells[index];
+      if (cell.cell_type !== "code") continue;
+      cell.outputs = [];
+      cell.execution_count = null;
+      const code = cellSource(cell);
+      if (code.trim() === "") continue;
+      const report = (run: CellRun) => {
+        runs.push(run);
+        opts.onCell?.(run, cell);
+      };
+      if (!kernel) {
+        report({ index, status: "not_run", durationMs: 0, reason: "no kernel" });
+        continue;
+      }
+      const left = opts.budgetMs - (Date.now() - started);
+      if (left <= 0) {
+        report({ index, status: "not_run", durationMs: 0, reason: `the notebook's time budget (${Math.round(opts.budgetMs / 1000)} s) was used up` });
+        continue;
+      }
+      let result = await kernel.execute(code, Math.min(timeoutFor(cell), left));
+      if (result.status === "abort") {
+        await sleep(ERROR_PAUSE_MS);
+        result = await kernel.execute(code, Math.min(timeoutFor(cell), Math.max(1, opts.budgetMs - (Date.now() - started))));
+      }
+      cell.outputs = result.outputs;
+      if (result.status === "ok" || result.status === "error") cell.execution_count = ++executionCount;
+      const run: CellRun = { index, status: result.status === "abort" ? "not_run" : result.status, durationMs: result.durationMs };
+      if (result.status === "abort") run.reason = "the kernel aborted it twice";
+      report(run);
+      if (result.status === "ok") {
+        succeeded.push(index);
+        continue;
+      }
+      if (result.status === "timeout") warnings.push(`${label(nb, index)} ran over its time limit and was interrupted${result.kernelAlive ? "" : "; the kernel had to be restarted"}`);
+      if (result.status === "dead") warnings.push(`the kernel died while running ${label(nb, index)}; it was restarted`);
+      if (!result.kernelAlive) {
+        await kernel.shutdown();
+        kernel = await restart();
+      } else {
+        await sleep(ERROR_PAUSE_MS);
+      }
+    }
+  } finally {
+    if (kernel) await kernel.shutdown();
+  }
+  return { runs, warnings, durationMs: Date.now() - started };
+}
+
+/** The notebook's folder, for the kernel's working directory. */
+export const notebookFolder = (file: string): string => path.dirname(path.resolve(file));
