@@ -4,12 +4,12 @@
  *   - after a cell that failed, wait 300 ms (tslab aborts every request for 200 ms after an error);
  *     a cell answered with "abort" did not run: it is retried once, then reported as not run;
  *   - when the kernel dies or had to be killed, a new one is started and the cells that had run
- *     successfully are replayed (outputs discarded), so the cells after it can still run.
+ *     successfully (test cells excepted) are replayed, outputs discarded, so the cells after it can still run.
  * The notebook's cells receive their outputs and execution counts (the executed copy for feedback).
  */
 import * as path from "node:path";
 import { cellSource, NbCell, Notebook } from "../notebook/ipynb";
-import { cellTimeoutS, gradeIdOf } from "./cells";
+import { cellTimeoutS, gradeIdOf, isGraded } from "./cells";
 import { ExecuteStatus, KernelStartError, TslabKernel } from "./kernel-client";
 
 export type CellStatus = ExecuteStatus | "not_run";
@@ -116,7 +116,7 @@ export async function runNotebookCells(nb: Notebook, opts: RunOptions): Promise<
       if (result.status === "abort") run.reason = "the kernel aborted it twice";
       report(run);
       if (result.status === "ok") {
-        succeeded.push(index);
+        if (!isGraded(cell)) succeeded.push(index); // test cells define nothing later cells need: not replayed
         continue;
       }
       if (result.status === "timeout") warnings.push(`${label(nb, index)} ran over its time limit and was interrupted${result.kernelAlive ? "" : "; the kernel had to be restarted"}`);

@@ -1,0 +1,108 @@
+/** The release tool and the notebook format checks (no kernel needed). */
+import { strict as assert } from "node:assert";
+import * as path from "node:path";
+import { isLocked, lintNotebook, nbgraderChecksum, testSpecs } from "../lib/grader/cells";
+import { CODE_STUB, HIDDEN_NOTE, ReleaseError, releaseCell, releaseNotebook } from "../lib/grader/release";
+import { findNotebooks, releaseDiffers } from "../lib/grader/verify";
+import { asNotebook, cellSource, NbCell, Notebook, readNotebook, serializeNotebook } from "../lib/notebook/ipynb";
+
+const ROOT = path.resolve(__dirname, "..");
+const SAMPLE = path.join(ROOT, "solutions", "sample", "assignment.ipynb");
+
+function cell(source: string, nbgrader?: Record<string, unknown>, coursekit?: Record<string, unknown>): NbCell {
+  const metadata: NbCell["metadata"] = {};
+  if (nbgrader) metadata.nbgrader = { schema_version: 3, ...nbgrader } as NbCell["metadata"];
+  if (coursekit) metadata.coursekit = coursekit as NbCell["metadata"];
+  return { cell_type: "code", metadata, source, outputs: [], execution_count: null };
+}
+
+function notebook(cells: NbCell[]): Notebook {
+  return { nbformat: 4, nbformat_minor: 4, metadata: { kernelspec: { name: "peft-course", display_name: "TypeScript (PEFT course)", language: "typescript" } }, cells };
+}
+
+const exercise = (id: string, body: string) => cell(body, { grade_id: id, solution: true, grade: false, locked: false });
+const test = (id: string, points: number, body: string, ex: string) => cell(body, { grade_id: id, grade: true, solution: false, locked: true, points }, { exercise: ex });
+
+describe("release: source notebook → student version", () => {
+  it("replaces a solution region by the stub at the marker's indentation and keeps the rest", () => {
+    const src = exercise("ex", "function f(x: number): number {\n  // ### BEGIN SOLUTION\n  const y = x * 2;\n  return y;\n  // ### END SOLUTION\n}");
+    const out = releaseCell(src, 0);
+    assert.equal(cellSource(out), `function f(x: number): number {\n  ${CODE_STUB[0]}\n  ${CODE_STUB[1]}\n}`);
+    assert.equal(cellSource(src).includes("x * 2"), true, "the source cell is not modified");
+  });
+
+  it("removes hidden tests, marks the cell hidden, locks it and records nbgrader's checksum", () => {
+    const src = test("t", 2, 'await check("t", 2, () => {});\n// ### BEGIN HIDDEN TESTS\nsecret();\n// ### END HIDDEN TESTS', "ex");
+    src.outputs = [{ output_type: "stream", name: "stdout", text: "old output" }];
+    src.execution_count = 7;
+    const out = releaseCell(src, 0);
+    assert.equal(cellSource(out), `await check("t", 2, () => {});\n${HIDDEN_NOTE}`);
+    assert.equal(cellSource(out).includes("secret"), false);
+    assert.deepEqual(out.outputs, []);
+    assert.equal(out.execution_count, null);
+    assert.equal((out.metadata.coursekit as { visibility?: string }).visibility, "hidden");
+    assert.equal(out.metadata.editable, false);
+    assert.equal(out.metadata.deletable, false);
+    assert.equal((out.metadata.nbgrader as { checksum?: string }).checksum, nbgraderChecksum(out));
+    assert.equal(isLocked(out), true);
+    assert.deepEqual(testSpecs(notebook([out])).map((t) => t.visibility), ["hidden"]);
+  });
+
+  it("nbgrader's checksum changes with the source, the points and the role", () => {
+    const a = test("t", 2, "x", "ex");
+    const base = nbgraderChecksum(a);
+    assert.match(base, /^[0-9a-f]{32}$/);
+    assert.notEqual(nbgraderChecksum(test("t", 2, "x ", "ex")), base);
+    assert.notEqual(nbgraderChecksum(test("t", 3, "x", "ex")), base);
+    assert.notEqual(nbgraderChecksum(exercise("t", "x")), base);
+  });
+
+  it("rejects broken markers and roles with the cell named", () => {
+    assert.throws(() => releaseCell(exercise("ex", "// ### BEGIN SOLUTION\nx"), 3), (e: Error) => e instanceof ReleaseError && /cell 4 \(ex\).*BEGIN marker without its END/.test(e.message));
+    assert.throws(() => releaseCell(exercise("ex", "x\n// ### END SOLUTION"), 0), /END marker without its BEGIN/);
+    assert.throws(() => releaseCell(cell("// ### BEGIN SOLUTION\nx\n// ### END SOLUTION"), 0), /not an exercise cell/);
+    assert.throws(() => releaseCell(cell("// ### BEGIN HIDDEN TESTS\nx\n// ### END HIDDEN TESTS"), 0), /not a graded cell/);
+  });
+
+  it("lists every problem of a source: kernel, duplicate ids, check() that does not match, untested exercises", () => {
+    const nb = notebook([
+      exercise("ex", "function f() {\n// ### BEGIN SOLUTION\n// ### END SOLUTION\n}"),
+      exercise("lonely", "function g() {}"),
+      test("t1", 2, 'await check("t1", 3, () => {});', "ex"),
+      test("t1", 1, 'await check("t1", 1, () => {});', "missing"),
+    ]);
+    nb.metadata.kernelspec = { name: "python3" };
+    const problems = lintNotebook(nb).join("\n");
+    assert.match(problems, /kernel is "python3"/);
+    assert.match(problems, /grade_id "t1" is also used by cell 3/);
+    assert.match(problems, /check\("t1", 3, \.\.\.\) does not match the cell's grade_id "t1" and points 2/);
+    assert.match(problems, /exercise "missing", but no code exercise cell/);
+    assert.match(problems, /exercise "lonely" has no graded test/);
+    assert.throws(() => releaseNotebook(nb), ReleaseError);
+  });
+
+  it("is deterministic: releasing twice gives the same bytes, in Jupyter's layout", () => {
+    const source = readNotebook(SAMPLE);
+    const once = serializeNotebook(releaseNotebook(source));
+    assert.equal(serializeNotebook(releaseNotebook(asNotebook(JSON.parse(serializeNotebook(source))))), once);
+    assert.match(once, /^\{\n "cells": \[/);
+    assert.equal(once.includes("BEGIN SOLUTION"), false);
+    assert.equal(once.includes("BEGIN HIDDEN TESTS"), false);
+  });
+
+  it("every committed student version is exactly the release of its source", () => {
+    const sources = findNotebooks(path.join(ROOT, "solutions"));
+    assert.ok(sources.length >= 1);
+    for (const file of sources) assert.equal(releaseDiffers(ROOT, file), null, `${path.relative(ROOT, file)}`);
+  });
+});
+
+describe("notebook files: clear errors for what is not a course notebook", () => {
+  it("says what is wrong with bad JSON, nbformat 3 and cells without source", () => {
+    assert.throws(() => asNotebook({ nbformat: 3, worksheets: [] }, "old.ipynb"), /old\.ipynb: is not an nbformat 4 notebook \(nbformat: 3\)/);
+    assert.throws(() => asNotebook([], "x.ipynb"), /is not a Jupyter notebook/);
+    assert.throws(() => asNotebook({ nbformat: 4, cells: [{ cell_type: "code" }] }, "x.ipynb"), /cell 1 has no text source/);
+    assert.throws(() => readNotebook(path.join(ROOT, "package.json")), /has no list of cells|not an nbformat 4/);
+    assert.throws(() => readNotebook(path.join(ROOT, "README.md")), /not valid JSON/);
+  });
+});
