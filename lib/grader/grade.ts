@@ -66,6 +66,8 @@ export interface GradeOptions {
   /** Tests: override time limits. */
   timeoutMsFor?: (cell: NbCell) => number;
   interruptGraceMs?: number;
+  /** Stop after the last graded cell (verify-release: later cells cannot change a verdict). */
+  stopAfterLastTest?: boolean;
 }
 
 function packageVersion(root: string, pkg: string): string {
@@ -296,6 +298,7 @@ export async function gradeNotebook(file: string, opts: GradeOptions): Promise<{
     onCell: opts.onCell,
     timeoutMsFor: opts.timeoutMsFor,
     interruptGraceMs: opts.interruptGraceMs,
+    lastIndex: opts.stopAfterLastTest ? nb.cells.reduce((last, c, i) => (isGraded(c) ? i : last), -1) : undefined,
   });
   warnings.push(...runWarnings);
   const byIndex = new Map(runs.map((r) => [r.index, r]));

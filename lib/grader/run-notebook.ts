@@ -34,6 +34,8 @@ export interface RunOptions {
   onCell?: (run: CellRun, cell: NbCell) => void;
   /** Passed to the kernel (tests shorten it). */
   interruptGraceMs?: number;
+  /** Run no cell after this index (cells after the last test cannot change any verdict). */
+  lastIndex?: number;
 }
 
 export interface RunResult {
@@ -85,7 +87,8 @@ export async function runNotebookCells(nb: Notebook, opts: RunOptions): Promise<
 
   try {
     kernel = await startKernel();
-    for (let index = 0; index < nb.cells.length; index++) {
+    const end = Math.min(nb.cells.length - 1, opts.lastIndex ?? Infinity);
+    for (let index = 0; index <= end; index++) {
       const cell = nb.cells[index];
       if (cell.cell_type !== "code") continue;
       cell.outputs = [];

@@ -3,7 +3,8 @@
  *   - verify-solutions: every source notebook (solutions/) scores 100 %, with no cell failing and every
  *     checkpoint answered correctly, through the real kernel;
  *   - verify-release: every student version (notebooks/) is exactly what the release produces from its
- *     source, and every exercise's tests fail on the stubs.
+ *     source, and every exercise's tests fail on the stubs (cells after the last test are not run: they
+ *     cannot change a verdict).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -96,7 +97,7 @@ export async function verifyRelease(root: string, sourceFile: string, opts: RunO
   }
   if (differs) return { file: sourceFile, ok: false, problems: [differs] };
   const source = readNotebook(sourceFile);
-  const { report } = await gradeNotebook(releasePathFor(root, sourceFile), { mode: "instructor", root, source, ...opts });
+  const { report } = await gradeNotebook(releasePathFor(root, sourceFile), { mode: "instructor", root, source, stopAfterLastTest: true, ...opts });
   for (const t of report.tests) {
     if (t.status === "passed") problems.push(`test "${t.grade_id}" passes on the stub: it does not test the exercise`);
     if (t.status === "timeout") problems.push(`test "${t.grade_id}" times out on the stub`);
