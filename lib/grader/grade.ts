@@ -8,6 +8,7 @@
  * and points, in the outputs of the graded cell itself. Records printed anywhere else are ignored (with a
  * warning); a missing record, a timeout, or a crash scores 0.
  */
+import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -165,6 +166,8 @@ export function restoreFromSource(submission: Notebook, source: Notebook): { not
     nb.cells[at] = restored;
     anchor = at;
   }
+  // nbformat 4.5 (what JupyterLab saves) requires an id on every cell, also the re-inserted ones.
+  if (nb.nbformat_minor >= 5) for (const c of nb.cells) if (!c.id) c.id = randomUUID().slice(0, 8);
   return { notebook: nb, warnings };
 }
 
