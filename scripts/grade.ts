@@ -50,6 +50,7 @@ async function verify(kind: "solutions" | "release"): Promise<number> {
     const secs = v.report ? ` (${(v.report.duration_ms / 1000).toFixed(1)} s${v.report ? `, ${v.report.score}/${v.report.max_score} points` : ""})` : "";
     console.log(`  ${v.ok ? "ok" : "FAILED"}${secs}`);
     for (const p of v.problems) console.log(`    - ${p}`);
+    for (const n of v.notes) console.log(`    note: ${n}`);
   }
   const failed = verdicts.filter((v) => !v.ok).length;
   console.log(`${verdicts.length - failed} of ${verdicts.length} notebooks ok`);

@@ -16,6 +16,8 @@ export interface Verdict {
   file: string;
   ok: boolean;
   problems: string[];
+  /** Worth knowing, not a failure (e.g. cells a student's "Run All" stops at before doing the exercises). */
+  notes: string[];
   report?: GradeReport;
 }
 
@@ -75,7 +77,7 @@ export async function verifySolution(root: string, sourceFile: string, opts: Run
   for (const p of report.cell_problems) problems.push(`cell ${p.cell}${p.grade_id ? ` (${p.grade_id})` : ""}: ${p.status} ${p.message}`);
   for (const c of report.checkpoints) if (c.status !== "correct") problems.push(`checkpoint "${c.id}": ${c.status} (${c.message})`);
   for (const w of report.warnings) problems.push(`warning: ${w}`);
-  return { file: sourceFile, ok: problems.length === 0, problems, report };
+  return { file: sourceFile, ok: problems.length === 0, problems, notes: [], report };
 }
 
 /** Is the committed student version exactly the release of its source? (No kernel needed.) */
@@ -93,9 +95,9 @@ export async function verifyRelease(root: string, sourceFile: string, opts: RunO
   try {
     differs = releaseDiffers(root, sourceFile);
   } catch (e) {
-    return { file: sourceFile, ok: false, problems: [e instanceof Error ? e.message : String(e)] };
+    return { file: sourceFile, ok: false, problems: [e instanceof Error ? e.message : String(e)], notes: [] };
   }
-  if (differs) return { file: sourceFile, ok: false, problems: [differs] };
+  if (differs) return { file: sourceFile, ok: false, problems: [differs], notes: [] };
   const source = readNotebook(sourceFile);
   const { report } = await gradeNotebook(releasePathFor(root, sourceFile), { mode: "instructor", root, source, stopAfterLastTest: true, ...opts });
   for (const t of report.tests) {
@@ -103,5 +105,9 @@ export async function verifyRelease(root: string, sourceFile: string, opts: RunO
     if (t.status === "timeout") problems.push(`test "${t.grade_id}" times out on the stub`);
   }
   for (const w of report.warnings) problems.push(`warning: ${w}`);
-  return { file: sourceFile, ok: problems.length === 0, problems, report };
+  const tests = new Set(report.tests.map((t) => t.grade_id));
+  const notes = report.cell_problems
+    .filter((p) => !(p.grade_id && tests.has(p.grade_id)))
+    .map((p) => `cell ${p.cell}${p.grade_id ? ` (${p.grade_id})` : ""} fails on the stubs (${p.message}): a student's Run All stops there until the exercise is done`);
+  return { file: sourceFile, ok: problems.length === 0, problems, notes, report };
 }
