@@ -53,7 +53,8 @@ async function verify(kind: "solutions" | "release"): Promise<number> {
     for (const n of v.notes) console.log(`    note: ${n}`);
   }
   const failed = verdicts.filter((v) => !v.ok).length;
-  console.log(`${verdicts.length - failed} of ${verdicts.length} notebooks ok`);
+  const seconds = verdicts.reduce((s, v) => s + (v.report?.duration_ms ?? 0), 0) / 1000;
+  console.log(`${verdicts.length - failed} of ${verdicts.length} notebooks ok (${seconds.toFixed(1)} s in the kernel in all)`);
   return failed === 0 ? 0 : 1;
 }
 
