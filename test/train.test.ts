@@ -134,6 +134,20 @@ describe("training", () => {
     [opt, mopt, model, mlm].forEach((x) => x.dispose());
   });
 
+  it("creating and disposing AdamW leaves nothing behind; its state is exactly 8 bytes per parameter", () => {
+    const model = new BertForSequenceClassification(tiny, { numLabels: 2 });
+    const params = model.namedParameters().filter(([, p]) => p.trainable).reduce((n, [, p]) => n + p.size, 0);
+    const before = tf.memory();
+    const opt = new AdamW(model.namedParameters(), { lr: 1e-3 });
+    const during = tf.memory();
+    assert.equal(during.numBytes - before.numBytes, 8 * params, "m and v in fp32");
+    assert.equal(during.numTensors - before.numTensors, 2 * model.namedParameters().filter(([, p]) => p.trainable).length);
+    opt.dispose();
+    assert.equal(tf.memory().numTensors, before.numTensors);
+    assert.equal(tf.memory().numBytes, before.numBytes);
+    model.dispose();
+  });
+
   it("only trainable variables change (a frozen encoder stays put)", () => {
     const model = new BertForSequenceClassification(tiny, { numLabels: 2 });
     model.bert.setTrainable(false);

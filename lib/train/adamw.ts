@@ -41,6 +41,11 @@ interface Slot {
   decay: boolean;
 }
 
+/** A zero state variable shaped like `param` (tidy disposes the temporary zeros; the variable keeps its data). */
+function zeroSlot(param: tf.Variable): tf.Variable {
+  return tf.tidy(() => tf.variable(tf.zerosLike(param), false));
+}
+
 export class AdamW {
   readonly beta1: number;
   readonly beta2: number;
@@ -64,8 +69,8 @@ export class AdamW {
       .filter(([, p]) => p.trainable)
       .map(([name, param]) => ({
         name, param, decay: !noDecay(name), lrScale: opts.lrScale ? opts.lrScale(name) : 1,
-        m: opts.state === "8bit" ? null : tf.variable(tf.zerosLike(param), false),
-        v: opts.state === "8bit" ? null : tf.variable(tf.zerosLike(param), false),
+        m: opts.state === "8bit" ? null : zeroSlot(param),
+        v: opts.state === "8bit" ? null : zeroSlot(param),
       }));
     this.quantized = opts.state === "8bit" ? new QuantizedAdamState() : null;
   }
