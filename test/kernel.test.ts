@@ -10,6 +10,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { findJupyterPython } from "../lib/grader/html-export";
 
 const ROOT = path.resolve(__dirname, "..");
 const KERNEL = "peft-course";
@@ -27,12 +28,6 @@ interface Output {
 interface Cell {
   cell_type: string;
   outputs?: Output[];
-}
-
-function findJupyterPython(): string | undefined {
-  // Same order as scripts/setup.sh.
-  const candidates = [process.env.COURSEKIT_PYTHON, "python3", "/usr/bin/python3"];
-  return candidates.find((py) => !!py && pythonHas(py, "jupyter_client, jupyter_core, nbconvert, nbclient"));
 }
 
 function pythonHas(py: string, modules: string): boolean {
