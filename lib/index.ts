@@ -51,10 +51,17 @@ export { LoraLayer } from "./peft/lora/layer";
 export { VBLoraLayer } from "./peft/vblora/layer";
 export { WaveFTLayer } from "./peft/waveft/layer";
 export * as qrAdaptor from "./peft/qr-adaptor/index";
+export { bertLayerInfos, measureImportances, cheapEvaluator, configuredModel } from "./peft/qr-adaptor/bert";
 export * as quant from "./quant/index";
 export * as wavelets from "./wavelets/index";
 export { showFigure, writeFiguresHtml } from "./plot/plotly";
 export type { Figure } from "./plot/plotly";
+export { heatmapGrid } from "./plot/heatmap";
+export type { HeatmapPanel, HeatmapGridOptions } from "./plot/heatmap";
+export { showFrame, printRows, fitColumns, frameHtml } from "./notebook/frame";
+
+// Linear algebra TensorFlow.js lacks (ranks of weight updates)
+export { singularValues, singularValuesOf, numericalRank } from "./linalg/singular-values";
 
 // Graded test cells (see shared/notebook-spec.md)
 export { check, runCheck, describeCheck, RESULT_MIME } from "./notebook/grading";

@@ -126,8 +126,9 @@ export function comparisonFigures(rows: ComparisonRow[]): Figure[] {
     },
     {
       data: [
-        { type: "bar", name: "training time (s)", x: methods, y: rows.map((r) => r.trainSeconds) },
-        { type: "bar", name: "peak tensor memory (MB)", x: methods, y: rows.map((r) => r.peakBytes / 1e6), yaxis: "y2" },
+        // Bars on two y axes are drawn over each other unless each trace has its own offset group.
+        { type: "bar", name: "training time (s)", x: methods, y: rows.map((r) => r.trainSeconds), offsetgroup: "time" },
+        { type: "bar", name: "peak tensor memory (MB)", x: methods, y: rows.map((r) => r.peakBytes / 1e6), yaxis: "y2", offsetgroup: "memory" },
       ],
       layout: { title: { text: `${task}: cost of training` }, barmode: "group", yaxis: { title: { text: "seconds" } }, yaxis2: { title: { text: "MB" }, overlaying: "y", side: "right" } },
     },

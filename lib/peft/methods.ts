@@ -59,6 +59,7 @@ export function prepareMethod(method: string, model: BertForSequenceClassificati
   if (!isMethod(method)) throw new Error(`unknown method "${method}"; choose one of: ${METHODS.join(", ")}`);
   const targetModules = o.targetModules ?? ENCODER_LINEARS;
   const common = { targetModules, modulesToSave: HEAD_MODULES, taskType: "SEQ_CLS" as const };
+  const where = o.targetModules === undefined ? "every encoder linear" : `targets ${JSON.stringify(o.targetModules)}`;
   const wrap = (config: PeftConfig) => getPeftModel(model, config, { seed });
   switch (method) {
     case "full":
@@ -72,7 +73,7 @@ export function prepareMethod(method: string, model: BertForSequenceClassificati
       const r = o.r ?? 8;
       const config = loraConfig({ ...common, r, loraAlpha: o.alpha ?? 2 * r, loraDropout: o.dropout ?? 0, useDora: method === "dora" });
       const peft = wrap(config);
-      return { model: peft, config, peft, lr: o.lr ?? 2e-3, describe: `${method === "dora" ? "DoRA" : "LoRA"} r=${r} α=${config.loraAlpha} on every encoder linear` };
+      return { model: peft, config, peft, lr: o.lr ?? 2e-3, describe: `${method === "dora" ? "DoRA" : "LoRA"} r=${r} α=${config.loraAlpha} on ${where}` };
     }
     case "vblora": {
       const config = vbloraConfig({ ...common, r: o.r ?? 4, numVectors: o.numVectors ?? 64, vectorLength: o.vectorLength ?? 64, topk: o.topk ?? 2, vbloraDropout: o.dropout ?? 0 });
