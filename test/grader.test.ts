@@ -147,6 +147,29 @@ describe("autograder (real tslab kernel)", function () {
     assert.match(w, /printed 1 verdict record\(s\) for another test: ignored/);
   });
 
+  it("student mode on the fresh student version: public tests not attempted, hidden ones run at grading", async () => {
+    const { report } = await gradeNotebook(STUDENT, { mode: "student", root: ROOT });
+    assert.deepEqual(statuses(report), {
+      "test-sample-params": "not_attempted 0/1",
+      "test-sample-params-hidden": "not_run 0/1",
+      "test-sample-delta": "not_attempted 0/2",
+      "test-sample-delta-hidden": "not_run 0/1",
+    });
+    assert.equal(report.max_score, 3);
+    assert.equal(report.hidden_max_score, 2);
+    assert.deepEqual(report.warnings, []);
+    assert.deepEqual(report.checkpoints.map((c) => c.status), ["unanswered"]);
+  });
+
+  it("the notebook's time budget: once it is used up, the remaining cells are not run", async () => {
+    const tight = readNotebook(SOURCE);
+    tight.metadata.coursekit = { ...(tight.metadata.coursekit as object), budget_s: 2 };
+    const { report } = await gradeNotebook(save("tight.ipynb", tight), { mode: "instructor", root: ROOT, source: tight });
+    assert.equal(report.score, 0);
+    assert.ok(report.tests.every((t) => t.status === "not_run" && /time budget \(2 s\) was used up/.test(t.message)), JSON.stringify(report.tests));
+    assert.equal(report.cell_problems[0].status, "timeout", "the cell running when the budget ran out was interrupted");
+  });
+
   it("a file that is not a course notebook gives a report with 0 points, never a crash", async () => {
     const notJson = path.join(tmp, "notjson.ipynb");
     fs.writeFileSync(notJson, "this is not json");
