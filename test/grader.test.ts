@@ -82,6 +82,8 @@ describe("autograder (real tslab kernel)", function () {
   // student, one test cell deleted, passing verdicts forged from another cell, and the kernel killed midway.
   const tampered = craft((cells, at) => {
     cells[at("sample-params")].source = SOLUTION_PARAMS;
+    // The exercise cell relabelled as a test worth 10 points: its role comes back from the source.
+    cells[at("sample-params")].metadata.nbgrader = { grade: true, solution: false, locked: true, points: 10, grade_id: "sample-params", schema_version: 3 };
     cells[at("sample-delta")].source = WRONG_DELTA;
     cells[at("test-sample-params")].source = 'await check("test-sample-params", 1, () => {});';
     cells[at("test-sample-delta-hidden")].source = 'await check("test-sample-delta-hidden", 1, () => {});';
@@ -102,7 +104,7 @@ describe("autograder (real tslab kernel)", function () {
       "test-sample-delta-hidden": "failed 0/1",
     });
     assert.equal(report.score, 2);
-    assert.equal(report.max_score, 5);
+    assert.equal(report.max_score, 5, "the relabelled exercise cell adds no test");
     const w = report.warnings.join("\n");
     assert.match(w, /test cell "test-sample-params" was edited: restored/);
     assert.match(w, /test cell "test-sample-delta-hidden" was edited: restored/);
@@ -122,6 +124,9 @@ describe("autograder (real tslab kernel)", function () {
     assert.equal(byId(report)["test-sample-params-hidden"].status, "not_run");
     assert.equal(report.hidden_max_score, 2);
     assert.equal(byId(report)["test-sample-delta"], undefined, "a deleted test is simply absent for the student");
+    assert.equal(byId(report)["sample-params"], undefined, "a cell relabelled as a test is not one");
+    assert.equal(byId(report)["test-bonus"], undefined);
+    assert.match(report.warnings.join("\n"), /claims to be test "test-bonus" but was not released as one/);
   });
 
   it("an endless loop times out (interrupted, or killed and replayed) and a double verdict scores 0", async () => {

@@ -141,7 +141,11 @@ export function restoreFromSource(submission: Notebook, source: Notebook): { not
     if (!id) continue;
     const at = nb.cells.findIndex((c) => gradeIdOf(c) === id);
     if (!(isLocked(src) || isGraded(src))) {
-      if (at >= 0) anchor = at;
+      if (at >= 0) {
+        // The student's content stays; its role comes from the source (an exercise cannot become a test).
+        nb.cells[at].metadata.nbgrader = JSON.parse(JSON.stringify(src.metadata.nbgrader)) as JsonObject;
+        anchor = at;
+      }
       else if (isSolution(src)) warnings.push(`exercise cell "${id}" was deleted: it is re-inserted as the student version (stub)`);
       if (at < 0 && isSolution(src)) {
         nb.cells.splice(anchor + 1, 0, releaseCell(src, k));
@@ -287,6 +291,13 @@ export async function gradeNotebook(file: string, opts: GradeOptions): Promise<{
   } else {
     nb = cloneNotebook(submission);
     warnings.push(...editedTestWarnings(nb));
+    // A released test cell carries the release's checksum; a cell that only claims to be a test does not.
+    nb.cells.forEach((c, i) => {
+      if (isGraded(c) && !nbgraderMeta(c)?.checksum) {
+        warnings.push(`cell ${i + 1} claims to be test "${gradeIdOf(c)}" but was not released as one: not counted`);
+        delete c.metadata.nbgrader;
+      }
+    });
     tests = testSpecs(nb);
     // An exercise cell whose content still matches the release's checksum is the untouched stub.
     for (const c of nb.cells) {
