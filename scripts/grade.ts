@@ -14,9 +14,8 @@ import { gradeNotebook, GradeReport } from "../lib/grader/grade";
 import { exportHtml } from "../lib/grader/html-export";
 import { formatReport, reportsToCsv } from "../lib/grader/report";
 import { findNotebooks, SOURCES_DIR, sourcePathFor, Verdict, verifyRelease, verifySolution } from "../lib/grader/verify";
-import { readNotebook } from "../lib/notebook/ipynb";
 import { CellRun } from "../lib/grader/run-notebook";
-import { NbCell } from "../lib/notebook/ipynb";
+import { NbCell, readNotebook } from "../lib/notebook/ipynb";
 import { parseArgs } from "../lib/util/args";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -47,7 +46,7 @@ async function verify(kind: "solutions" | "release"): Promise<number> {
     console.log(`${kind === "solutions" ? "verify-solutions" : "verify-release"}: ${path.relative(ROOT, file)}`);
     const v = kind === "solutions" ? await verifySolution(ROOT, file, { onCell: progress }) : await verifyRelease(ROOT, file, { onCell: progress });
     verdicts.push(v);
-    const secs = v.report ? ` (${(v.report.duration_ms / 1000).toFixed(1)} s${v.report ? `, ${v.report.score}/${v.report.max_score} points` : ""})` : "";
+    const secs = v.report ? ` (${(v.report.duration_ms / 1000).toFixed(1)} s, ${v.report.score}/${v.report.max_score} points)` : "";
     console.log(`  ${v.ok ? "ok" : "FAILED"}${secs}`);
     for (const p of v.problems) console.log(`    - ${p}`);
     for (const n of v.notes) console.log(`    note: ${n}`);

@@ -15,7 +15,7 @@ import * as path from "node:path";
 import { CHECKPOINT_MIME, CheckpointRecord } from "../notebook/checkpoint";
 import { CheckRecord, RESULT_MIME } from "../notebook/grading";
 import { cellSource, cloneNotebook, JsonObject, NbCell, NbOutput, Notebook, NotebookFormatError, outputText, readNotebook, writeNotebook } from "../notebook/ipynb";
-import { coursekitMeta, gradeIdOf, isGraded, isLocked, isSolution, KERNEL_NAME, nbgraderChecksum, nbgraderMeta, notebookBudgetS, TestSpec, testSpecs } from "./cells";
+import { cellTimeoutS, gradeIdOf, isGraded, isLocked, isSolution, KERNEL_NAME, nbgraderChecksum, nbgraderMeta, notebookBudgetS, TestSpec, testSpecs } from "./cells";
 import { releaseCell } from "./release";
 import { CellRun, CellStatus, runNotebookCells } from "./run-notebook";
 
@@ -117,11 +117,7 @@ export function restoreFromSource(submission: Notebook, source: Notebook): { not
   const warnings: string[] = [];
   const nb = cloneNotebook(submission);
   nb.metadata = { ...source.metadata, ...nb.metadata, kernelspec: source.metadata.kernelspec, coursekit: source.metadata.coursekit ?? {} };
-  const sourceIds = new Map<string, NbCell>();
-  source.cells.forEach((c) => {
-    const id = gradeIdOf(c);
-    if (id) sourceIds.set(id, c);
-  });
+  const sourceIds = new Set(source.cells.map(gradeIdOf).filter((id): id is string => id !== undefined));
   // Cells that pretend to be tests the source does not have, and duplicates of real ones, count for nothing.
   const seen = new Set<string>();
   nb.cells.forEach((cell, i) => {
@@ -145,17 +141,18 @@ export function restoreFromSource(submission: Notebook, source: Notebook): { not
         // The student's content stays; its role comes from the source (an exercise cannot become a test).
         nb.cells[at].metadata.nbgrader = JSON.parse(JSON.stringify(src.metadata.nbgrader)) as JsonObject;
         anchor = at;
-      }
-      else if (isSolution(src)) warnings.push(`exercise cell "${id}" was deleted: it is re-inserted as the student version (stub)`);
-      if (at < 0 && isSolution(src)) {
+      } else if (isSolution(src)) {
+        warnings.push(`exercise cell "${id}" was deleted: it is re-inserted as the student version (stub)`);
         nb.cells.splice(anchor + 1, 0, releaseCell(src, k));
         anchor += 1;
       }
       continue;
     }
     const restored: NbCell = JSON.parse(JSON.stringify(src)) as NbCell;
-    restored.outputs = src.cell_type === "code" ? [] : undefined;
-    if (src.cell_type === "code") restored.execution_count = null;
+    if (restored.cell_type === "code") {
+      restored.outputs = [];
+      restored.execution_count = null;
+    }
     if (at < 0) {
       warnings.push(`${isGraded(src) ? "test" : "read-only"} cell "${id}" was deleted: re-inserted from the source`);
       nb.cells.splice(anchor + 1, 0, restored);
@@ -212,7 +209,7 @@ function scoreTests(nb: Notebook, tests: TestSpec[], runs: Map<number, CellRun>,
     if (!cell || !run || run.status === "not_run") {
       result = { ...base, score: 0, status: "not_run", message: run?.reason ? `not run: ${run.reason}` : "not run" };
     } else if (run.status === "timeout") {
-      result = { ...base, score: 0, status: "timeout", message: `the test did not finish within its time limit (${coursekitMeta(cell).timeout_s ?? 30} s) — look for an endless loop or a very slow step` };
+      result = { ...base, score: 0, status: "timeout", message: `the test did not finish within its time limit (${cellTimeoutS(cell)} s) — look for an endless loop or a very slow step` };
     } else if (run.status === "dead") {
       result = { ...base, score: 0, status: "error", message: "the kernel died while running this test" };
     } else if (own.length === 0) {

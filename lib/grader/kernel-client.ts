@@ -93,6 +93,8 @@ export class TslabKernel {
   private readonly session = randomUUID();
   private readonly pending = new Map<string, Pending>();
   private readonly replies = new Map<string, (m: Message) => void>();
+  /** Extra listeners for every iopub message (start-up waits for the first status message). */
+  private readonly iopubWatchers = new Set<(m: Message) => void>();
   private stderrTail = "";
   private exited = false;
   private closed = false;
@@ -173,8 +175,6 @@ export class TslabKernel {
       this.iopubWatchers.delete(watcher);
     }
   }
-
-  private readonly iopubWatchers = new Set<(m: Message) => void>();
 
   private sign(parts: string[]): string {
     const h = createHmac("sha256", this.key);

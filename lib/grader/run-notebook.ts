@@ -7,7 +7,6 @@
  *     successfully (test cells excepted) are replayed, outputs discarded, so the cells after it can still run.
  * The notebook's cells receive their outputs and execution counts (the executed copy for feedback).
  */
-import * as path from "node:path";
 import { cellSource, NbCell, Notebook } from "../notebook/ipynb";
 import { cellTimeoutS, gradeIdOf, isGraded } from "./cells";
 import { ExecuteStatus, KernelStartError, TslabKernel } from "./kernel-client";
@@ -136,6 +135,3 @@ export async function runNotebookCells(nb: Notebook, opts: RunOptions): Promise<
   }
   return { runs, warnings, durationMs: Date.now() - started };
 }
-
-/** The notebook's folder, for the kernel's working directory. */
-export const notebookFolder = (file: string): string => path.dirname(path.resolve(file));
