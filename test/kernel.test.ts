@@ -7,10 +7,10 @@
 import { strict as assert } from "node:assert";
 import { execFile, execFileSync, spawn, ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { findJupyterPython } from "../lib/grader/html-export";
+import { freePorts } from "../lib/grader/kernel-client";
 
 const ROOT = path.resolve(__dirname, "..");
 const KERNEL = "peft-course";
@@ -49,17 +49,6 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: nu
 }
 
 const text = (o: Output): string => (Array.isArray(o.text) ? o.text.join("") : (o.text ?? ""));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe("course kernel (peft-course)", function () {
   this.timeout(90_000);
@@ -168,7 +157,7 @@ describe("course kernel (peft-course)", function () {
       console.log(`      skipped: ${reason}`);
       this.skip();
     }
-    const port = await freePort();
+    const [port] = await freePorts(1);
     let log = "";
     const server: ChildProcess = spawn("bash", [path.join(ROOT, "scripts", "start.sh"), "--no-browser", "--ip=127.0.0.1", `--port=${port}`], {
       env: baseEnv,

@@ -66,7 +66,8 @@ interface Pending {
 
 const DELIM = "<IDS|MSG>";
 
-function freePorts(n: number): Promise<number[]> {
+/** `n` TCP ports on 127.0.0.1 that were free a moment ago. */
+export function freePorts(n: number): Promise<number[]> {
   return Promise.all(
     Array.from({ length: n }, () => new Promise<number>((resolve, reject) => {
       const server = net.createServer();
