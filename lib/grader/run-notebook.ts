@@ -102,15 +102,16 @@ export async function runNotebookCells(nb: Notebook, opts: RunOptions): Promise<
         report({ index, status: "not_run", durationMs: 0, reason: "no kernel" });
         continue;
       }
-      const left = opts.budgetMs - (Date.now() - started);
-      if (left <= 0) {
+      const budgetLeft = () => opts.budgetMs - (Date.now() - started);
+      if (budgetLeft() <= 0) {
         report({ index, status: "not_run", durationMs: 0, reason: `the notebook's time budget (${Math.round(opts.budgetMs / 1000)} s) was used up` });
         continue;
       }
-      let result = await kernel.execute(code, Math.min(timeoutFor(cell), left));
+      const limit = () => Math.min(timeoutFor(cell), Math.max(1, budgetLeft()));
+      let result = await kernel.execute(code, limit());
       if (result.status === "abort") {
         await sleep(ERROR_PAUSE_MS);
-        result = await kernel.execute(code, Math.min(timeoutFor(cell), Math.max(1, opts.budgetMs - (Date.now() - started))));
+        result = await kernel.execute(code, limit());
       }
       cell.outputs = result.outputs;
       if (result.status === "ok" || result.status === "error") cell.execution_count = ++executionCount;
