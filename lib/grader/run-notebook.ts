@@ -1,6 +1,7 @@
 /**
  * Runs a notebook's code cells in order through the real tslab kernel, as the grader needs it:
- *   - each cell has its time limit (metadata.coursekit.timeout_s, default 30 s) and the notebook a budget;
+ *   - each cell has its time limit (metadata.coursekit.timeout_s, default 30 s) and the notebook a budget
+ *     (counted from the first cell, so a slow kernel start does not eat it);
  *   - after a cell that failed, wait 300 ms (tslab aborts every request for 200 ms after an error);
  *     a cell answered with "abort" did not run: it is retried once, then reported as not run;
  *   - when the kernel dies or had to be killed, a new one is started and the cells that had run
@@ -86,6 +87,7 @@ export async function runNotebookCells(nb: Notebook, opts: RunOptions): Promise<
 
   try {
     kernel = await startKernel();
+    const budgetStart = Date.now(); // the budget is for the cells, not for starting the kernel
     const end = Math.min(nb.cells.length - 1, opts.lastIndex ?? Infinity);
     for (let index = 0; index <= end; index++) {
       const cell = nb.cells[index];
@@ -102,7 +104,7 @@ export async function runNotebookCells(nb: Notebook, opts: RunOptions): Promise<
         report({ index, status: "not_run", durationMs: 0, reason: "no kernel" });
         continue;
       }
-      const budgetLeft = () => opts.budgetMs - (Date.now() - started);
+      const budgetLeft = () => opts.budgetMs - (Date.now() - budgetStart);
       if (budgetLeft() <= 0) {
         report({ index, status: "not_run", durationMs: 0, reason: `the notebook's time budget (${Math.round(opts.budgetMs / 1000)} s) was used up` });
         continue;
