@@ -147,6 +147,9 @@ export function lintNotebook(nb: Notebook): string[] {
       else if (calls[0][1] !== m.grade_id || Number(calls[0][2]) !== m.points) {
         problems.push(`${where} (${m.grade_id}): check("${calls[0][1]}", ${calls[0][2]}, ...) does not match the cell's grade_id "${m.grade_id}" and points ${m.points}`);
       }
+      if (!/\bt\.(observe|throws)\(/.test(cellSource(cell))) {
+        problems.push(`${where} (${m.grade_id}): a graded cell must record what the grader compares: check("${m.grade_id}", ${m.points}, (t) => { t.observe("name", value); ... })`);
+      }
       const ex = coursekitMeta(cell).exercise;
       if (ex) tested.add(ex);
       else problems.push(`${where} (${m.grade_id}): a graded cell must name the exercise it tests (metadata.coursekit.exercise)`);

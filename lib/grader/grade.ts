@@ -4,20 +4,34 @@
  *     reports hidden tests as "runs when your instructor grades";
  *   - instructor: first restores every locked and graded cell from the source by grade_id (re-inserting
  *     deleted ones, overwriting edited ones, each with a warning), hidden tests included, then runs it.
- * Points come only from verdict records (lib/notebook/grading.ts): one record, with the cell's own grade_id
- * and points, in the outputs of the graded cell itself. Records printed anywhere else are ignored (with a
- * warning); a missing record, a timeout, or a crash scores 0.
+ * Where the points come from:
+ *   - instructor mode: from a comparison the grader makes itself, outside the student's kernel. Each test
+ *     cell records observations (lib/notebook/observe.ts) of the student's code on inputs drawn from a
+ *     seed chosen now; the source notebook (the solution) runs the same tests with the same seed in a
+ *     separate kernel (the reference, computed once per source and seed); the grader compares the two
+ *     (lib/grader/observations.ts). Whatever the student's code does inside its own kernel (patching
+ *     check(), assert, JSON.stringify, tslab's display) it cannot produce the solution's values on inputs
+ *     it has never seen without computing them. Kernels run in the sandbox (lib/grader/sandbox.ts): the
+ *     solutions are not there to read, the repository is read-only, the grader cannot be signalled;
+ *   - student mode: from the verdict record check() prints (lib/notebook/grading.ts), which can only fool
+ *     the notebook's own author.
+ * In both, a record counts only in the outputs of its own graded cell (one record, the cell's grade_id);
+ * records printed anywhere else are ignored (with a warning); a missing record, a timeout or a crash scores 0.
  */
-import { randomUUID } from "node:crypto";
+import { createHash, randomInt, randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { CHECKPOINT_MIME, CheckpointRecord } from "../notebook/checkpoint";
-import { CheckRecord, RESULT_MIME } from "../notebook/grading";
-import { cellSource, cloneNotebook, JsonObject, NbCell, NbOutput, Notebook, NotebookFormatError, outputText, readNotebook, writeNotebook } from "../notebook/ipynb";
+import { CheckRecord, describeCheck, RESULT_MIME } from "../notebook/grading";
+import { OBSERVATIONS_MIME, ObservationRecord } from "../notebook/observe";
+import { cellSource, cloneNotebook, JsonObject, NbCell, NbOutput, Notebook, NotebookFormatError, outputText, readNotebook, serializeNotebook } from "../notebook/ipynb";
 import { cellTimeoutS, gradeIdOf, isGraded, isLocked, isSolution, KERNEL_NAME, nbgraderChecksum, nbgraderMeta, notebookBudgetS, TestSpec, testSpecs } from "./cells";
+import { DEFAULT_LIMITS, KernelLimits } from "./kernel-client";
+import { asObservationRecord, compareRecords } from "./observations";
 import { releaseCell } from "./release";
-import { CellRun, CellStatus, runNotebookCells } from "./run-notebook";
+import { CellRun, CellStatus, describeLimit, runNotebookCells } from "./run-notebook";
+import { sandboxUnavailableReason } from "./sandbox";
 
 export type GradeMode = "student" | "instructor";
 export type TestStatus = "passed" | "failed" | "error" | "timeout" | "not_run" | "not_attempted";
@@ -51,6 +65,12 @@ export interface GradeReport {
   cell_problems: CellProblem[];
   warnings: string[];
   env: Record<string, string>;
+  /** The seed the test inputs were drawn from (instructor mode: chosen at grading time). */
+  seed: number;
+  /** Whether the kernel ran in the sandbox. */
+  sandboxed: boolean;
+  /** The limits the kernel ran under. */
+  limits: KernelLimits;
   duration_ms: number;
 }
 
@@ -69,6 +89,34 @@ export interface GradeOptions {
   interruptGraceMs?: number;
   /** Stop after the last graded cell (verify-release: later cells cannot change a verdict). */
   stopAfterLastTest?: boolean;
+  /** The seed for the tests' inputs (default: one random seed per grading process, see gradingSeed()). */
+  seed?: number;
+  /** Instructor mode: grade even where the sandbox is unavailable (the report says so). */
+  unsandboxed?: boolean;
+  limits?: Partial<KernelLimits>;
+}
+
+/** Raised before running anything when a submission would have to run outside the sandbox. */
+export class SandboxRequiredError extends Error {
+  constructor(why: string) {
+    super(`refusing to run a submission's code outside the sandbox: ${why}. Install bubblewrap, or pass --unsandboxed to grade anyway (each report then says it was unsandboxed).`);
+    this.name = "SandboxRequiredError";
+  }
+}
+
+let processSeed: number | undefined;
+/** The seed this grading process uses unless told otherwise: random, chosen once (a batch shares it). */
+export function defaultSeed(): number {
+  processSeed ??= randomInt(1, 2 ** 31 - 1);
+  return processSeed;
+}
+
+/** Whether kernels run sandboxed; throws SandboxRequiredError when a submission may not run otherwise. */
+export function sandboxDecision(mode: GradeMode, unsandboxed = false): boolean {
+  const why = sandboxUnavailableReason();
+  if (!why) return true;
+  if (mode === "instructor" && !unsandboxed) throw new SandboxRequiredError(why);
+  return false;
 }
 
 function packageVersion(root: string, pkg: string): string {
@@ -103,6 +151,9 @@ function firstErrorLine(outputs: NbOutput[] | undefined): string {
 function recordsIn<T>(outputs: NbOutput[] | undefined, mime: string): T[] {
   return (outputs ?? []).flatMap((o) => (o.data && o.data[mime] !== undefined ? [o.data[mime] as unknown as T] : []));
 }
+
+const MAX_MESSAGE = 300;
+const clip = (s: string): string => (s.length > MAX_MESSAGE ? `${s.slice(0, MAX_MESSAGE - 3)}...` : s);
 
 function isCheckRecord(v: unknown): v is CheckRecord {
   const r = v as Partial<CheckRecord> | null;
@@ -181,20 +232,82 @@ function editedTestWarnings(nb: Notebook): string[] {
   });
 }
 
-function scoreTests(nb: Notebook, tests: TestSpec[], runs: Map<number, CellRun>, mode: GradeMode, stubs: Map<string, string>, warnings: string[]): TestResult[] {
-  const results: TestResult[] = [];
+/** Warnings for records printed outside their own test cell (they count for nothing). */
+function strayRecordWarnings(nb: Notebook, tests: TestSpec[]): string[] {
+  const warnings: string[] = [];
   const testIds = new Set(tests.map((t) => t.grade_id));
   nb.cells.forEach((cell, i) => {
     const id = gradeIdOf(cell);
-    const records = recordsIn<unknown>(cell.outputs, RESULT_MIME);
+    const records = [...recordsIn<unknown>(cell.outputs, RESULT_MIME), ...recordsIn<unknown>(cell.outputs, OBSERVATIONS_MIME)];
     if (records.length === 0) return;
     if (!id || !isGraded(cell) || !testIds.has(id)) {
       warnings.push(`cell ${i + 1} printed ${records.length} verdict record(s) but is not a graded test cell: ignored`);
       return;
     }
-    const foreign = records.filter((r) => !isCheckRecord(r) || r.grade_id !== id);
+    const foreign = records.filter((r) => (r as { grade_id?: unknown } | null)?.grade_id !== id);
     if (foreign.length > 0) warnings.push(`test cell "${id}" printed ${foreign.length} verdict record(s) for another test: ignored`);
   });
+  return warnings;
+}
+
+/** What every mode does first: a test that did not run, timed out or crashed scores 0. */
+function runFailure(base: Omit<TestResult, "score" | "status" | "message">, cell: NbCell | undefined, run: CellRun | undefined): TestResult | undefined {
+  if (!cell || !run || run.status === "not_run") return { ...base, score: 0, status: "not_run", message: run?.reason ? `not run: ${run.reason}` : "not run" };
+  if (run.status === "timeout") return { ...base, score: 0, status: "timeout", message: `the test did not finish: ${describeLimit(run.limit, cellTimeoutS(cell))} — look for an endless loop or a very slow step` };
+  if (run.status === "dead") return { ...base, score: 0, status: "error", message: `the kernel died while running this test${run.limit ? ` (${describeLimit(run.limit, 0)})` : ""}` };
+  return undefined;
+}
+
+/** Student mode: the verdict check() printed in the cell (it can only fool its own author). */
+function scoreByVerdict(test: TestSpec, cell: NbCell, base: Omit<TestResult, "score" | "status" | "message">, warnings: string[]): TestResult {
+  const own = recordsIn<unknown>(cell.outputs, RESULT_MIME).filter((r): r is CheckRecord => isCheckRecord(r) && r.grade_id === test.grade_id);
+  if (own.length === 0) {
+    const why = firstErrorLine(cell.outputs);
+    return { ...base, score: 0, status: "error", message: `the test produced no verdict${why ? `: ${why}` : ""}` };
+  }
+  if (own.length > 1) {
+    warnings.push(`test cell "${test.grade_id}" printed ${own.length} verdict records (a forged one?): scored 0`);
+    return { ...base, score: 0, status: "error", message: `the test cell printed ${own.length} verdicts for "${test.grade_id}" instead of one: not counted` };
+  }
+  const r = own[0];
+  if (r.max_score !== test.points || !(r.score === 0 || r.score === test.points)) {
+    return { ...base, score: 0, status: "error", message: `the verdict claims ${r.score}/${r.max_score} points; this test is worth ${test.points}: not counted` };
+  }
+  return { ...base, score: r.status === "passed" ? r.score : 0, status: r.status, message: clip(r.message) };
+}
+
+/** Instructor mode: the grader compares the cell's observations with the solution's (same seed). */
+function scoreByObservations(test: TestSpec, cell: NbCell, base: Omit<TestResult, "score" | "status" | "message">, reference: Reference, warnings: string[]): TestResult {
+  const own = recordsIn<unknown>(cell.outputs, OBSERVATIONS_MIME).filter((r) => (r as { grade_id?: unknown } | null)?.grade_id === test.grade_id);
+  const hidden = test.visibility === "hidden";
+  if (own.length === 0) {
+    const why = firstErrorLine(cell.outputs);
+    return { ...base, score: 0, status: "error", message: `the test produced no observations${why ? `: ${why}` : ""}` };
+  }
+  if (own.length > 1) {
+    warnings.push(`test cell "${test.grade_id}" printed ${own.length} observation records (a forged one?): scored 0`);
+    return { ...base, score: 0, status: "error", message: `the test cell printed ${own.length} observation records for "${test.grade_id}" instead of one: not counted` };
+  }
+  const got = asObservationRecord(own[0]);
+  if (!got) return { ...base, score: 0, status: "error", message: "the test's observation record is malformed: not counted" };
+  const want = reference.records.get(test.grade_id);
+  if (!want) {
+    warnings.push(`the solution produced no observations for "${test.grade_id}" (instructor: npm run grade -- --verify-solutions)`);
+    return { ...base, score: 0, status: "error", message: "the solution produced no observations for this test: it could not be graded" };
+  }
+  const cmp = compareRecords(got, want, { hidden });
+  const local = recordsIn<unknown>(cell.outputs, RESULT_MIME).find((r): r is CheckRecord => isCheckRecord(r) && r.grade_id === test.grade_id);
+  if (cmp.ok) return { ...base, score: test.points, status: "passed", message: "" };
+  if (local?.status === "passed") warnings.push(`test cell "${test.grade_id}" reported "passed" in the kernel, but its observations differ from the solution's: scored by the grader's comparison`);
+  // The check's own message carries the instructor's hint; hidden tests show only what the grader found.
+  const hint = !hidden && local && local.status !== "passed" ? `${local.message} — ` : "";
+  const stopped = got.error && want.observations.some((w) => !got.observations.some((g) => g.name === w.name));
+  return { ...base, score: 0, status: stopped ? "error" : "failed", message: clip(`${hint}${cmp.message}`) };
+}
+
+function scoreTests(nb: Notebook, tests: TestSpec[], runs: Map<number, CellRun>, mode: GradeMode, stubs: Map<string, string>, warnings: string[], reference?: Reference): TestResult[] {
+  warnings.push(...strayRecordWarnings(nb, tests));
+  const results: TestResult[] = [];
   for (const test of tests) {
     const index = nb.cells.findIndex((c) => isGraded(c) && gradeIdOf(c) === test.grade_id);
     const cell = nb.cells[index];
@@ -203,29 +316,7 @@ function scoreTests(nb: Notebook, tests: TestSpec[], runs: Map<number, CellRun>,
       results.push({ ...base, score: 0, status: "not_run", message: "hidden test: it runs when your instructor grades this notebook" });
       continue;
     }
-    const run = runs.get(index);
-    const own = recordsIn<unknown>(cell?.outputs, RESULT_MIME).filter((r): r is CheckRecord => isCheckRecord(r) && r.grade_id === test.grade_id);
-    let result: TestResult;
-    if (!cell || !run || run.status === "not_run") {
-      result = { ...base, score: 0, status: "not_run", message: run?.reason ? `not run: ${run.reason}` : "not run" };
-    } else if (run.status === "timeout") {
-      result = { ...base, score: 0, status: "timeout", message: `the test did not finish within its time limit (${cellTimeoutS(cell)} s) — look for an endless loop or a very slow step` };
-    } else if (run.status === "dead") {
-      result = { ...base, score: 0, status: "error", message: "the kernel died while running this test" };
-    } else if (own.length === 0) {
-      const why = firstErrorLine(cell.outputs);
-      result = { ...base, score: 0, status: "error", message: `the test produced no verdict${why ? `: ${why}` : ""}` };
-    } else if (own.length > 1) {
-      result = { ...base, score: 0, status: "error", message: `the test cell printed ${own.length} verdicts for "${test.grade_id}" instead of one: not counted` };
-      warnings.push(`test cell "${test.grade_id}" printed ${own.length} verdict records (a forged one?): scored 0`);
-    } else {
-      const r = own[0];
-      if (r.max_score !== test.points || !(r.score === 0 || r.score === test.points)) {
-        result = { ...base, score: 0, status: "error", message: `the verdict claims ${r.score}/${r.max_score} points; this test is worth ${test.points}: not counted` };
-      } else {
-        result = { ...base, score: r.status === "passed" ? r.score : 0, status: r.status, message: r.message };
-      }
-    }
+    let result = runFailure(base, cell, runs.get(index)) ?? (reference ? scoreByObservations(test, cell, base, reference, warnings) : scoreByVerdict(test, cell, base, warnings));
     const exercise = test.exercise ? nb.cells.find((c) => isSolution(c) && gradeIdOf(c) === test.exercise) : undefined;
     if (result.status !== "passed" && test.exercise && exercise && stubs.get(test.exercise) === cellSource(exercise)) {
       result = { ...result, status: "not_attempted", message: `exercise "${test.exercise}" has not been attempted yet (it is still the stub)` };
@@ -242,7 +333,7 @@ function problemsOf(nb: Notebook, runs: CellRun[]): CellProblem[] {
 }
 
 /** A report for a submission that could not be run at all (wrong format): every test scores 0. */
-function failedReport(file: string, mode: GradeMode, tests: TestSpec[], warning: string, root: string, started: number): GradeReport {
+function failedReport(file: string, mode: GradeMode, tests: TestSpec[], warning: string, root: string, started: number, seed: number, sandboxed: boolean, limits: KernelLimits): GradeReport {
   return {
     notebook: file,
     mode,
@@ -254,14 +345,90 @@ function failedReport(file: string, mode: GradeMode, tests: TestSpec[], warning:
     cell_problems: [],
     warnings: [warning],
     env: envInfo(root, mode),
+    seed,
+    sandboxed,
+    limits,
     duration_ms: Date.now() - started,
   };
+}
+
+/** The solution's run of its own tests for one seed: what every submission's observations are compared with. */
+export interface Reference {
+  seed: number;
+  /** The observation record of each test, by grade_id. */
+  records: Map<string, ObservationRecord>;
+  /** The verdict each test's own assertions gave on the solution (verify-solutions wants them all passed). */
+  verdicts: Map<string, CheckRecord>;
+  runs: CellRun[];
+  warnings: string[];
+  /** The executed source. */
+  notebook: Notebook;
+}
+
+const references = new Map<string, Promise<Reference>>();
+
+/** Runs the source notebook in a fresh kernel (once per source, seed and sandbox in a grading process). */
+export function referenceFor(source: Notebook, opts: Pick<GradeOptions, "root" | "onCell" | "timeoutMsFor" | "interruptGraceMs" | "limits"> & { seed: number; sandbox: boolean; cwd: string }): Promise<Reference> {
+  const key = createHash("sha256").update(serializeNotebook(source)).update(`\0${opts.seed}\0${opts.sandbox}`).digest("hex");
+  let ref = references.get(key);
+  if (!ref) {
+    ref = (async () => {
+      const nb = cloneNotebook(source);
+      const { runs, warnings } = await runNotebookCells(nb, {
+        root: opts.root,
+        cwd: opts.cwd,
+        budgetMs: notebookBudgetS(nb) * 1000,
+        onCell: opts.onCell,
+        timeoutMsFor: opts.timeoutMsFor,
+        interruptGraceMs: opts.interruptGraceMs,
+        sandbox: opts.sandbox,
+        env: { COURSEKIT_GRADING_SEED: String(opts.seed) },
+        limits: opts.limits,
+      });
+      const records = new Map<string, ObservationRecord>();
+      const verdicts = new Map<string, CheckRecord>();
+      for (const cell of nb.cells.filter(isGraded)) {
+        const id = gradeIdOf(cell) as string;
+        const rec = recordsIn<unknown>(cell.outputs, OBSERVATIONS_MIME).map(asObservationRecord).find((r) => r?.grade_id === id);
+        if (rec) records.set(id, rec);
+        const verdict = recordsIn<unknown>(cell.outputs, RESULT_MIME).find((r): r is CheckRecord => isCheckRecord(r) && r.grade_id === id);
+        if (verdict) verdicts.set(id, verdict);
+      }
+      return { seed: opts.seed, records, verdicts, runs, warnings, notebook: nb };
+    })();
+    references.set(key, ref);
+    ref.catch(() => references.delete(key));
+  }
+  return ref;
+}
+
+/** The executed copy handed back: each test cell ends with the grader's verdict; hidden tests show nothing else. */
+function feedbackCopy(nb: Notebook, results: TestResult[], mode: GradeMode): Notebook {
+  const copy = cloneNotebook(nb);
+  const byId = new Map(results.map((r) => [r.grade_id, r]));
+  for (const cell of copy.cells) {
+    const id = gradeIdOf(cell);
+    const result = id && isGraded(cell) ? byId.get(id) : undefined;
+    if (!result || cell.cell_type !== "code") continue;
+    const line = describeCheck({ grade_id: result.grade_id, score: result.score, max_score: result.max_score, status: result.status === "passed" ? "passed" : result.status === "failed" ? "failed" : "error", message: result.status === "passed" ? "" : `${result.status}: ${result.message}` });
+    const verdict: NbOutput = { output_type: "display_data", data: { "text/plain": `grader (${mode} mode): ${line}` }, metadata: {} };
+    if (result.visibility === "hidden" && mode === "instructor") {
+      cell.source = `// Hidden test "${result.grade_id}" (${result.max_score} point${result.max_score === 1 ? "" : "s"}): its code is not handed back; the grader's verdict is below.`;
+      cell.outputs = [verdict];
+    } else {
+      cell.outputs = [...(cell.outputs ?? []), verdict];
+    }
+  }
+  return copy;
 }
 
 /** Grades one notebook file. Never throws for anything in the submission; the report says what happened. */
 export async function gradeNotebook(file: string, opts: GradeOptions): Promise<{ report: GradeReport; executed?: Notebook }> {
   const started = Date.now();
   if (opts.mode === "instructor" && !opts.source) throw new Error("instructor mode needs the source notebook (--source)");
+  const sandbox = sandboxDecision(opts.mode, opts.unsandboxed);
+  const seed = opts.seed ?? defaultSeed();
+  const limits: KernelLimits = { ...DEFAULT_LIMITS, ...opts.limits };
   let submission: Notebook;
   try {
     submission = readNotebook(file);
@@ -271,12 +438,14 @@ export async function gradeNotebook(file: string, opts: GradeOptions): Promise<{
     }
   } catch (e) {
     if (!(e instanceof NotebookFormatError)) throw e;
-    return { report: failedReport(file, opts.mode, opts.source ? testSpecs(opts.source) : [], e.message, opts.root, started) };
+    return { report: failedReport(file, opts.mode, opts.source ? testSpecs(opts.source) : [], e.message, opts.root, started, seed, sandbox, limits) };
   }
   const warnings: string[] = [];
+  if (!sandbox) warnings.push(`the kernel ran without the sandbox (${sandboxUnavailableReason()})`);
   let nb: Notebook;
   let tests: TestSpec[];
   const stubs = new Map<string, string>();
+  let reference: Reference | undefined;
   if (opts.mode === "instructor" && opts.source) {
     const restored = restoreFromSource(submission, opts.source);
     nb = restored.notebook;
@@ -285,6 +454,7 @@ export async function gradeNotebook(file: string, opts: GradeOptions): Promise<{
     opts.source.cells.forEach((c, k) => {
       if (isSolution(c)) stubs.set(gradeIdOf(c) as string, cellSource(releaseCell(c, k)));
     });
+    reference = await referenceFor(opts.source, { ...opts, seed, sandbox, cwd: path.dirname(path.resolve(opts.sourcePath ?? file)) });
   } else {
     nb = cloneNotebook(submission);
     warnings.push(...editedTestWarnings(nb));
@@ -310,16 +480,17 @@ export async function gradeNotebook(file: string, opts: GradeOptions): Promise<{
     timeoutMsFor: opts.timeoutMsFor,
     interruptGraceMs: opts.interruptGraceMs,
     lastIndex: opts.stopAfterLastTest ? nb.cells.reduce((last, c, i) => (isGraded(c) ? i : last), -1) : undefined,
+    sandbox,
+    env: { COURSEKIT_GRADING_SEED: String(seed) },
+    limits,
   });
   warnings.push(...runWarnings);
   const byIndex = new Map(runs.map((r) => [r.index, r]));
-  const results = scoreTests(nb, tests, byIndex, opts.mode, stubs, warnings);
+  const results = scoreTests(nb, tests, byIndex, opts.mode, stubs, warnings, reference);
   const counted = results.filter((r) => !(opts.mode === "student" && r.visibility === "hidden"));
   const checkpoints = nb.cells.flatMap((c) => recordsIn<CheckpointRecord>(c.outputs, CHECKPOINT_MIME));
-  if (opts.executedPath) {
-    fs.mkdirSync(path.dirname(opts.executedPath), { recursive: true });
-    writeNotebook(opts.executedPath, nb);
-  }
+  const executed = feedbackCopy(nb, results, opts.mode);
+  if (opts.executedPath) writeFileAtomic(opts.executedPath, serializeNotebook(executed));
   const report: GradeReport = {
     notebook: file,
     mode: opts.mode,
@@ -331,7 +502,22 @@ export async function gradeNotebook(file: string, opts: GradeOptions): Promise<{
     cell_problems: problemsOf(nb, runs),
     warnings,
     env: envInfo(opts.root, opts.mode),
+    seed,
+    sandboxed: sandbox,
+    limits,
     duration_ms: Date.now() - started,
   };
-  return { report, executed: nb };
+  return { report, executed };
+}
+
+/** Writes a file so that a reader sees the old content or the new, never a part (temp file + rename). */
+export function writeFileAtomic(file: string, text: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`);
+  try {
+    fs.writeFileSync(tmp, text);
+    fs.renameSync(tmp, file);
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
 }

@@ -1,16 +1,19 @@
 /**
  * Runs a notebook's code cells in order through the real tslab kernel, as the grader needs it:
  *   - each cell has its time limit (metadata.coursekit.timeout_s, default 30 s) and the notebook a budget
- *     (counted from the first cell, so a slow kernel start does not eat it);
+ *     (metadata.coursekit.budget_s, default 600 s), both in CPU seconds of the kernel where Linux tells
+ *     them (the same on a busy machine as on an idle one), with a wall-clock backstop; the kernel's start
+ *     and the imports of the first cell are not counted against the budget;
  *   - after a cell that failed, wait 300 ms (tslab aborts every request for 200 ms after an error);
- *     a cell answered with "abort" did not run: it is retried once, then reported as not run;
+ *     a cell answered with "abort" did not run: it is retried (3 times, waiting longer each time), then
+ *     reported as not run;
  *   - when the kernel dies or had to be killed, a new one is started and the cells that had run
  *     successfully (test cells excepted) are replayed, outputs discarded, so the cells after it can still run.
  * The notebook's cells receive their outputs and execution counts (the executed copy for feedback).
  */
 import { cellSource, NbCell, Notebook } from "../notebook/ipynb";
 import { cellTimeoutS, gradeIdOf, isGraded } from "./cells";
-import { ExecuteStatus, KernelStartError, TslabKernel } from "./kernel-client";
+import { ExecuteStatus, KernelLimits, KernelStartError, LimitHit, TslabKernel, wallBackstopMs } from "./kernel-client";
 
 export type CellStatus = ExecuteStatus | "not_run";
 
@@ -21,6 +24,10 @@ export interface CellRun {
   durationMs: number;
   /** Why a cell was not run (budget, kernel could not start). */
   reason?: string;
+  /** The limit that stopped the cell (timeout) or killed the kernel (dead). */
+  limit?: LimitHit;
+  /** The cell printed more than its output limit. */
+  truncated?: boolean;
 }
 
 export interface RunOptions {
@@ -36,6 +43,11 @@ export interface RunOptions {
   interruptGraceMs?: number;
   /** Run no cell after this index (cells after the last test cannot change any verdict). */
   lastIndex?: number;
+  /** Run the kernel in the sandbox (lib/grader/sandbox.ts). */
+  sandbox?: boolean;
+  /** Environment variables for the kernel (the grading seed). */
+  env?: Record<string, string>;
+  limits?: Partial<KernelLimits>;
 }
 
 export interface RunResult {
@@ -45,7 +57,24 @@ export interface RunResult {
 }
 
 const ERROR_PAUSE_MS = 300;
+const ABORT_RETRIES = 3;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** What a limit means, for messages. */
+export function describeLimit(limit: LimitHit | undefined, seconds: number): string {
+  switch (limit) {
+    case "cpu":
+      return `it used more than ${seconds} s of CPU time`;
+    case "wall":
+      return `it did not finish within ${Math.round(wallBackstopMs(seconds * 1000) / 1000)} s of wall-clock time`;
+    case "memory":
+      return "the kernel went over its memory limit";
+    case "processes":
+      return "the kernel started more processes than allowed";
+    default:
+      return `it ran over its time limit (${seconds} s)`;
+  }
+}
 
 function label(nb: Notebook, index: number): string {
   const id = gradeIdOf(nb.cells[index]);
@@ -63,7 +92,7 @@ export async function runNotebookCells(nb: Notebook, opts: RunOptions): Promise<
 
   const startKernel = async (): Promise<TslabKernel | null> => {
     try {
-      return await TslabKernel.start({ root: opts.root, cwd: opts.cwd, interruptGraceMs: opts.interruptGraceMs });
+      return await TslabKernel.start({ root: opts.root, cwd: opts.cwd, interruptGraceMs: opts.interruptGraceMs, sandbox: opts.sandbox, env: opts.env, limits: opts.limits });
     } catch (e) {
       warnings.push(`the kernel could not be started: ${e instanceof KernelStartError ? e.message : String(e)}`);
       return null;
@@ -85,9 +114,14 @@ export async function runNotebookCells(nb: Notebook, opts: RunOptions): Promise<
     return k;
   };
 
+  // The budget: CPU seconds of the cells (wall-clock where CPU time is unknown), the first code cell
+  // (imports, backend set-up) excepted; a wall-clock backstop for cells that wait without computing.
+  let budgetUsedMs = 0;
+  let budgetWallStart = 0;
+  let firstCodeCell = true;
+  const budgetLeft = () => Math.min(opts.budgetMs - budgetUsedMs, budgetWallStart === 0 ? Infinity : wallBackstopMs(opts.budgetMs) - (Date.now() - budgetWallStart));
   try {
     kernel = await startKernel();
-    const budgetStart = Date.now(); // the budget is for the cells, not for starting the kernel
     const end = Math.min(nb.cells.length - 1, opts.lastIndex ?? Infinity);
     for (let index = 0; index <= end; index++) {
       const cell = nb.cells[index];
@@ -104,28 +138,38 @@ export async function runNotebookCells(nb: Notebook, opts: RunOptions): Promise<
         report({ index, status: "not_run", durationMs: 0, reason: "no kernel" });
         continue;
       }
-      const budgetLeft = () => opts.budgetMs - (Date.now() - budgetStart);
       if (budgetLeft() <= 0) {
         report({ index, status: "not_run", durationMs: 0, reason: `the notebook's time budget (${Math.round(opts.budgetMs / 1000)} s) was used up` });
         continue;
       }
-      const limit = () => Math.min(timeoutFor(cell), Math.max(1, budgetLeft()));
+      const counted = !firstCodeCell;
+      firstCodeCell = false;
+      const limit = () => (counted ? Math.min(timeoutFor(cell), Math.max(1, budgetLeft())) : timeoutFor(cell));
       let result = await kernel.execute(code, limit());
-      if (result.status === "abort") {
-        await sleep(ERROR_PAUSE_MS);
+      for (let retry = 1; result.status === "abort" && retry <= ABORT_RETRIES; retry++) {
+        await sleep(ERROR_PAUSE_MS * 2 ** retry);
         result = await kernel.execute(code, limit());
+      }
+      if (counted) {
+        if (budgetWallStart === 0) budgetWallStart = Date.now() - result.durationMs;
+        budgetUsedMs += result.cpuS !== undefined ? result.cpuS * 1000 : result.durationMs;
       }
       cell.outputs = result.outputs;
       if (result.status === "ok" || result.status === "error") cell.execution_count = ++executionCount;
       const run: CellRun = { index, status: result.status === "abort" ? "not_run" : result.status, durationMs: result.durationMs };
-      if (result.status === "abort") run.reason = "the kernel aborted it twice";
+      if (result.status === "abort") run.reason = `the kernel aborted it ${ABORT_RETRIES + 1} times`;
+      if (result.limit) run.limit = result.limit;
+      if (result.truncated) {
+        run.truncated = true;
+        warnings.push(`${label(nb, index)} printed more output than allowed: the rest was dropped`);
+      }
       report(run);
       if (result.status === "ok") {
         if (!isGraded(cell)) succeeded.push(index); // test cells define nothing later cells need: not replayed
         continue;
       }
-      if (result.status === "timeout") warnings.push(`${label(nb, index)} ran over its time limit and was interrupted${result.kernelAlive ? "" : "; the kernel had to be restarted"}`);
-      if (result.status === "dead") warnings.push(`the kernel died while running ${label(nb, index)}; it was restarted`);
+      if (result.status === "timeout") warnings.push(`${label(nb, index)} ran over its time limit (${describeLimit(result.limit, Math.round(limit() / 1000))}) and was interrupted${result.kernelAlive ? "" : "; the kernel had to be restarted"}`);
+      if (result.status === "dead") warnings.push(`the kernel died while running ${label(nb, index)}${result.limit ? ` (${describeLimit(result.limit, 0)})` : ""}; it was restarted`);
       if (!result.kernelAlive) {
         await kernel.shutdown();
         kernel = await restart();

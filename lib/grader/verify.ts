@@ -1,7 +1,9 @@
 /**
  * The instructor's two checks over the course's notebooks:
- *   - verify-solutions: every source notebook (solutions/) scores 100 %, with no cell failing and every
- *     checkpoint answered correctly, through the real kernel;
+ *   - verify-solutions: every source notebook (solutions/) runs with no cell failing, every test's own
+ *     assertions pass on the solution, every test records observations, every checkpoint is answered
+ *     correctly; and the source graded as a submission (a second kernel, the same seed) scores 100 %
+ *     against that reference run, which proves the observations are reproducible;
  *   - verify-release: every student version (notebooks/) is exactly what the release produces from its
  *     source, and every exercise's tests fail on the stubs (cells after the last test are not run: they
  *     cannot change a verdict).
@@ -9,7 +11,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { readNotebook, serializeNotebook } from "../notebook/ipynb";
-import { gradeNotebook, GradeOptions, GradeReport } from "./grade";
+import { CHECKPOINT_MIME, CheckpointRecord } from "../notebook/checkpoint";
+import { defaultSeed, gradeNotebook, GradeOptions, GradeReport, referenceFor, sandboxDecision } from "./grade";
+import { gradeIdOf, isGraded } from "./cells";
 import { releaseNotebook } from "./release";
 
 export interface Verdict {
@@ -65,12 +69,30 @@ export function sourcePathFor(root: string, file: string): string | undefined {
   return matches.length === 1 ? matches[0] : undefined;
 }
 
-type RunOpts = Pick<GradeOptions, "onCell" | "timeoutMsFor">;
+type RunOpts = Pick<GradeOptions, "onCell" | "timeoutMsFor" | "seed">;
 
 export async function verifySolution(root: string, sourceFile: string, opts: RunOpts = {}): Promise<Verdict> {
   const source = readNotebook(sourceFile);
-  const { report } = await gradeNotebook(sourceFile, { mode: "instructor", root, source, ...opts });
   const problems: string[] = [];
+  // The reference run: the solution's own assertions, its observations, its checkpoints.
+  const sandbox = sandboxDecision("student"); // the instructor's own code: the sandbox where there is one
+  const seed = opts.seed ?? defaultSeed();
+  const ref = await referenceFor(source, { root, seed, sandbox, cwd: path.dirname(sourceFile), onCell: opts.onCell, timeoutMsFor: opts.timeoutMsFor });
+  for (const cell of ref.notebook.cells.filter(isGraded)) {
+    const id = gradeIdOf(cell) as string;
+    const verdict = ref.verdicts.get(id);
+    const record = ref.records.get(id);
+    if (verdict && verdict.status !== "passed") problems.push(`test "${id}": its own assertions fail on the solution (${verdict.status}: ${verdict.message})`);
+    if (!record) problems.push(`test "${id}": records no observations on the solution (call t.observe(...) in check's test function)`);
+    else if (record.error) problems.push(`test "${id}": stopped on the solution: ${record.error}`);
+    else if (record.observations.length === 0) problems.push(`test "${id}": observes nothing, so the grader has nothing to compare (call t.observe(...))`);
+  }
+  const refCheckpoints = ref.notebook.cells.flatMap((c) => (c.outputs ?? []).flatMap((o) => (o.data && o.data[CHECKPOINT_MIME] !== undefined ? [o.data[CHECKPOINT_MIME] as unknown as CheckpointRecord] : [])));
+  for (const c of refCheckpoints) if (c.status !== "correct") problems.push(`checkpoint "${c.id}": ${c.status} (${c.message})`);
+  for (const r of ref.runs) if (r.status !== "ok") problems.push(`cell ${r.index + 1} of the reference run: ${r.status}${r.reason ? ` ${r.reason}` : ""}`);
+  for (const w of ref.warnings) problems.push(`warning (reference run): ${w}`);
+  // The solution graded as a submission, in a second kernel, against that reference.
+  const { report } = await gradeNotebook(sourceFile, { mode: "instructor", root, source, unsandboxed: true, ...opts, seed });
   if (report.score !== report.max_score) problems.push(`scores ${report.score}/${report.max_score}, not 100 %`);
   if (report.max_score === 0) problems.push("has no graded tests");
   for (const t of report.tests) if (t.status !== "passed") problems.push(`test "${t.grade_id}": ${t.status} ${t.message}`);
@@ -99,7 +121,7 @@ export async function verifyRelease(root: string, sourceFile: string, opts: RunO
   }
   if (differs) return { file: sourceFile, ok: false, problems: [differs], notes: [] };
   const source = readNotebook(sourceFile);
-  const { report } = await gradeNotebook(releasePathFor(root, sourceFile), { mode: "instructor", root, source, stopAfterLastTest: true, ...opts });
+  const { report } = await gradeNotebook(releasePathFor(root, sourceFile), { mode: "instructor", root, source, stopAfterLastTest: true, unsandboxed: true, ...opts });
   for (const t of report.tests) {
     if (t.status === "passed") problems.push(`test "${t.grade_id}" passes on the stub: it does not test the exercise`);
     if (t.status === "timeout") problems.push(`test "${t.grade_id}" times out on the stub`);

@@ -1,11 +1,19 @@
 /**
- * Graded test cells (shared/notebook-spec.md): under tslab a cell that prints no error proves nothing, so
- * every graded cell calls `check(...)`, which runs the assertions, catches everything, and emits an explicit
- * verdict: a machine-readable record in its own MIME type (what the autograder counts) plus a readable line
- * (what the student reads).
+ * Graded test cells (solutions/README.md): under tslab a cell that prints no error proves nothing, so
+ * every graded cell calls `check(...)`, which runs the test, catches everything, and emits one output with
+ *   - the local verdict (RESULT_MIME): what the student's own notebook shows, and what grading in student
+ *     mode counts (it can only fool its own author);
+ *   - the observations (OBSERVATIONS_MIME, lib/notebook/observe.ts): the values the student's code produced
+ *     on seeded inputs. When the instructor grades, only these count: the grader compares them, outside the
+ *     student's kernel, with what the solution produces on the same seed;
+ *   - a readable line.
  *
- *   await check("lora-forward", 2, () => { assert.equal(...); }, { failure: "Did you scale by alpha / r?" });
+ *   await check("lora-forward", 2, (t) => {
+ *     const y = t.observe("output", forward(t.normal([2, 8])), { atol: 1e-5 });
+ *     assert.equal(...);
+ *   }, { failure: "Did you scale by alpha / r?" });
  */
+import { OBSERVATIONS_MIME, TestContext } from "./observe";
 import { notebookDisplayBundle } from "./tslab";
 
 export const RESULT_MIME = "application/vnd.coursekit.result+json";
@@ -21,6 +29,9 @@ export interface CheckRecord {
   /** The instructor's hint first, then what went wrong. Empty when passed. */
   message: string;
 }
+
+/** A graded test: runs the student's code on seeded inputs, observes what it produced, asserts for feedback. */
+export type TestFn = (t: TestContext) => void | Promise<void>;
 
 export interface CheckOptions {
   /** Shown to the student when the check does not pass (before any error text). */
@@ -50,12 +61,12 @@ function oneLine(e: unknown): string {
  * Runs `fn` (sync or async) and returns the verdict without showing it: full points if it returns without
  * throwing, 0 otherwise. Never throws for a failing test.
  */
-export async function runCheck(gradeId: string, points: number, fn: () => void | Promise<void>, opts: CheckOptions = {}): Promise<CheckRecord> {
+export async function runCheck(gradeId: string, points: number, fn: TestFn, opts: CheckOptions = {}, context = new TestContext(gradeId)): Promise<CheckRecord> {
   if (!gradeId) throw new Error("check: a grade_id is required (it must match the cell's nbgrader grade_id)");
   if (!(points >= 0)) throw new Error(`check("${gradeId}"): points must be a number ≥ 0, got ${points}`);
   let record: CheckRecord;
   try {
-    await fn();
+    await fn(context);
     record = { grade_id: gradeId, score: points, max_score: points, status: "passed", message: "" };
   } catch (e) {
     const detail = oneLine(e);
@@ -71,8 +82,10 @@ export async function runCheck(gradeId: string, points: number, fn: () => void |
  * Returns nothing, so the cell prints nothing else. Never throws for a failing test, so the cells after it
  * still run.
  */
-export async function check(gradeId: string, points: number, fn: () => void | Promise<void>, opts: CheckOptions = {}): Promise<void> {
-  const record = await runCheck(gradeId, points, fn, opts);
+export async function check(gradeId: string, points: number, fn: TestFn, opts: CheckOptions = {}): Promise<void> {
+  const context = new TestContext(gradeId);
+  const record = await runCheck(gradeId, points, fn, opts, context);
+  const observations = await context.finish(record.status === "error" ? record.message : undefined);
   const line = describeCheck(record);
-  if (!notebookDisplayBundle({ [RESULT_MIME]: record, "text/plain": line })) console.log(line);
+  if (!notebookDisplayBundle({ [RESULT_MIME]: record, [OBSERVATIONS_MIME]: observations, "text/plain": line })) console.log(line);
 }

@@ -1,0 +1,109 @@
+/**
+ * The sandbox a grading kernel runs in (Linux namespaces through bubblewrap, Debian's `bubblewrap`):
+ *   - it sees only what a notebook needs, read-only: the system's programs and libraries, and from the
+ *     course repository lib/, node_modules/, datasets/, results/, package.json and tsconfig.json. The
+ *     repository folder itself is a small in-memory scratch space (files a notebook writes, e.g. out/, land
+ *     there and vanish); nothing of solutions/, notebooks/, other submissions or the grader's files;
+ *   - no network (its own network namespace), its own PID namespace (it cannot see or signal the grader;
+ *     when the sandbox's first process dies, every process in it dies), no capabilities;
+ *   - a scrubbed environment: PATH, HOME, LANG, the kernel's own COURSEKIT_* variables and the grading seed;
+ *   - /tmp and the scratch space are size-limited tmpfs (the disk limit).
+ * Memory, process count, CPU time and output are limited by the kernel client (lib/grader/kernel-client.ts),
+ * which watches the sandbox's processes from outside.
+ */
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+export interface SandboxSpec {
+  /** The course repository (its lib/, node_modules/, datasets/ are mounted read-only). */
+  root: string;
+  /** A host folder mounted read-write at the same path (the kernel's connection file and sockets). */
+  connectionDir: string;
+  /** Environment variables of the kernel (the only ones it gets). */
+  env: Record<string, string>;
+  /** Size of each writable tmpfs (/tmp and the repository's scratch space), in MiB. */
+  diskMiB: number;
+}
+
+/** What the kernel sees of the repository, read-only. */
+export const SANDBOX_REPO_PATHS = ["lib", "node_modules", "datasets", "results", "package.json", "tsconfig.json"];
+
+const SYSTEM_ETC = ["passwd", "group", "hosts", "nsswitch.conf", "localtime", "ssl", "ca-certificates", "alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d"];
+
+let cachedBwrap: string | null | undefined;
+
+/** The bubblewrap binary, if it is installed and can create namespaces here (checked once). */
+export function findBwrap(): string | null {
+  if (cachedBwrap !== undefined) return cachedBwrap;
+  cachedBwrap = null;
+  for (const candidate of ["/usr/bin/bwrap", "/usr/local/bin/bwrap", "/bin/bwrap"]) {
+    if (!fs.existsSync(candidate)) continue;
+    try {
+      execFileSync(candidate, ["--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "--", "/bin/true"], { stdio: "ignore", timeout: 20000 });
+      cachedBwrap = candidate;
+    } catch {
+      // installed but not usable (no user namespaces, seccomp): treated as missing
+    }
+    break;
+  }
+  return cachedBwrap;
+}
+
+/** Why sandboxing is unavailable here (for error messages), or null. */
+export function sandboxUnavailableReason(): string | null {
+  if (process.platform !== "linux") return `kernels can be sandboxed on Linux only (this is ${process.platform})`;
+  if (findBwrap()) return null;
+  const installed = ["/usr/bin/bwrap", "/usr/local/bin/bwrap", "/bin/bwrap"].some((p) => fs.existsSync(p));
+  return installed
+    ? "bubblewrap is installed but cannot create namespaces here (user namespaces disabled?)"
+    : "bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap; npm run setup does it as root)";
+}
+
+/** The folders a path needs to exist inside the sandbox, outermost first ("/a", "/a/b"). */
+function parents(p: string): string[] {
+  const out: string[] = [];
+  let dir = path.dirname(p);
+  while (dir !== path.dirname(dir)) {
+    out.unshift(dir);
+    dir = path.dirname(dir);
+  }
+  return out;
+}
+
+/** bubblewrap's arguments for running `command` in the sandbox. */
+export function bwrapArgs(spec: SandboxSpec, command: string[]): string[] {
+  const a: string[] = [];
+  a.push("--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL");
+  a.push("--ro-bind", "/usr", "/usr");
+  for (const link of ["bin", "lib", "lib32", "lib64", "libx32", "sbin"]) {
+    const host = `/${link}`;
+    if (!fs.existsSync(host)) continue;
+    const st = fs.lstatSync(host);
+    if (st.isSymbolicLink()) a.push("--symlink", fs.readlinkSync(host), host);
+    else a.push("--ro-bind", host, host);
+  }
+  for (const name of SYSTEM_ETC) if (fs.existsSync(`/etc/${name}`)) a.push("--ro-bind", `/etc/${name}`, `/etc/${name}`);
+  // Node itself when it lives outside /usr (nvm, /opt): its installation folder, read-only.
+  const node = fs.realpathSync(process.execPath);
+  if (!node.startsWith("/usr/")) {
+    const prefix = path.dirname(path.dirname(node));
+    a.push("--ro-bind", prefix, prefix);
+  }
+  a.push("--proc", "/proc", "--dev", "/dev");
+  a.push("--size", String(spec.diskMiB * 1024 * 1024), "--tmpfs", "/tmp");
+  const root = fs.realpathSync(spec.root);
+  for (const dir of parents(root)) a.push("--dir", dir);
+  a.push("--size", String(spec.diskMiB * 1024 * 1024), "--tmpfs", root);
+  for (const rel of SANDBOX_REPO_PATHS) {
+    const p = path.join(root, rel);
+    if (fs.existsSync(p)) a.push("--ro-bind", p, p);
+  }
+  const conn = fs.realpathSync(spec.connectionDir);
+  for (const dir of parents(conn)) if (!dir.startsWith("/tmp") && !dir.startsWith("/usr") && dir !== "/") a.push("--dir", dir);
+  a.push("--bind", conn, conn);
+  a.push("--clearenv");
+  for (const [k, v] of Object.entries(spec.env)) a.push("--setenv", k, v);
+  a.push("--chdir", root, "--", ...command);
+  return a;
+}
