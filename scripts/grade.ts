@@ -1,16 +1,24 @@
 /**
  * npm run grade -- PATH [--instructor] [--source FILE] [--json FILE] [--out DIR] [--csv FILE] [--html]
+ *                      [--jobs N] [--regrade] [--seed N] [--unsandboxed]
  *   Grades one notebook, or every notebook in a folder of submissions, through the real tslab kernel.
  *   Student mode (default): public tests only. --instructor: restores test cells from the source (found by
- *   the same path under solutions/, or --source) and runs hidden tests too.
- *   Writes <name>.feedback/report.json and <name>.feedback/<name>.ipynb (the executed copy) beside each
- *   notebook (or under --out), and for a folder a CSV (default <folder>/grades.csv).
+ *   the same path under solutions/, or --source), runs hidden tests too, and scores every test by comparing
+ *   its observations with the solution's on a seed chosen now (lib/grader/grade.ts). Kernels run in the
+ *   bubblewrap sandbox; instructor grading refuses to run without it unless --unsandboxed.
+ *   Writes <name>.feedback/report.json and <name>.feedback/<name>.ipynb (the executed copy, hidden tests'
+ *   code removed) beside each notebook (or under --out), and for a folder a CSV (default <folder>/grades.csv).
+ *   A folder: --jobs N submissions at once (default: the number of cores); a submission already graded
+ *   (its report.json is newer than it) is skipped unless --regrade, so an interrupted batch resumes.
+ *   Every file is written atomically; Ctrl-C stops the kernels and leaves no partial file behind.
  * npm run grade -- --verify-solutions [FILES...]   every source notebook scores 100 %
  * npm run grade -- --verify-release [FILES...]     student versions are up to date and fail on the stubs
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { gradeNotebook, GradeReport } from "../lib/grader/grade";
+import * as os from "node:os";
+import { defaultSeed, gradeNotebook, GradeReport, sandboxDecision, SandboxRequiredError, writeFileAtomic } from "../lib/grader/grade";
+import { killAllKernels } from "../lib/grader/kernel-client";
 import { exportHtml } from "../lib/grader/html-export";
 import { formatReport, reportsToCsv } from "../lib/grader/report";
 import { findNotebooks, SOURCES_DIR, sourcePathFor, Verdict, verifyRelease, verifySolution } from "../lib/grader/verify";
@@ -28,6 +36,10 @@ const args = parseArgs(process.argv.slice(2), {
   csv: { type: "string", default: "", help: "CSV of a folder's scores (default: <folder>/grades.csv)" },
   html: { type: "boolean", default: false, help: "also export the executed copy to HTML (needs Jupyter's nbconvert)" },
   quiet: { type: "boolean", default: false, help: "do not print a line per cell" },
+  jobs: { type: "number", default: 0, help: "grade this many submissions at once (0: one per CPU core)" },
+  regrade: { type: "boolean", default: false, help: "grade again the submissions that already have a report" },
+  seed: { type: "number", default: 0, help: "the seed for the tests' inputs (0: a new random one; the report records it)" },
+  unsandboxed: { type: "boolean", default: false, help: "instructor mode: run submissions even where the sandbox (bubblewrap) is unavailable" },
   "verify-solutions": { type: "boolean", default: false, help: "check that every source notebook scores 100 %" },
   "verify-release": { type: "boolean", default: false, help: "check that the student versions are released and fail on the stubs" },
 });
@@ -57,62 +69,128 @@ async function verify(kind: "solutions" | "release"): Promise<number> {
   return failed === 0 ? 0 : 1;
 }
 
-async function gradeOne(file: string, outBase: string): Promise<GradeReport> {
-  const stem = path.basename(file, ".ipynb");
-  const feedback = path.join(outBase || path.dirname(file), `${stem}.feedback`);
-  let source;
-  if (args.instructor) {
-    const sourceFile = args.source || sourcePathFor(ROOT, file);
-    if (!sourceFile) throw new Error(`no source notebook for ${file}: none with the same path or name under ${SOURCES_DIR}/; give it with --source FILE`);
-    source = readNotebook(sourceFile);
+const feedbackDir = (file: string, outBase: string): string => path.join(outBase || path.dirname(file), `${path.basename(file, ".ipynb")}.feedback`);
+
+/** A report already written for this file, newer than the file (an interrupted batch resumes there). */
+function existingReport(file: string, outBase: string): GradeReport | undefined {
+  const reportFile = path.join(feedbackDir(file, outBase), "report.json");
+  try {
+    if (fs.statSync(reportFile).mtimeMs < fs.statSync(file).mtimeMs) return undefined;
+    const r = JSON.parse(fs.readFileSync(reportFile, "utf8")) as GradeReport;
+    return r.mode === (args.instructor ? "instructor" : "student") && Array.isArray(r.tests) ? r : undefined;
+  } catch {
+    return undefined;
   }
-  console.log(`grading ${file}${args.instructor ? " (instructor)" : ""}`);
+}
+
+/** A report for a submission the grader itself could not grade (the batch goes on). */
+function crashReport(file: string, e: unknown): GradeReport {
+  return {
+    notebook: file, mode: args.instructor ? "instructor" : "student", score: 0, max_score: 0, hidden_max_score: 0, tests: [], checkpoints: [], cell_problems: [],
+    warnings: [`the grader could not grade this file: ${e instanceof Error ? e.message : String(e)}`], env: {}, seed: 0, sandboxed: false,
+    limits: { memoryMiB: 0, processes: 0, streamBytes: 0, displayBytes: 0, diskMiB: 0 }, duration_ms: 0,
+  };
+}
+
+async function gradeOne(file: string, outBase: string, seed: number, log: (line: string) => void): Promise<GradeReport> {
+  const stem = path.basename(file, ".ipynb");
+  const feedback = feedbackDir(file, outBase);
+  let source;
+  let sourcePath: string | undefined;
+  if (args.instructor) {
+    sourcePath = args.source || sourcePathFor(ROOT, file);
+    if (!sourcePath) throw new Error(`no source notebook for ${file}: none with the same path or name under ${SOURCES_DIR}/; give it with --source FILE`);
+    source = readNotebook(sourcePath);
+  }
+  log(`grading ${file}${args.instructor ? " (instructor)" : ""}`);
   const executedPath = path.join(feedback, `${stem}.ipynb`);
-  const { report, executed } = await gradeNotebook(file, { mode: args.instructor ? "instructor" : "student", root: ROOT, source, executedPath, onCell: progress });
-  fs.mkdirSync(feedback, { recursive: true });
-  fs.writeFileSync(path.join(feedback, "report.json"), `${JSON.stringify(report, null, 2)}\n`);
+  const { report, executed } = await gradeNotebook(file, { mode: args.instructor ? "instructor" : "student", root: ROOT, source, sourcePath, executedPath, onCell: progress, seed, unsandboxed: args.unsandboxed });
   if (args.html && executed) {
     try {
-      console.log(`  HTML: ${exportHtml(executedPath)}`);
+      log(`  HTML: ${exportHtml(executedPath)}`);
     } catch (e) {
       report.warnings.push(`HTML export failed: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
-  console.log(formatReport(report));
-  console.log(`  feedback: ${path.relative(process.cwd(), feedback) || "."}/ (report.json, ${stem}.ipynb)`);
+  writeFileAtomic(path.join(feedback, "report.json"), `${JSON.stringify(report, null, 2)}\n`);
+  log(formatReport(report));
+  log(`  feedback: ${path.relative(process.cwd(), feedback) || "."}/ (report.json, ${stem}.ipynb)`);
   return report;
+}
+
+/** Grades the files with `jobs` workers; the reports come back in the files' order. */
+async function gradeAll(files: string[], outFor: (file: string) => string, seed: number, jobs: number): Promise<GradeReport[]> {
+  const reports: GradeReport[] = new Array(files.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < files.length) {
+      const i = next++;
+      const file = files[i];
+      const lines: string[] = [];
+      const log = jobs > 1 ? (l: string) => lines.push(l) : (l: string) => console.log(l);
+      const done = !args.regrade ? existingReport(file, outFor(file)) : undefined;
+      if (done) {
+        console.log(`skipping ${path.relative(process.cwd(), file)}: already graded (${done.score}/${done.max_score}; --regrade grades it again)`);
+        reports[i] = done;
+        continue;
+      }
+      try {
+        reports[i] = await gradeOne(file, outFor(file), seed, log);
+      } catch (e) {
+        if (e instanceof SandboxRequiredError) throw e;
+        reports[i] = crashReport(file, e);
+        lines.push(`${file}: ${reports[i].warnings[0]}`);
+      }
+      if (lines.length > 0) console.log(lines.join("\n"));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, files.length)) }, worker));
+  return reports;
 }
 
 async function main(): Promise<number> {
   if (args["verify-solutions"]) return verify("solutions");
   if (args["verify-release"]) return verify("release");
   if (args._.length !== 1) {
-    console.error("usage: npm run grade -- PATH [--instructor] [--source FILE] [--json FILE] [--out DIR] [--csv FILE] [--html]\n       npm run grade -- --verify-solutions | --verify-release   (npm run grade -- --help for all options)");
+    console.error("usage: npm run grade -- PATH [--instructor] [--source FILE] [--json FILE] [--out DIR] [--csv FILE] [--html] [--jobs N] [--regrade]\n       npm run grade -- --verify-solutions | --verify-release   (npm run grade -- --help for all options)");
     return 2;
   }
   const target = path.resolve(args._[0]);
   if (!fs.existsSync(target)) throw new Error(`${args._[0]} does not exist`);
+  sandboxDecision(args.instructor ? "instructor" : "student", args.unsandboxed); // refuse before running anything
+  const seed = args.seed > 0 ? Math.floor(args.seed) : defaultSeed();
   const out = args.out ? path.resolve(args.out) : "";
   if (fs.statSync(target).isFile()) {
-    const report = await gradeOne(target, out);
-    if (args.json) fs.writeFileSync(args.json, `${JSON.stringify(report, null, 2)}\n`);
+    const [report] = await gradeAll([target], () => out, seed, 1);
+    if (args.json) writeFileAtomic(path.resolve(args.json), `${JSON.stringify(report, null, 2)}\n`);
     return 0;
   }
   const files = findNotebooks(target);
   if (files.length === 0) throw new Error(`no notebooks (.ipynb) under ${args._[0]}`);
-  const reports: GradeReport[] = [];
-  for (const file of files) reports.push(await gradeOne(file, out ? path.join(out, path.dirname(path.relative(target, file))) : ""));
+  const jobs = args.jobs > 0 ? Math.floor(args.jobs) : os.cpus().length;
+  const started = Date.now();
+  const reports = await gradeAll(files, (file) => (out ? path.join(out, path.dirname(path.relative(target, file))) : ""), seed, jobs);
   const csv = args.csv || path.join(target, "grades.csv");
-  fs.writeFileSync(csv, reportsToCsv(reports, target));
-  if (args.json) fs.writeFileSync(args.json, `${JSON.stringify(reports, null, 2)}\n`);
-  console.log(`\n${reports.length} notebooks graded; scores in ${csv}`);
+  writeFileAtomic(path.resolve(csv), reportsToCsv(reports, target));
+  if (args.json) writeFileAtomic(path.resolve(args.json), `${JSON.stringify(reports, null, 2)}\n`);
+  console.log(`\n${reports.length} notebooks graded in ${((Date.now() - started) / 1000).toFixed(1)} s (${jobs} at a time, seed ${seed}); scores in ${csv}`);
   return 0;
+}
+
+// Ctrl-C (or a kill): stop every kernel and its sandbox, remove their folders, leave no partial file.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.on(signal, () => {
+    killAllKernels();
+    console.error(`\ngrade: stopped (${signal}); the kernels were stopped. Run the same command again to resume.`);
+    process.exit(130);
+  });
 }
 
 main().then(
   (code) => process.exit(code),
   (e) => {
+    killAllKernels();
     console.error(`grade: ${e instanceof Error ? e.message : String(e)}`);
-    process.exit(1);
+    process.exit(e instanceof SandboxRequiredError ? 2 : 1);
   },
 );

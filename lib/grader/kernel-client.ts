@@ -86,9 +86,9 @@ const INHERITED_ENV = ["PATH", "LANG", "LC_ALL", "TZ", "COURSEKIT_BACKEND"];
 /** Every kernel started and not yet shut down (for a clean stop on Ctrl-C). */
 const running = new Set<TslabKernel>();
 
-/** Kills every kernel this process started (their whole process trees). Used on SIGINT/SIGTERM. */
+/** Kills every kernel this process started (their whole process trees) and removes their folders. For SIGINT/SIGTERM. */
 export function killAllKernels(): void {
-  for (const k of running) k.kill();
+  for (const k of running) k.destroy();
 }
 
 interface Header {
@@ -533,6 +533,14 @@ export class TslabKernel {
     }
     this.kill();
     await this.close();
+  }
+
+  /** Kills the kernel and removes its connection folder at once (synchronous: for a signal handler). */
+  destroy(): void {
+    this.kill();
+    running.delete(this);
+    clearInterval(this.watchTimer);
+    fs.rmSync(this.connectionDir, { recursive: true, force: true });
   }
 
   private async close(): Promise<void> {
