@@ -5,7 +5,8 @@
 #   1. npm packages (npm ci, or npm install without a lockfile) unless node_modules is up to date
 #   2. Jupyter (a Python with jupyter_client, nbconvert, nbclient): on Debian/Ubuntu as root it is
 #      installed with apt-get; elsewhere this prints the pip command to run and stops
-#   3. the kernel "TypeScript (PEFT course)" (kernelspec peft-course), registered per user
+#   3. bubblewrap, the sandbox the instructor's grader runs submissions in (Linux; apt-get as root on Debian)
+#   4. the kernel "TypeScript (PEFT course)" (kernelspec peft-course), registered per user
 #
 # Environment:
 #   COURSEKIT_SKIP_NPM=1   skip step 1
@@ -118,6 +119,25 @@ elif "$PY" -c 'import notebook' >/dev/null 2>&1; then
 else
   info "neither JupyterLab nor Notebook is installed: notebooks can run headless, but 'npm start' will not work"
   info "(install one with: $PIP_COMMAND)"
+fi
+
+# ---------------------------------------------------------------------------------------------
+step "Sandbox for grading (bubblewrap)"
+# The instructor's grader runs each submission's kernel in Linux namespaces (lib/grader/sandbox.ts).
+if command -v bwrap >/dev/null 2>&1; then
+  info "$(bwrap --version)"
+elif [ "$(uname -s)" != Linux ]; then
+  info "not Linux: notebooks and self-checks work; grading other people's submissions needs Linux with bubblewrap"
+elif [ "${COURSEKIT_SKIP_APT:-}" != 1 ] && is_debian && [ "$(id -u)" = 0 ]; then
+  info "apt-get install bubblewrap"
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends bubblewrap ||
+    { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -q &&
+      DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends bubblewrap; } ||
+    die "could not install bubblewrap with apt-get."
+  info "$(bwrap --version)"
+else
+  info "bubblewrap is not installed: students are not affected; an instructor who grades submissions needs it"
+  info "(Debian/Ubuntu: sudo apt-get install bubblewrap; without it 'npm run grade -- --instructor' refuses unless --unsandboxed)"
 fi
 
 # ---------------------------------------------------------------------------------------------

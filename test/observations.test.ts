@@ -58,6 +58,9 @@ describe("observations: the grader's comparison", () => {
     assert.equal(difference({ $num: "NaN" }, { $num: "NaN" }), null);
     assert.notEqual(difference(1e308, { $num: "Infinity" }), null);
     assert.notEqual(difference("1", 1), null, "a string is not a number");
+    assert.match(difference(1212417, 1212416) ?? "", /got 1212417, expected 1212416/, "whole numbers (counts) exactly");
+    assert.equal(difference(1212417, 1212416, { rtol: 1e-4 }), null, "unless the test declares a tolerance");
+    assert.equal(difference({ $tensor: { shape: [1], dtype: "float32", values: [16777218] } }, { $tensor: { shape: [1], dtype: "float32", values: [16777216] } }), null, "tensor values always within the tolerance");
   });
 
   it("tensors: shape exact, values within the tolerance; arrays in order unless unordered; sets unordered", () => {

@@ -106,3 +106,46 @@ describe("notebook files: clear errors for what is not a course notebook", () =>
     assert.throws(() => readNotebook(path.join(ROOT, "README.md")), /not valid JSON/);
   });
 });
+
+describe("release: never loses a student's work", () => {
+  const fs = require("node:fs") as typeof import("node:fs");
+  const os = require("node:os") as typeof import("node:os");
+  const { releaseFiles } = require("../lib/grader/release-files") as typeof import("../lib/grader/release-files");
+
+  it("refuses to overwrite a student version changed since the last release; --force keeps a backup first", () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "coursekit-release-"));
+    try {
+      const source = path.join(root, "solutions", "sample", "assignment.ipynb");
+      const target = path.join(root, "notebooks", "sample", "assignment.ipynb");
+      fs.mkdirSync(path.dirname(source), { recursive: true });
+      fs.copyFileSync(SAMPLE, source);
+      assert.deepEqual(releaseFiles(root, [source]).refused, []);
+      assert.match(fs.readFileSync(target, "utf8"), /YOUR CODE HERE/);
+      // A new edition of the source over an untouched release: updated, no question asked.
+      const edited = readNotebook(source);
+      edited.cells[0].source = `${cellSource(edited.cells[0])}\n\nSecond edition.`;
+      fs.writeFileSync(source, serializeNotebook(edited));
+      const second = releaseFiles(root, [source]);
+      assert.deepEqual(second.refused, []);
+      assert.match(second.lines.join("\n"), /updated/);
+      // A student saves their work over the student version; the instructor releases again.
+      const work = readNotebook(target);
+      work.cells.find((c) => cellSource(c).includes("loraParams") && !cellSource(c).includes("check("))!.source = "function loraParams(dIn: number, dOut: number, r: number): number {\n  return r * (dIn + dOut); // mine\n}";
+      fs.writeFileSync(target, serializeNotebook(work));
+      const mine = fs.readFileSync(target, "utf8");
+      edited.cells[0].source = `${cellSource(edited.cells[0])}\n\nThird edition.`;
+      fs.writeFileSync(source, serializeNotebook(edited));
+      const refused = releaseFiles(root, [source]);
+      assert.deepEqual(refused.refused, [target]);
+      assert.equal(fs.readFileSync(target, "utf8"), mine, "the student's work is untouched");
+      const forced = releaseFiles(root, [source], { force: true, now: new Date("2026-12-02T10:00:00Z") });
+      assert.deepEqual(forced.refused, []);
+      const backup = `${target}.2026-12-02T10-00-00-000Z.bak`;
+      assert.equal(fs.readFileSync(backup, "utf8"), mine, "kept as a backup first");
+      assert.match(fs.readFileSync(target, "utf8"), /Third edition/);
+      assert.deepEqual(findNotebooks(path.join(root, "notebooks")), [target], "the backup is not taken for a notebook");
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+});

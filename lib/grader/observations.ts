@@ -3,8 +3,9 @@
  * kernel against those the same test recorded on the solution, same seed, in a separate kernel
  * (lib/notebook/observe.ts). This runs in the grader's process; the tolerances are the solution's.
  *
- * Rules: every observation of the solution must be there with the same name and an equal value; numbers
- * within atol + rtol·|want|; tensors need the same shape (dtype: float vs int is not held against
+ * Rules: every observation of the solution must be there with the same name and an equal value; two
+ * whole numbers (counts, sizes) exactly unless the test declares a tolerance; other numbers and tensor
+ * values within atol + rtol·|want|; tensors need the same shape (dtype: float vs int is not held against
  * anyone); arrays the same length (as multisets with `unordered`); objects need the solution's keys (an
  * extra key is fine); strings and booleans exactly.
  */
@@ -43,14 +44,16 @@ function numbersClose(got: number, want: number, tol: Required<Pick<Tolerance, "
 const canonical = (v: Encoded): string => JSON.stringify(v);
 
 /** Where `got` differs from `want` (a path and what), or null when equal within the tolerance. */
-export function difference(got: Encoded, want: Encoded, tolerance: Tolerance = {}, where = ""): string | null {
+export function difference(got: Encoded, want: Encoded, tolerance: Tolerance = {}, where = "", inTensor = false): string | null {
   const tol = { atol: tolerance.atol ?? DEFAULT_ATOL, rtol: tolerance.rtol ?? DEFAULT_RTOL };
   const at = where || "the value";
   const wantNum = asNumber(want);
   if (wantNum !== undefined) {
     const gotNum = asNumber(got);
     if (gotNum === undefined) return `${at}: expected a number, got ${short(got)}`;
-    return numbersClose(gotNum, wantNum, tol) ? null : `${at}: got ${gotNum}, expected ${wantNum}`;
+    const declared = tolerance.atol !== undefined || tolerance.rtol !== undefined;
+    const exact = !inTensor && !declared && Number.isInteger(wantNum) && Number.isInteger(gotNum);
+    return (exact ? gotNum === wantNum : numbersClose(gotNum, wantNum, tol)) ? null : `${at}: got ${gotNum}, expected ${wantNum}`;
   }
   if (want === null || typeof want === "string" || typeof want === "boolean") {
     return got === want ? null : `${at}: got ${short(got)}, expected ${short(want)}`;
@@ -61,14 +64,14 @@ export function difference(got: Encoded, want: Encoded, tolerance: Tolerance = {
     if (tolerance.unordered) {
       const left = got.slice();
       for (const w of want) {
-        const i = left.findIndex((g) => difference(g, w, tolerance) === null);
+        const i = left.findIndex((g) => difference(g, w, tolerance, "", inTensor) === null);
         if (i < 0) return `${at}: ${short(w)} is missing (order does not matter here)`;
         left.splice(i, 1);
       }
       return null;
     }
     for (let i = 0; i < want.length; i++) {
-      const d = difference(got[i], want[i], tolerance, `${where}[${i}]`);
+      const d = difference(got[i], want[i], tolerance, `${where}[${i}]`, inTensor);
       if (d) return d;
     }
     return null;
@@ -82,7 +85,7 @@ export function difference(got: Encoded, want: Encoded, tolerance: Tolerance = {
     if (!isObj(g as Encoded)) return `${at}: expected a tensor of shape [${String(w.shape)}], got ${short(got)}`;
     const gShape = canonical((g as Obj).shape);
     if (gShape !== canonical(w.shape)) return `${at}: expected shape [${String(w.shape)}], got shape [${String((g as Obj).shape)}]`;
-    return difference((g as Obj).values, w.values, { ...tolerance, unordered: false }, `${where}`);
+    return difference((g as Obj).values, w.values, { ...tolerance, unordered: false }, `${where}`, true);
   }
   if (Array.isArray(want.$set)) {
     if (!Array.isArray(got.$set)) return `${at}: expected a set, got ${short(got)}`;
@@ -90,7 +93,7 @@ export function difference(got: Encoded, want: Encoded, tolerance: Tolerance = {
   }
   for (const key of Object.keys(want)) {
     if (!(key in got)) return `${at}: the field "${key}" is missing`;
-    const d = difference(got[key], want[key], tolerance, `${where}.${key}`);
+    const d = difference(got[key], want[key], tolerance, `${where}.${key}`, inTensor);
     if (d) return d;
   }
   return null;
