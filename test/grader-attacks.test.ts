@@ -318,6 +318,31 @@ describe("grading a class (npm run grade on a folder)", function () {
   });
 });
 
+describe("where the sandbox is unavailable", function () {
+  this.timeout(600000);
+  it("instructor grading refuses to run a submission unless --unsandboxed, and the report then says so", () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "coursekit-nosandbox-"));
+    try {
+      const file = path.join(tmp, "assignment.ipynb");
+      writeNotebook(file, submission(RIGHT_PARAMS, WRONG_DELTA));
+      const env = { ...process.env, COURSEKIT_BWRAP: "none" };
+      const run = (extra: string[]) => spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "grade.ts"), file, "--instructor", "--source", SOURCE, "--quiet", "--seed", String(SEED), ...extra], { cwd: ROOT, encoding: "utf8", env, timeout: 300000 });
+      const refused = run([]);
+      assert.equal(refused.status, 2, refused.stdout + refused.stderr);
+      assert.match(refused.stderr, /refusing to run a submission's code outside the sandbox: COURSEKIT_BWRAP=none\. Install bubblewrap, or pass --unsandboxed/);
+      assert.ok(!fs.existsSync(path.join(tmp, "assignment.feedback")), "nothing was run or written");
+      const allowed = run(["--unsandboxed"]);
+      assert.equal(allowed.status, 0, allowed.stderr);
+      const report = JSON.parse(fs.readFileSync(path.join(tmp, "assignment.feedback", "report.json"), "utf8")) as GradeReport;
+      assert.equal(report.sandboxed, false);
+      assert.match(report.warnings.join("\n"), /the kernel ran without the sandbox \(COURSEKIT_BWRAP=none\)/);
+      assert.equal(report.score, 2);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("the same submission gets the same report on a busy machine", function () {
   this.timeout(900000);
   it("every core busy: identical statuses and points as on an idle machine", async () => {

@@ -33,11 +33,18 @@ const SYSTEM_ETC = ["passwd", "group", "hosts", "nsswitch.conf", "localtime", "s
 
 let cachedBwrap: string | null | undefined;
 
+/** Where bubblewrap may be: COURSEKIT_BWRAP (a path, or "none" to do without), else the usual places. */
+function bwrapCandidates(): string[] {
+  const chosen = process.env.COURSEKIT_BWRAP;
+  if (chosen) return chosen === "none" ? [] : [chosen];
+  return ["/usr/bin/bwrap", "/usr/local/bin/bwrap", "/bin/bwrap"];
+}
+
 /** The bubblewrap binary, if it is installed and can create namespaces here (checked once). */
 export function findBwrap(): string | null {
   if (cachedBwrap !== undefined) return cachedBwrap;
   cachedBwrap = null;
-  for (const candidate of ["/usr/bin/bwrap", "/usr/local/bin/bwrap", "/bin/bwrap"]) {
+  for (const candidate of bwrapCandidates()) {
     if (!fs.existsSync(candidate)) continue;
     try {
       execFileSync(candidate, ["--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "--", "/bin/true"], { stdio: "ignore", timeout: 20000 });
@@ -54,7 +61,8 @@ export function findBwrap(): string | null {
 export function sandboxUnavailableReason(): string | null {
   if (process.platform !== "linux") return `kernels can be sandboxed on Linux only (this is ${process.platform})`;
   if (findBwrap()) return null;
-  const installed = ["/usr/bin/bwrap", "/usr/local/bin/bwrap", "/bin/bwrap"].some((p) => fs.existsSync(p));
+  if (process.env.COURSEKIT_BWRAP === "none") return "COURSEKIT_BWRAP=none";
+  const installed = bwrapCandidates().some((p) => fs.existsSync(p));
   return installed
     ? "bubblewrap is installed but cannot create namespaces here (user namespaces disabled?)"
     : "bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap; npm run setup does it as root)";
