@@ -27,6 +27,15 @@ import { NbCell, readNotebook } from "../lib/notebook/ipynb";
 import { parseArgs } from "../lib/util/args";
 
 const ROOT = path.resolve(__dirname, "..");
+/**
+ * The folder the user typed the command in: npm runs scripts from the repository root and passes the
+ * original folder as INIT_CWD, so `npm run grade -- 02-lora.ipynb` works from notebooks/week03.
+ */
+const USER_CWD = process.env.npm_lifecycle_event === "grade" && process.env.INIT_CWD && fs.existsSync(process.env.INIT_CWD) ? process.env.INIT_CWD : process.cwd();
+/** A path the user gave, resolved from their folder. */
+const given = (p: string): string => path.resolve(USER_CWD, p);
+/** A path as the user would type it from their folder. */
+const shown = (p: string): string => path.relative(USER_CWD, p) || ".";
 
 const args = parseArgs(process.argv.slice(2), {
   instructor: { type: "boolean", default: false, help: "grade as the instructor: restore test cells from the source and run hidden tests" },
@@ -47,11 +56,11 @@ const args = parseArgs(process.argv.slice(2), {
 function progress(run: CellRun, cell: NbCell): void {
   if (args.quiet) return;
   const id = (cell.metadata.nbgrader as { grade_id?: string } | undefined)?.grade_id;
-  process.stderr.write(`    cell ${String(run.index + 1).padStart(3)} ${run.status.padEnd(7)} ${(run.durationMs / 1000).toFixed(1).padStart(6)} s${id ? `  ${id}` : ""}\n`);
+  process.stderr.write(`    ${run.name.padEnd(8)} ${run.status.padEnd(7)} ${(run.durationMs / 1000).toFixed(1).padStart(6)} s${id ? `  ${id}` : ""}\n`);
 }
 
 async function verify(kind: "solutions" | "release"): Promise<number> {
-  const files = args._.length > 0 ? args._.flatMap((p) => findNotebooks(path.resolve(p))) : findNotebooks(path.join(ROOT, SOURCES_DIR));
+  const files = args._.length > 0 ? args._.flatMap((p) => findNotebooks(given(p))) : findNotebooks(path.join(ROOT, SOURCES_DIR));
   if (files.length === 0) throw new Error(`no source notebooks found under ${SOURCES_DIR}/`);
   const verdicts: Verdict[] = [];
   for (const file of files) {
@@ -98,23 +107,23 @@ async function gradeOne(file: string, outBase: string, seed: number, log: (line:
   let source;
   let sourcePath: string | undefined;
   if (args.instructor) {
-    sourcePath = args.source || sourcePathFor(ROOT, file);
+    sourcePath = args.source ? given(args.source) : sourcePathFor(ROOT, file);
     if (!sourcePath) throw new Error(`no source notebook for ${file}: none with the same path or name under ${SOURCES_DIR}/; give it with --source FILE`);
     source = readNotebook(sourcePath);
   }
-  log(`grading ${file}${args.instructor ? " (instructor)" : ""}`);
+  log(`grading ${shown(file)}${args.instructor ? " (instructor)" : ""}`);
   const executedPath = path.join(feedback, `${stem}.ipynb`);
   const { report, executed } = await gradeNotebook(file, { mode: args.instructor ? "instructor" : "student", root: ROOT, source, sourcePath, executedPath, onCell: progress, seed, unsandboxed: args.unsandboxed });
   if (args.html && executed) {
     try {
-      log(`  HTML: ${exportHtml(executedPath)}`);
+      log(`  HTML: ${shown(exportHtml(executedPath, undefined, { report }))}`);
     } catch (e) {
       report.warnings.push(`HTML export failed: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
   writeFileAtomic(path.join(feedback, "report.json"), `${JSON.stringify(report, null, 2)}\n`);
   log(formatReport(report));
-  log(`  feedback: ${path.relative(process.cwd(), feedback) || "."}/ (report.json, ${stem}.ipynb)`);
+  log(`  feedback: ${shown(feedback)}/ (report.json, ${stem}.ipynb)`);
   return report;
 }
 
@@ -130,7 +139,7 @@ async function gradeAll(files: string[], outFor: (file: string) => string, seed:
       const log = jobs > 1 ? (l: string) => lines.push(l) : (l: string) => console.log(l);
       const done = !args.regrade ? existingReport(file, outFor(file)) : undefined;
       if (done) {
-        console.log(`skipping ${path.relative(process.cwd(), file)}: already graded (${done.score}/${done.max_score}; --regrade grades it again)`);
+        console.log(`skipping ${shown(file)}: already graded (${done.score}/${done.max_score}; --regrade grades it again)`);
         reports[i] = done;
         continue;
       }
@@ -139,7 +148,7 @@ async function gradeAll(files: string[], outFor: (file: string) => string, seed:
       } catch (e) {
         if (e instanceof SandboxRequiredError) throw e;
         reports[i] = crashReport(file, e);
-        lines.push(`${file}: ${reports[i].warnings[0]}`);
+        lines.push(`${shown(file)}: ${reports[i].warnings[0]}`);
       }
       if (lines.length > 0) console.log(lines.join("\n"));
     }
@@ -155,14 +164,14 @@ async function main(): Promise<number> {
     console.error("usage: npm run grade -- PATH [--instructor] [--source FILE] [--json FILE] [--out DIR] [--csv FILE] [--html] [--jobs N] [--regrade]\n       npm run grade -- --verify-solutions | --verify-release   (npm run grade -- --help for all options)");
     return 2;
   }
-  const target = path.resolve(args._[0]);
+  const target = given(args._[0]);
   if (!fs.existsSync(target)) throw new Error(`${args._[0]} does not exist`);
   sandboxDecision(args.instructor ? "instructor" : "student", args.unsandboxed); // refuse before running anything
   const seed = args.seed > 0 ? Math.floor(args.seed) : defaultSeed();
-  const out = args.out ? path.resolve(args.out) : "";
+  const out = args.out ? given(args.out) : "";
   if (fs.statSync(target).isFile()) {
     const [report] = await gradeAll([target], () => out, seed, 1);
-    if (args.json) writeFileAtomic(path.resolve(args.json), `${JSON.stringify(report, null, 2)}\n`);
+    if (args.json) writeFileAtomic(given(args.json), `${JSON.stringify(report, null, 2)}\n`);
     return 0;
   }
   const files = findNotebooks(target);
@@ -170,10 +179,10 @@ async function main(): Promise<number> {
   const jobs = args.jobs > 0 ? Math.floor(args.jobs) : os.cpus().length;
   const started = Date.now();
   const reports = await gradeAll(files, (file) => (out ? path.join(out, path.dirname(path.relative(target, file))) : ""), seed, jobs);
-  const csv = args.csv || path.join(target, "grades.csv");
-  writeFileAtomic(path.resolve(csv), reportsToCsv(reports, target));
-  if (args.json) writeFileAtomic(path.resolve(args.json), `${JSON.stringify(reports, null, 2)}\n`);
-  console.log(`\n${reports.length} notebooks graded in ${((Date.now() - started) / 1000).toFixed(1)} s (${jobs} at a time, seed ${seed}); scores in ${csv}`);
+  const csv = args.csv ? given(args.csv) : path.join(target, "grades.csv");
+  writeFileAtomic(csv, reportsToCsv(reports, target));
+  if (args.json) writeFileAtomic(given(args.json), `${JSON.stringify(reports, null, 2)}\n`);
+  console.log(`\n${reports.length} notebooks graded in ${((Date.now() - started) / 1000).toFixed(1)} s (${jobs} at a time, seed ${seed}); scores in ${shown(csv)}`);
   return 0;
 }
 

@@ -301,7 +301,7 @@ describe("grading a class (npm run grade on a folder)", function () {
     child.stderr?.on("data", (d: Buffer) => (err += d.toString()));
     // Wait until cells are running in a kernel, then interrupt.
     const deadline = Date.now() + 120000;
-    while (!/cell +\d+ ok/.test(err) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    while (!/In \[\d+\] +ok/.test(err) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     for (const p of processTree(child.pid as number)) if (p.pid !== child.pid) descendants.add(p.pid);
     assert.ok(descendants.size >= 2, "kernels were running");
     child.kill("SIGINT");

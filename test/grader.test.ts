@@ -111,7 +111,7 @@ describe("autograder (real tslab kernel)", function () {
     assert.match(w, /test cell "test-sample-delta" was deleted: re-inserted/);
     assert.match(w, /claims to be "test-bonus", which is not in the source: not counted/);
     assert.match(w, /printed 2 verdict record\(s\) but is not a graded test cell: ignored/);
-    assert.match(w, /the kernel died while running cell \d+; it was restarted/);
+    assert.match(w, /the kernel died while running In \[\d+\]; it was restarted/);
     assert.match(byId(report)["test-sample-delta"].message, /^ΔW = \(alpha \/ r\)/, "the instructor's hint comes first");
     // The executed copy handed back holds the hidden test's verdict, never its code.
     const hidden = (executed as Notebook).cells.find((c) => gradeIdOf(c) === "test-sample-delta-hidden") as NbCell;
@@ -222,9 +222,16 @@ describe("autograder (real tslab kernel)", function () {
       this.skip();
     }
     const executedPath = path.join(tmp, "html", "assignment.ipynb");
-    await gradeNotebook(SOURCE, { mode: "instructor", root: ROOT, source, executedPath });
-    const html = exportHtml(executedPath);
-    assert.match(fs.readFileSync(html, "utf8"), /Plotly\.newPlot|Plotly\.react/);
+    const { report } = await gradeNotebook(SOURCE, { mode: "instructor", root: ROOT, source, executedPath });
+    const saved = fs.readFileSync(executedPath, "utf8");
+    assert.ok(!saved.includes("plotly.js v3"), "plotly.js is never embedded in a notebook");
+    const html = exportHtml(executedPath, undefined, { report });
+    const page = fs.readFileSync(html, "utf8");
+    assert.match(page, /Plotly\.newPlot|Plotly\.react/);
+    assert.equal(page.split("plotly.js v3").length - 1, 1, "the page carries plotly.js exactly once");
+    const banner = page.indexOf(`Score: ${report.score} / ${report.max_score} points`);
+    const firstCell = page.indexOf("jp-Cell-inputWrapper", page.indexOf("</head>"));
+    assert.ok(banner > page.indexOf("</head>") && banner < firstCell, "the page opens with the score total");
     const png = path.join(tmp, "html", "page.png");
     screenshotHtml(html, png, { width: 1000, height: 3200 });
     const { bars, nonWhite } = analysePng(png);

@@ -78,7 +78,7 @@ describe("course kernel (peft-course)", function () {
   });
 
   it("the registered kernelspec runs this checkout's launcher", async function () {
-    const listing = JSON.parse(await run(py, ["-m", "jupyter", "kernelspec", "list", "--json"], baseEnv, 30_000));
+    const listing = JSON.parse(await run(py, ["-m", "jupyter_client.kernelspecapp", "list", "--json"], baseEnv, 30_000));
     const spec = listing.kernelspecs?.[KERNEL]?.spec;
     const problem = !spec
       ? `kernelspec ${KERNEL} is not registered; run \`npm run setup\``
@@ -94,6 +94,32 @@ describe("course kernel (peft-course)", function () {
     assert.equal(spec.language, "typescript");
     assert.ok(spec.argv.includes("{connection_file}"), "argv must pass {connection_file}");
     assert.ok(path.isAbsolute(spec.argv[0]), `argv[0] must be absolute: ${spec.argv[0]}`);
+  });
+
+  it("lives inside .venv: a per-user registration by another checkout does not take it over", async function () {
+    const venvPython = path.join(ROOT, ".venv", "bin", "python");
+    if (py !== venvPython) {
+      const reason = `Jupyter comes from ${py}, not from this checkout's .venv; run \`npm run setup\``;
+      if (IN_CI) assert.fail(reason);
+      console.log(`      skipped: ${reason}`);
+      this.skip();
+    }
+    // Another checkout (since deleted) registered "peft-course" for the user, as setup did before .venv.
+    const home = path.join(tmp, "home");
+    const stale = path.join(home, ".local", "share", "jupyter", "kernels", KERNEL);
+    fs.mkdirSync(stale, { recursive: true });
+    fs.writeFileSync(path.join(stale, "kernel.json"), JSON.stringify({
+      argv: ["/bin/bash", "/gone/checkout/scripts/kernel/launch.sh", "{connection_file}"],
+      display_name: "TypeScript (PEFT course)", language: "typescript", env: { COURSEKIT_ROOT: "/gone/checkout" },
+    }));
+    const env: NodeJS.ProcessEnv = { ...baseEnv, HOME: home };
+    delete env.JUPYTER_PREFER_ENV_PATH;
+    delete env.JUPYTER_DATA_DIR;
+    delete env.JUPYTER_PATH;
+    const listing = JSON.parse(await run(py, ["-m", "jupyter_client.kernelspecapp", "list", "--json"], env, 30_000));
+    const found = listing.kernelspecs?.[KERNEL];
+    assert.equal(found?.resource_dir, path.join(ROOT, ".venv", "share", "jupyter", "kernels", KERNEL));
+    assert.ok(found.spec.argv.includes(LAUNCHER), `argv ${JSON.stringify(found.spec.argv)}`);
   });
 
   it("executes a nested notebook: tfjs on wasm, ./lib imports, no stderr", async function () {
@@ -182,6 +208,11 @@ describe("course kernel (peft-course)", function () {
       assert.ok(answer?.version, `Jupyter did not answer on port ${port}:\n${log}`);
       assert.ok(log.includes("TypeScript (PEFT course)"), `start.sh should name the course kernel:\n${log}`);
       assert.ok(log.includes(path.join(ROOT, "notebooks")), `start.sh should serve notebooks/:\n${log}`);
+      if (pythonHas(py, "jupyterlab")) {
+        assert.match(log, /Starting JupyterLab/, log);
+        const lab = await fetch(`http://127.0.0.1:${port}/lab`, { redirect: "manual" });
+        assert.ok(lab.status < 400, `GET /lab answered ${lab.status}`);
+      }
     } finally {
       if (running() && server.pid) {
         process.kill(-server.pid, "SIGTERM");

@@ -25,7 +25,7 @@ import * as path from "node:path";
 import { CHECKPOINT_MIME, CheckpointRecord } from "../notebook/checkpoint";
 import { CheckRecord, describeCheck, RESULT_MIME } from "../notebook/grading";
 import { OBSERVATIONS_MIME, ObservationRecord } from "../notebook/observe";
-import { cellSource, cloneNotebook, JsonObject, NbCell, NbOutput, Notebook, NotebookFormatError, outputText, readNotebook, serializeNotebook } from "../notebook/ipynb";
+import { cellName, cellSource, cloneNotebook, JsonObject, NbCell, NbOutput, Notebook, NotebookFormatError, outputText, readNotebook, serializeNotebook } from "../notebook/ipynb";
 import { cellTimeoutS, gradeIdOf, isGraded, isLocked, isSolution, KERNEL_NAME, nbgraderChecksum, nbgraderMeta, notebookBudgetS, TestSpec, testSpecs } from "./cells";
 import { DEFAULT_LIMITS, KernelLimits } from "./kernel-client";
 import { asObservationRecord, compareRecords } from "./observations";
@@ -46,7 +46,10 @@ export interface TestResult {
 }
 
 export interface CellProblem {
+  /** 1-based position in the notebook's cells. */
   cell: number;
+  /** "In [k]", as the student sees it (see cellName). */
+  name: string;
   grade_id?: string;
   status: CellStatus;
   message: string;
@@ -178,7 +181,7 @@ export function restoreFromSource(submission: Notebook, source: Notebook): { not
     seen.add(id);
     if (!duplicate && sourceIds.has(id)) return;
     if (isGraded(cell) || isLocked(cell)) {
-      warnings.push(`cell ${i + 1} claims to be ${duplicate ? `a second copy of "${id}"` : `"${id}", which is not in the source`}: not counted`);
+      warnings.push(`${cellName(nb, i)} claims to be ${duplicate ? `a second copy of "${id}"` : `"${id}", which is not in the source`}: not counted`);
     }
     delete cell.metadata.nbgrader;
   });
@@ -241,7 +244,7 @@ function strayRecordWarnings(nb: Notebook, tests: TestSpec[]): string[] {
     const records = [...recordsIn<unknown>(cell.outputs, RESULT_MIME), ...recordsIn<unknown>(cell.outputs, OBSERVATIONS_MIME)];
     if (records.length === 0) return;
     if (!id || !isGraded(cell) || !testIds.has(id)) {
-      warnings.push(`cell ${i + 1} printed ${records.length} verdict record(s) but is not a graded test cell: ignored`);
+      warnings.push(`${cellName(nb, i)} printed ${records.length} verdict record(s) but is not a graded test cell: ignored`);
       return;
     }
     const foreign = records.filter((r) => (r as { grade_id?: unknown } | null)?.grade_id !== id);
@@ -329,7 +332,7 @@ function scoreTests(nb: Notebook, tests: TestSpec[], runs: Map<number, CellRun>,
 function problemsOf(nb: Notebook, runs: CellRun[]): CellProblem[] {
   return runs
     .filter((r) => r.status !== "ok")
-    .map((r) => ({ cell: r.index + 1, grade_id: gradeIdOf(nb.cells[r.index]), status: r.status, message: r.reason ?? firstErrorLine(nb.cells[r.index].outputs) }));
+    .map((r) => ({ cell: r.index + 1, name: r.name, grade_id: gradeIdOf(nb.cells[r.index]), status: r.status, message: r.reason ?? firstErrorLine(nb.cells[r.index].outputs) }));
 }
 
 /** A report for a submission that could not be run at all (wrong format): every test scores 0. */
@@ -461,7 +464,7 @@ export async function gradeNotebook(file: string, opts: GradeOptions): Promise<{
     // A released test cell carries the release's checksum; a cell that only claims to be a test does not.
     nb.cells.forEach((c, i) => {
       if (isGraded(c) && !nbgraderMeta(c)?.checksum) {
-        warnings.push(`cell ${i + 1} claims to be test "${gradeIdOf(c)}" but was not released as one: not counted`);
+        warnings.push(`${cellName(nb, i)} claims to be test "${gradeIdOf(c)}" but was not released as one: not counted`);
         delete c.metadata.nbgrader;
       }
     });

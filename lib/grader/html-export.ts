@@ -7,10 +7,16 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { plotlyScriptTag } from "../plot/plotly";
+import type { GradeReport } from "./grade";
+import { formatReport } from "./report";
 
-/** A Python that has Jupyter's nbconvert (same order as scripts/setup.sh), or undefined. */
+/** The repository's project environment, made by scripts/setup.sh. */
+const VENV_PYTHON = path.resolve(__dirname, "..", "..", ".venv", "bin", "python");
+
+/** A Python that has Jupyter's nbconvert (same order as scripts/setup.sh: COURSEKIT_PYTHON, .venv, the system), or undefined. */
 export function findJupyterPython(): string | undefined {
-  const candidates = [process.env.COURSEKIT_PYTHON, "python3", "/usr/bin/python3"];
+  const candidates = [process.env.COURSEKIT_PYTHON, VENV_PYTHON, "python3", "/usr/bin/python3"];
   return candidates.find((py) => {
     if (!py) return false;
     try {
@@ -22,15 +28,41 @@ export function findJupyterPython(): string | undefined {
   });
 }
 
-/** Exports an (executed) notebook to HTML next to it; returns the HTML file's path. */
-export function exportHtml(notebookFile: string, outDir = path.dirname(notebookFile)): string {
+/**
+ * Exports an (executed) notebook to HTML next to it; returns the HTML file's path. The page works offline:
+ * plotly.js goes into it once when it has figures (notebooks never carry it). With a grading report, the
+ * page opens with the score and the test lines.
+ */
+export function exportHtml(notebookFile: string, outDir = path.dirname(notebookFile), opts: { report?: GradeReport } = {}): string {
   const py = findJupyterPython();
   if (!py) throw new Error("Jupyter's nbconvert was not found: run npm run setup (or set COURSEKIT_PYTHON to a Python that has it)");
   execFileSync(py, ["-m", "nbconvert", "--to", "html", "--output-dir", outDir, notebookFile], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, PYDEVD_DISABLE_FILE_VALIDATION: "1" },
   });
-  return path.join(outDir, `${path.basename(notebookFile, ".ipynb")}.html`);
+  const htmlFile = path.join(outDir, `${path.basename(notebookFile, ".ipynb")}.html`);
+  let html = fs.readFileSync(htmlFile, "utf8");
+  if (html.includes("coursekit-plot-") && !html.includes("plotly.js v")) html = insertAfter(html, /<head(\s[^>]*)?>/i, plotlyScriptTag());
+  if (opts.report) html = insertAfter(html, /<body(\s[^>]*)?>/i, scoreBanner(opts.report), html.search(/<\/head>/i));
+  fs.writeFileSync(htmlFile, html);
+  return htmlFile;
+}
+
+/** Inserts `snippet` right after the first `tag` at or after `from` (scripts in <head> may mention tags). */
+function insertAfter(html: string, tag: RegExp, snippet: string, from = 0): string {
+  const m = tag.exec(html.slice(Math.max(0, from)));
+  if (!m) throw new Error(`the HTML export has no ${tag.source} tag`);
+  const at = Math.max(0, from) + m.index + m[0].length;
+  return html.slice(0, at) + snippet + html.slice(at);
+}
+
+const escapeHtml = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+/** The score total and the report's lines, at the top of a graded notebook's page. */
+function scoreBanner(report: GradeReport): string {
+  return `<section id="coursekit-score" style="font-family:sans-serif;margin:16px auto;max-width:1100px;padding:12px 16px;border:2px solid #1f77b4;border-radius:6px;background:#f4f8fc">` +
+    `<h1 style="margin:0 0 8px 0;font-size:24px">Score: ${report.score} / ${report.max_score} points</h1>` +
+    `<pre style="margin:0;white-space:pre-wrap">${escapeHtml(formatReport(report))}</pre></section>`;
 }
 
 /** The Chromium (or Chrome) binary on PATH, or undefined. */

@@ -249,6 +249,12 @@ export class TslabKernel {
     return this.stderrTail;
   }
 
+  /** The resident memory of the kernel's whole process tree, in bytes (0 once it exited or without /proc). */
+  memoryBytes(): number {
+    if (this.exited || !this.proc.pid) return 0;
+    return processTree(this.proc.pid).reduce((sum, p) => sum + p.rssBytes, 0);
+  }
+
   /** Reads the kernel's process tree: CPU time, and the memory and process limits (kills when over). */
   private watch(): void {
     if (this.exited || !this.proc.pid) return;

@@ -11,7 +11,7 @@
  *     successfully (test cells excepted) are replayed, outputs discarded, so the cells after it can still run.
  * The notebook's cells receive their outputs and execution counts (the executed copy for feedback).
  */
-import { cellSource, NbCell, Notebook } from "../notebook/ipynb";
+import { cellName, cellSource, NbCell, Notebook } from "../notebook/ipynb";
 import { cellTimeoutS, gradeIdOf, isGraded } from "./cells";
 import { ExecuteStatus, KernelLimits, KernelStartError, LimitHit, TslabKernel, wallBackstopMs } from "./kernel-client";
 
@@ -20,6 +20,8 @@ export type CellStatus = ExecuteStatus | "not_run";
 export interface CellRun {
   /** Index in nb.cells. */
   index: number;
+  /** "In [k]": how the student finds the cell (see cellName). */
+  name: string;
   status: CellStatus;
   durationMs: number;
   /** Why a cell was not run (budget, kernel could not start). */
@@ -78,7 +80,7 @@ export function describeLimit(limit: LimitHit | undefined, seconds: number): str
 
 function label(nb: Notebook, index: number): string {
   const id = gradeIdOf(nb.cells[index]);
-  return `cell ${index + 1}${id ? ` (${id})` : ""}`;
+  return `${cellName(nb, index)}${id ? ` (${id})` : ""}`;
 }
 
 export async function runNotebookCells(nb: Notebook, opts: RunOptions): Promise<RunResult> {
@@ -135,11 +137,11 @@ export async function runNotebookCells(nb: Notebook, opts: RunOptions): Promise<
         opts.onCell?.(run, cell);
       };
       if (!kernel) {
-        report({ index, status: "not_run", durationMs: 0, reason: "no kernel" });
+        report({ index, name: cellName(nb, index), status: "not_run", durationMs: 0, reason: "no kernel" });
         continue;
       }
       if (budgetLeft() <= 0) {
-        report({ index, status: "not_run", durationMs: 0, reason: `the notebook's time budget (${Math.round(opts.budgetMs / 1000)} s) was used up` });
+        report({ index, name: cellName(nb, index), status: "not_run", durationMs: 0, reason: `the notebook's time budget (${Math.round(opts.budgetMs / 1000)} s) was used up` });
         continue;
       }
       const counted = !firstCodeCell;
@@ -156,7 +158,7 @@ export async function runNotebookCells(nb: Notebook, opts: RunOptions): Promise<
       }
       cell.outputs = result.outputs;
       if (result.status === "ok" || result.status === "error") cell.execution_count = ++executionCount;
-      const run: CellRun = { index, status: result.status === "abort" ? "not_run" : result.status, durationMs: result.durationMs };
+      const run: CellRun = { index, name: cellName(nb, index), status: result.status === "abort" ? "not_run" : result.status, durationMs: result.durationMs };
       if (result.status === "abort") run.reason = `the kernel aborted it ${ABORT_RETRIES + 1} times`;
       if (result.limit) run.limit = result.limit;
       if (result.truncated) {

@@ -50,6 +50,16 @@ export function cellSource(cell: NbCell): string {
 }
 
 /** Text of a stream output as one string. */
+/**
+ * How a student finds cell `index`: "In [k]" for a code cell (k counts code cells from 1, which is what
+ * Jupyter shows beside it after Run All in a fresh kernel), "markdown cell k" otherwise.
+ */
+export function cellName(nb: Notebook, index: number): string {
+  const kind = nb.cells[index]?.cell_type ?? "code";
+  const k = nb.cells.slice(0, index + 1).filter((c) => c.cell_type === kind).length;
+  return kind === "code" ? `In [${k}]` : `${kind} cell ${k}`;
+}
+
 export function outputText(o: NbOutput): string {
   return Array.isArray(o.text) ? o.text.join("") : (o.text ?? "");
 }

@@ -32,7 +32,13 @@ export interface MethodOptions {
 
 /** Every linear layer of the encoder (not the pooler, which belongs to the head). */
 export const ENCODER_LINEARS = "bert\\.encoder\\.layer\\.\\d+\\.(attention\\.self\\.(query|key|value)|attention\\.output\\.dense|intermediate\\.dense|output\\.dense)";
-export const HEAD_MODULES = ["classifier", "bert.pooler"];
+/**
+ * The head, saved whole beside the adapter (peft's `modules_to_save`). The pooler is named by its Linear,
+ * "bert.pooler.dense" (its only weights; the tanh has none): peft's `merge_and_unload()` can only put back a
+ * modules_to_save copy that has a `weight`, and fails with "'BertPooler' object has no attribute 'weight'" on
+ * "bert.pooler". The saved keys (`base_model.model.bert.pooler.dense.weight`, …) are the same either way.
+ */
+export const HEAD_MODULES = ["classifier", "bert.pooler.dense"];
 
 export interface PreparedMethod {
   model: Classifier;

@@ -3,9 +3,11 @@
  * embedded (it cannot be `require`d in Node — it needs a browser).
  *
  * In a notebook a figure is sent as one output with two representations: the plotly MIME type, which
- * JupyterLab's plotly renderer draws (`pip install plotly>=6.1`), and an HTML fallback for the classic
- * Notebook and nbconvert's HTML export. The HTML embeds plotly.js (about 4.6 MB) in the first figure of a
- * kernel session only; later figures wait for it, so a notebook does not carry it once per plot.
+ * JupyterLab's plotly renderer draws (the `plotly` package in .venv; it renders without trust, so graded
+ * feedback copies keep their figures), and an HTML fallback that draws the figure wherever plotly.js is
+ * on the page. plotly.js itself (about 4.6 MB) is never put into a notebook: a saved notebook stays small.
+ * The HTML export (lib/grader/html-export.ts) adds it once to the page; in a front end without plotly's
+ * renderer (the classic Notebook) the fallback says where to see the figure.
  */
 import * as fs from "node:fs";
 import { notebookDisplayBundle } from "../notebook/tslab";
@@ -18,8 +20,15 @@ export interface Figure {
 export const PLOTLY_MIME = "application/vnd.plotly.v1+json";
 
 let plotlySource: string | null = null;
-let embeddedInSession = false;
 let counter = 0;
+
+/** What the HTML fallback shows where plotly.js is not on the page. */
+export const NO_PLOTLY_MESSAGE = "(an interactive plotly figure: open this notebook in JupyterLab (npm start), or export it to HTML with npm run grade -- FILE --html)";
+
+/** The <script> that puts plotly.js on a page. */
+export function plotlyScriptTag(): string {
+  return `<script type="text/javascript">${plotlyJs().replace(/<\/script/gi, "<\\/script")}</script>`;
+}
 
 /** The minified plotly.js bundle as text. */
 export function plotlyJs(): string {
@@ -31,11 +40,11 @@ export function plotlyJs(): string {
 export function figureHtml(fig: Figure, opts: { includePlotlyJs: boolean }): string {
   const id = `coursekit-plot-${Date.now().toString(36)}-${counter++}`;
   const spec = JSON.stringify({ data: fig.data, layout: { height: 420, ...fig.layout } }).replace(/</g, "\\u003c");
-  const lib = opts.includePlotlyJs ? `<script type="text/javascript">${plotlyJs().replace(/<\/script/gi, "<\\/script")}</script>` : "";
+  const lib = opts.includePlotlyJs ? plotlyScriptTag() : "";
   const draw = `(function draw(tries){var el=document.getElementById(${JSON.stringify(id)});` +
     `if(window.Plotly){var s=${spec};window.Plotly.newPlot(el,s.data,s.layout,{responsive:true});}` +
     `else if(tries>0){setTimeout(function(){draw(tries-1);},100);}` +
-    `else{el.textContent="plotly.js is not loaded: run the first plotting cell of this notebook again.";}})(50);`;
+    `else{el.style.minHeight="0";el.textContent=${JSON.stringify(NO_PLOTLY_MESSAGE)};}})(20);`;
   return `${lib}<div id="${id}" style="width:100%;min-height:420px"></div><script type="text/javascript">${draw}</script>`;
 }
 
@@ -47,7 +56,6 @@ export function writeFiguresHtml(figs: Figure[], file: string, title = "figures"
 
 /** Shows `fig` in the notebook; outside a kernel it says how to see it instead. */
 export function showFigure(fig: Figure): void {
-  const html = figureHtml(fig, { includePlotlyJs: !embeddedInSession });
-  if (notebookDisplayBundle({ [PLOTLY_MIME]: { data: fig.data, layout: fig.layout ?? {} }, "text/html": html })) embeddedInSession = true;
-  else console.log("(not in a notebook: write the figure to a page with writeFiguresHtml([fig], \"figure.html\"))");
+  const html = figureHtml(fig, { includePlotlyJs: false });
+  if (!notebookDisplayBundle({ [PLOTLY_MIME]: { data: fig.data, layout: fig.layout ?? {} }, "text/html": html })) console.log("(not in a notebook: write the figure to a page with writeFiguresHtml([fig], \"figure.html\"))");
 }
