@@ -1,7 +1,7 @@
 /** DataFrames shown readably (lib/notebook/frame.ts): whole column names, HTML tables with escaping. */
 import { strict as assert } from "node:assert";
 import { rowsToDataFrame } from "../lib/data/dataframe";
-import { fitColumns, frameHtml } from "../lib/notebook/frame";
+import { fitColumns, frameHtml, printRows } from "../lib/notebook/frame";
 
 describe("showing DataFrames", () => {
   const rows = [
@@ -22,5 +22,25 @@ describe("showing DataFrames", () => {
     assert.match(html, /gradients measured &lt;by hand&gt;/);
     assert.match(html, /<td style="text-align:right">1478786<\/td>/);
     assert.match(html, /… 1 more rows/);
+  });
+
+  it("printRows outside a notebook prints an aligned text table without loading danfojs", () => {
+    const before = Object.keys(require.cache).filter((k) => /[\\/]danfojs[\\/]/.test(k)).length;
+    const lines: string[] = [];
+    const log = console.log;
+    console.log = (s: string) => lines.push(s);
+    try {
+      printRows([{ method: "full", params: 1478786 }, { method: "lora <r=8>", params: 36864 }]);
+    } finally {
+      console.log = log;
+    }
+    const text = lines.join("\n").split("\n");
+    assert.deepEqual(text, [
+      "   method       params",
+      "-  ----------  -------",
+      "0  full        1478786",
+      "1  lora <r=8>    36864",
+    ]);
+    if (before === 0) assert.equal(Object.keys(require.cache).filter((k) => /[\\/]danfojs[\\/]/.test(k)).length, 0, "danfojs was not loaded");
   });
 });

@@ -89,15 +89,19 @@ export class BertSelfAttention extends Block {
 
   /** hidden (B, T, d); maskBias (B, 1, 1, T) holding 0 for real tokens and a large negative number for padding. */
   forward(hidden: tf.Tensor, maskBias: tf.Tensor | null): tf.Tensor {
-    const [b, t, d] = hidden.shape;
-    const q = this.splitHeads(this.call("query", hidden));
-    const kT = tf.transpose(this.splitHeads(this.call("key", hidden)), [0, 2, 1]);
-    const v = this.splitHeads(this.call("value", hidden));
-    let scores = tf.reshape(tf.mul(matMul(q, kT), 1 / Math.sqrt(this.headSize)), [b, this.numHeads, t, t]);
-    if (maskBias) scores = tf.add(scores, maskBias);
-    const probs = this.call("dropout", tf.softmax(scores));
-    const context = matMul(tf.reshape(probs, [b * this.numHeads, t, t]), v);
-    return tf.reshape(tf.transpose(tf.reshape(context, [b, this.numHeads, t, this.headSize]), [0, 2, 1, 3]), [b, t, d]);
+    // Each block's forward is its own tf.tidy: its intermediates are freed as soon as it returns (the
+    // gradient tape keeps what backward needs), so a forward pass peaks at one block's tensors, not all.
+    return tf.tidy(() => {
+      const [b, t, d] = hidden.shape;
+      const q = this.splitHeads(this.call("query", hidden));
+      const kT = tf.transpose(this.splitHeads(this.call("key", hidden)), [0, 2, 1]);
+      const v = this.splitHeads(this.call("value", hidden));
+      let scores = tf.reshape(tf.mul(matMul(q, kT), 1 / Math.sqrt(this.headSize)), [b, this.numHeads, t, t]);
+      if (maskBias) scores = tf.add(scores, maskBias);
+      const probs = this.call("dropout", tf.softmax(scores));
+      const context = matMul(tf.reshape(probs, [b * this.numHeads, t, t]), v);
+      return tf.reshape(tf.transpose(tf.reshape(context, [b, this.numHeads, t, this.headSize]), [0, 2, 1, 3]), [b, t, d]);
+    });
   }
 }
 
@@ -111,7 +115,7 @@ export class BertResidualOutput extends Block {
   }
 
   forward(x: tf.Tensor, residual: tf.Tensor): tf.Tensor {
-    return this.call("LayerNorm", tf.add(this.call("dropout", this.call("dense", x)), residual));
+    return tf.tidy(() => this.call("LayerNorm", tf.add(this.call("dropout", this.call("dense", x)), residual)));
   }
 }
 
@@ -138,7 +142,7 @@ export class BertIntermediate extends Block {
   }
 
   forward(x: tf.Tensor): tf.Tensor {
-    return this.act(this.call("dense", x));
+    return tf.tidy(() => this.act(this.call("dense", x)));
   }
 }
 
@@ -151,9 +155,11 @@ export class BertLayer extends Module {
   }
 
   forward(hidden: tf.Tensor, maskBias: tf.Tensor | null): tf.Tensor {
-    const attended = (this.getSubmodule("attention") as BertAttention).forward(hidden, maskBias);
-    const mlp = (this.getSubmodule("intermediate") as BertIntermediate).forward(attended);
-    return (this.getSubmodule("output") as BertResidualOutput).forward(mlp, attended);
+    return tf.tidy(() => {
+      const attended = (this.getSubmodule("attention") as BertAttention).forward(hidden, maskBias);
+      const mlp = (this.getSubmodule("intermediate") as BertIntermediate).forward(attended);
+      return (this.getSubmodule("output") as BertResidualOutput).forward(mlp, attended);
+    });
   }
 }
 
@@ -251,8 +257,10 @@ export class BertLMPredictionHead extends Block {
     if (!decoderWeight) throw new Error("BertLMPredictionHead needs the (tied) word-embedding matrix");
     const dense = this.getSubmodule("transform.dense") as unknown as Layer;
     const norm = this.getSubmodule("transform.LayerNorm") as LayerNorm;
-    const h = norm.forward(this.act(dense.forward(hidden)));
-    return tf.add(matMul(h, tf.transpose(decoderWeight)), this.param("bias"));
+    return tf.tidy(() => {
+      const h = norm.forward(this.act(dense.forward(hidden)));
+      return tf.add(matMul(h, tf.transpose(decoderWeight)), this.param("bias"));
+    });
   }
 }
 

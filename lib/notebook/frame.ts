@@ -5,12 +5,11 @@
  *   - `fitColumns(df)` sizes each text column to its longest entry (capped) for `df.print()`;
  *   - `showFrame(df)` shows the frame in a notebook as an HTML table (with the text table as the plain-text
  *     fallback), and prints the text table elsewhere;
- *   - `printRows(rows)` builds a DataFrame from row objects and shows it that way.
+ *   - `printRows(rows)` shows row objects the same way without building a DataFrame (no danfojs to load).
  *
  *   printRows([{ method: "full", "trainable params": 1478786 }, { method: "head", "trainable params": 16770 }]);
  */
 import type { DataFrame } from "danfojs";
-import { rowsToDataFrame } from "../data/dataframe";
 import { notebookDisplayBundle } from "./tslab";
 
 export interface PrintFrameOptions {
@@ -45,19 +44,35 @@ function escapeHtml(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
-/** The frame as an HTML table (index column first; numbers right-aligned), at most `maxRows` rows. */
-export function frameHtml(df: DataFrame, opts: PrintFrameOptions = {}): string {
-  const rows = (df.values as unknown as unknown[][]).slice(0, opts.maxRows ?? Infinity);
-  const index = df.index.map((i) => String(i));
-  const head = `<tr><th></th>${df.columns.map((c) => `<th>${escapeHtml(c)}</th>`).join("")}</tr>`;
-  const body = rows
+/** Cells as an HTML table (index column first; numbers right-aligned), at most `maxRows` rows. */
+function tableHtml(columns: readonly string[], index: readonly string[], rows: ReadonlyArray<readonly unknown[]>, maxRows = Infinity): string {
+  const shown = rows.slice(0, maxRows);
+  const head = `<tr><th></th>${columns.map((c) => `<th>${escapeHtml(c)}</th>`).join("")}</tr>`;
+  const body = shown
     .map((r, i) => {
       const cells = r.map((v) => `<td style="text-align:${typeof v === "number" ? "right" : "left"}">${escapeHtml(String(v))}</td>`).join("");
       return `<tr><th>${escapeHtml(index[i] ?? "")}</th>${cells}</tr>`;
     })
     .join("");
-  const more = df.values.length > rows.length ? `<p>… ${df.values.length - rows.length} more rows</p>` : "";
+  const more = rows.length > shown.length ? `<p>… ${rows.length - shown.length} more rows</p>` : "";
   return `<table class="dataframe"><thead>${head}</thead><tbody>${body}</tbody></table>${more}`;
+}
+
+/** Cells as a plain-text table, each column as wide as its widest entry (up to `maxWidth`). */
+function tableText(columns: readonly string[], index: readonly string[], rows: ReadonlyArray<readonly unknown[]>, opts: PrintFrameOptions = {}): string {
+  const maxWidth = opts.maxWidth ?? 48;
+  const shown = rows.slice(0, opts.maxRows ?? Infinity);
+  const cut = (s: string) => (s.length > maxWidth ? `${s.slice(0, maxWidth - 1)}…` : s);
+  const grid = [["", ...columns], ...shown.map((r, i) => [index[i] ?? "", ...r.map((v) => String(v))])].map((r) => r.map(cut));
+  const width = grid[0].map((_, c) => Math.max(...grid.map((r) => r[c].length)));
+  const line = (r: string[]) => r.map((v, c) => (c > 0 && typeof shown[0]?.[c - 1] === "number" ? v.padStart(width[c]) : v.padEnd(width[c]))).join("  ").trimEnd();
+  const more = rows.length > shown.length ? [`… ${rows.length - shown.length} more rows`] : [];
+  return [line(grid[0]), width.map((w) => "-".repeat(w)).join("  "), ...grid.slice(1).map(line), ...more].join("\n");
+}
+
+/** The frame as an HTML table (index column first; numbers right-aligned), at most `maxRows` rows. */
+export function frameHtml(df: DataFrame, opts: PrintFrameOptions = {}): string {
+  return tableHtml(df.columns, df.index.map((i) => String(i)), df.values as unknown as unknown[][], opts.maxRows);
 }
 
 /** In a notebook: an HTML table with the text table as fallback; elsewhere: the text table on stdout. */
@@ -67,9 +82,15 @@ export function showFrame(df: DataFrame, opts: PrintFrameOptions = {}): void {
 }
 
 /**
- * Shows row objects as a DataFrame (columns in the first row's key order); see showFrame. Returns nothing,
- * so that as a cell's last statement it shows only the table.
+ * Shows row objects as a table (columns in the first row's key order, rows numbered from 0 like a
+ * DataFrame's index): in a notebook an HTML table with a text table as fallback, elsewhere the text table.
+ * Needs no danfojs (which takes seconds and ~50 MB to load). Returns nothing, so that as a cell's last
+ * statement it shows only the table.
  */
 export function printRows(rows: ReadonlyArray<Record<string, string | number>>, opts: PrintFrameOptions = {}): void {
-  showFrame(rowsToDataFrame(rows), opts);
+  const columns = rows.length > 0 ? Object.keys(rows[0]) : [];
+  const cells = rows.map((r) => columns.map((c) => r[c] ?? ""));
+  const index = rows.map((_, i) => String(i));
+  const text = tableText(columns, index, cells, opts);
+  if (!notebookDisplayBundle({ "text/html": tableHtml(columns, index, cells, opts.maxRows), "text/plain": text })) console.log(text);
 }
