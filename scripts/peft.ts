@@ -41,7 +41,7 @@ const args = parseArgs(process.argv.slice(3), {
   split: { type: "string", default: "test", help: "eval: train | validation | test" },
   r: { type: "number", default: 0, help: "rank (0: method default)" },
   alpha: { type: "number", default: 0, help: "LoRA alpha (0: 2·r)" },
-  dropout: { type: "number", default: 0, help: "adapter dropout" },
+  dropout: { type: "number", default: 0, help: "adapter dropout (not given: the method's default, 0.1 for qlora, else 0)" },
   lr: { type: "number", default: 0, help: "learning rate (0: method default)" },
   "vector-length": { type: "number", default: 0, help: "VB-LoRA vector length (0: 64)" },
   "num-vectors": { type: "number", default: 0, help: "VB-LoRA bank size (0: 64)" },
@@ -63,7 +63,8 @@ function taskName(): DatasetName {
 }
 
 function methodOptions(): MethodOptions {
-  const o: MethodOptions = { dropout: args.dropout };
+  const o: MethodOptions = {};
+  if (args.given.has("dropout")) o.dropout = args.dropout; // unset: the method's own default (0.1 for QLoRA)
   if (args.r) o.r = args.r;
   if (args.alpha) o.alpha = args.alpha;
   if (args.lr) o.lr = args.lr;

@@ -27,7 +27,13 @@ if ! "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null; then
 fi
 [[ -x "$VENV/bin/python" ]] || "$PYTHON" -m venv "$VENV"
 # shellcheck disable=SC2086
-"$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$REQ" ${INTEROP_PIP_ARGS:-}
+log="$(mktemp)"
+status=0
+"$VENV/bin/python" -m pip install --disable-pip-version-check --no-color -q -r "$REQ" ${INTEROP_PIP_ARGS:-} >"$log" 2>&1 || status=$?
+# pip's notes about this machine's package mirrors are noise; everything else it says is shown
+grep -v -E "WARNING: Location 'file:.*' is ignored" "$log" | grep -v -E '^\s*$' | sed 's/^/pip: /' || true
+rm -f "$log"
+[[ $status -eq 0 ]] || { echo "setup-interop: pip install -r $REQ failed (exit $status)" >&2; exit "$status"; }
 "$VENV/bin/python" -c "$CHECK"
 echo "$want" > "$STAMP"
 echo "setup-interop: $VENV ready ($("$VENV/bin/python" -c 'import peft, transformers, torch; print(f"peft {peft.__version__}, transformers {transformers.__version__}, torch {torch.__version__}")'))"

@@ -78,7 +78,7 @@ quiet_pip() {
   log="$(mktemp)"
   "$@" >"$log" 2>&1
   status=$?
-  grep -v -E "^WARNING: Location 'file:.*' is ignored" "$log" | sed 's/^/    pip: /' || true
+  grep -v -E "WARNING: Location 'file:.*' is ignored" "$log" | grep -v -E '^\s*$' | sed 's/^/    pip: /' || true
   rm -f "$log"
   return "$status"
 }
@@ -112,7 +112,7 @@ elif BASE_PY="$(find_venv_python)"; then
     "$BASE_PY" -m venv "$VENV" || die "could not create the virtual environment $VENV with $BASE_PY -m venv."
   fi
   info "installing requirements.txt into .venv (JupyterLab, plotly, nbconvert, nbclient; about a minute)"
-  if quiet_pip "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt; then
+  if quiet_pip "$VENV/bin/python" -m pip install -q --no-color --disable-pip-version-check -r requirements.txt; then
     cp requirements.txt "$STAMP"
     PY="$VENV/bin/python"
   else

@@ -36,6 +36,16 @@ describe("PEFT command line", function () {
     assert.deepEqual(config.id2label, { 0: "ham", 1: "spam" });
   });
 
+  it("an option not given takes the method's default: QLoRA trains with dropout 0.1 unless --dropout says otherwise", () => {
+    const dropoutOf = (extra: string[], name: string) => {
+      const out = path.join(dir, name);
+      cli(["train", "--task", "spam", "--method", "qlora", "--r", "2", "--epochs", "1", "--max-steps", "1", "--limit", "16", "--out", out, ...extra]);
+      return JSON.parse(fs.readFileSync(path.join(out, "adapter_config.json"), "utf8")).lora_dropout as number;
+    };
+    assert.equal(dropoutOf([], "qlora-default"), 0.1);
+    assert.equal(dropoutOf(["--dropout", "0"], "qlora-no-dropout"), 0);
+  });
+
   it("unknown methods and tasks are errors that list the choices", () => {
     assert.throws(() => cli(["train", "--task", "spam", "--method", "prefix", "--out", path.join(dir, "x")]), /unknown method "prefix"; choose one of: full, head, lora, dora, vblora, waveft, qlora/);
     assert.throws(() => cli(["eval", "--task", "imdb", "--adapter", adapter]), /--task must be one of spam, wordnet/);

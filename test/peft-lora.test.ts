@@ -128,6 +128,8 @@ describe("PEFT: LoRA and DoRA", () => {
     const llama = llamaSkeleton();
     assert.equal(countAdapterParameters(llama, loraConfig({ r: 32, targetModules: ["q_proj", "v_proj"] })), 9_175_040);
     assert.equal(countAdapterParameters(llama, loraConfig({ r: 32, targetModules: ["q_proj", "v_proj"], useDora: true })), 9_289_728);
+    const unknownMethod = { ...loraConfig({ targetModules: ["q_proj"] }), peftType: "PREFIX" } as unknown as Parameters<typeof countAdapterParameters>[1];
+    assert.throws(() => countAdapterParameters(llama, unknownMethod), /no parameter count for peftType "PREFIX"/);
     // the formula is what the implementation allocates
     for (const useDora of [false, true]) {
       const cfg = loraConfig({ r: 3, targetModules: ["query", "value", "dense"], useDora });
@@ -154,6 +156,24 @@ describe("PEFT: LoRA and DoRA", () => {
     const { grads } = tf.variableGrads(() => tf.sum(tf.square(peft.forward(inputs()))) as tf.Scalar, all.filter((p) => p.trainable));
     const withGrad = new Set(Object.keys(grads));
     assert.deepEqual(all.filter((p) => withGrad.has(p.name)).length, trainable.length);
+  });
+
+  it("an adapter named like a module (\"dense\", \"self\", \"query\") trains and saves only its own tensors", () => {
+    for (const adapterName of ["dense", "self", "query", "weight", "layer"]) {
+      for (const useDora of [false, true]) {
+        const peft = getPeftModel(fresh(), loraConfig({ r: 2, targetModules: ["query", "value", "dense"], modulesToSave: ["classifier"], useDora }), { adapterName });
+        const trainable = peft.namedParameters().filter(([, p]) => p.trainable).map(([n]) => n);
+        const wrong = trainable.filter((n) => !/\.(lora_A|lora_B|lora_magnitude_vector)\./.test(n) && !/\.classifier\./.test(n));
+        assert.deepEqual(wrong, [], `adapter "${adapterName}" made base tensors trainable`);
+        const perLayer = useDora ? 3 : 2;
+        assert.equal(trainable.length, peft.adapterLayers().length * perLayer + 2, `adapter "${adapterName}": A, B${useDora ? ", m" : ""} per layer + the classifier`);
+        const dir = tmpDir();
+        savePretrained(peft, dir);
+        const keys = [...readSafetensors(path.join(dir, "adapter_model.safetensors")).tensors.keys()];
+        assert.equal(keys.filter((k) => k.includes("base_layer") || /\.(weight|bias)$/.test(k) && !/(lora_[AB]|classifier)\.(weight|bias)$/.test(k)).length, 0, `adapter "${adapterName}" saved base tensors: ${keys.join(", ")}`);
+        assert.equal(keys.length, trainable.length);
+      }
+    }
   });
 
   it("several adapters: add, switch, disable, delete", () => {

@@ -64,8 +64,25 @@ export abstract class AdapterLayer extends Module {
     return this.base.outFeatures;
   }
 
+  /**
+   * The members that hold this method's per-adapter tensors, each keyed by adapter name (peft's
+   * `adapter_layer_names`): what trains and what is saved comes from here, never from name patterns.
+   */
+  abstract readonly adapterLayerNames: readonly string[];
+
   /** Names of the adapters this layer holds. */
   abstract adapterNames(): string[];
+
+  /** The tensors of adapter `name` in this layer, named relative to the layer ("lora_A.default.weight"). */
+  adapterParameters(name: string): Array<[string, tf.Variable]> {
+    return this.adapterLayerNames.flatMap((member) => {
+      const holder = this.children.get(member);
+      if (!holder) return [];
+      return holder.namedParameters()
+        .filter(([n]) => n === name || n.startsWith(`${name}.`))
+        .map(([n, p]): [string, tf.Variable] => [`${member}.${n}`, p]);
+    });
+  }
 
   /** Removes an adapter's tensors. */
   abstract deleteAdapter(name: string): void;

@@ -41,6 +41,11 @@ export function countAdapterParameters(model: Module, config: PeftConfig): numbe
         checkDivisible(name, inFeatures, outFeatures, config.vectorLength);
         total += VBLoraLayer.parameterCount(inFeatures, outFeatures, config.r, config.numVectors, config.vectorLength);
         break;
+      default: {
+        // A new method must say how many parameters it adds: never count it as 0.
+        const unknown: never = config;
+        throw new Error(`countAdapterParameters: no parameter count for peftType ${JSON.stringify((unknown as { peftType: string }).peftType)}`);
+      }
     }
   }
   if (config.peftType === "VBLORA") total += config.numVectors * config.vectorLength; // the shared bank

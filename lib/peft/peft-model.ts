@@ -138,14 +138,23 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
     return new Map(this.headParameters(config).map(([n, p]) => [n, (p.dataSync() as Float32Array).slice()]));
   }
 
-  /** Only the active adapter's tensors (and its modulesToSave) train. */
+  /** Tensors one adapter shares across its layers (VB-LoRA's vector bank), named from this model. */
+  sharedParameters(name: string): Array<[string, tf.Variable]> {
+    const holder = this.getSubmodule("base_model") as ModuleDict;
+    if (!holder.namedChildren().some(([n]) => n === "vblora_vector_bank")) return [];
+    const banks = holder.getSubmodule("vblora_vector_bank") as ParameterDict;
+    return banks.namedParameters().filter(([n]) => n === name).map(([n, p]): [string, tf.Variable] => [`base_model.vblora_vector_bank.${n}`, p]);
+  }
+
+  /**
+   * Only the active adapter's tensors (and its modulesToSave) train. Which tensors those are, each adapter
+   * layer says itself (adapterParameters): an adapter may be named like a module ("dense", "self").
+   */
   private markTrainable(): void {
     this.setTrainable(false);
     if (this.adaptersDisabled) return;
-    const adapterTag = new RegExp(`\\.${this.active.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.`);
-    for (const [name, p] of this.namedParameters()) {
-      if (!name.includes(".base_layer.") && (adapterTag.test(name) || name.endsWith(`.${this.active}`))) p.trainable = true;
-    }
+    for (const [, layer] of this.adapterLayers()) for (const [, p] of layer.adapterParameters(this.active)) p.trainable = true;
+    for (const [, p] of this.sharedParameters(this.active)) p.trainable = true;
     for (const [, p] of this.headParameters(this.peftConfig[this.active])) p.trainable = true;
   }
 

@@ -19,35 +19,27 @@ import { fromTopk, indexDType, toTopk } from "./vblora/topk-save";
 import { configFromJson, configToJson, loraConfig, vbloraConfig, waveftConfig } from "./config";
 import { PeftConfig, PeftModel, WrappableModel } from "./peft-model";
 
-/** The per-adapter containers of every method; their entry for the adapter name disappears on disk. */
-const ADAPTER_PARTS = ["lora_A", "lora_B", "lora_magnitude_vector", "vblora_logits_A", "vblora_logits_B", "vblora_vector_bank", "waveft_spectrum"];
-
-const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-
 /**
- * Internal parameter name → the key peft saves, or null if it is not one of this adapter's tensors:
- * "…query.lora_A.default.weight" → "…query.lora_A.weight"; "…lora_magnitude_vector.default.weight" →
- * "…lora_magnitude_vector"; "base_model.vblora_vector_bank.default" → "base_model.vblora_vector_bank".
+ * The tensors `save` writes for one adapter: saved key → parameter. Each adapter layer lists its own tensors
+ * (`adapterParameters`), so an adapter named like a module ("dense") cannot pull a base weight in:
+ * "lora_A.default.weight" in the layer at "bert.…query" → "base_model.model.bert.…query.lora_A.weight";
+ * DoRA's magnitude is saved without ".weight"; VB-LoRA's shared bank as "base_model.vblora_vector_bank";
+ * the modulesToSave (the head) whole.
  */
-export function savedKey(name: string, adapterName: string): string | null {
-  const m = name.match(new RegExp(`^(.*)\\.(${ADAPTER_PARTS.join("|")})\\.${escapeRegExp(adapterName)}(\\..*)?$`));
-  if (!m) return null;
-  const key = `${m[1]}.${m[2]}${m[3] ?? ""}`;
-  return m[2] === "lora_magnitude_vector" ? key.replace(/\.weight$/, "") : key;
-}
-
-/** The tensors `save` writes for one adapter: saved key → internal parameter. */
 export function adapterStateDict(model: PeftModel, adapterName = model.activeAdapter): Map<string, tf.Variable> {
   const config = model.peftConfig[adapterName];
   if (!config) throw new Error(`no adapter "${adapterName}"`);
   const out = new Map<string, tf.Variable>();
-  for (const [name, p] of model.namedParameters()) {
-    const key = savedKey(name, adapterName);
-    if (key) out.set(key, p);
+  for (const [moduleName, layer] of model.adapterLayers()) {
+    for (const [name, p] of layer.adapterParameters(adapterName)) {
+      const member = name.slice(0, name.indexOf("."));
+      const key = `base_model.model.${moduleName}.${member}${name.slice(member.length + 1 + adapterName.length)}`;
+      out.set(member === "lora_magnitude_vector" ? key.replace(/\.weight$/, "") : key, p);
+    }
   }
+  for (const [, p] of model.sharedParameters(adapterName)) out.set("base_model.vblora_vector_bank", p);
   for (const [name, p] of model.headParameters(config)) {
-    const full = `base_model.model.${name}`;
-    if (!name.includes(".base_layer.") && !savedKey(full, adapterName)) out.set(full, p);
+    if (!name.includes(".base_layer.")) out.set(`base_model.model.${name}`, p);
   }
   return out;
 }

@@ -3,7 +3,8 @@
  * Unknown options are an error that lists the known ones.
  */
 type Spec = { type: "number"; default: number; help: string } | { type: "string"; default: string; help: string } | { type: "boolean"; default: boolean; help: string };
-type Parsed<S extends Record<string, Spec>> = { [K in keyof S]: S[K]["default"] } & { _: string[] };
+/** The values (defaults for what was not given), the positional words, and which options the user gave. */
+type Parsed<S extends Record<string, Spec>> = { [K in keyof S]: S[K]["default"] } & { _: string[]; given: Set<keyof S & string> };
 
 export function usage(spec: Record<string, Spec>): string {
   return Object.entries(spec)
@@ -12,7 +13,8 @@ export function usage(spec: Record<string, Spec>): string {
 }
 
 export function parseArgs<S extends Record<string, Spec>>(argv: string[], spec: S): Parsed<S> {
-  const out: Record<string, unknown> = { _: [] as string[] };
+  const given = new Set<string>();
+  const out: Record<string, unknown> = { _: [] as string[], given };
   for (const [k, s] of Object.entries(spec)) out[k] = s.default;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -28,6 +30,7 @@ export function parseArgs<S extends Record<string, Spec>>(argv: string[], spec: 
     const key = a.slice(2, eq < 0 ? undefined : eq);
     const s = spec[key];
     if (!s) throw new Error(`unknown option --${key}; known options:\n${usage(spec)}`);
+    given.add(key);
     if (s.type === "boolean") {
       out[key] = eq < 0 ? true : a.slice(eq + 1) !== "false";
       continue;

@@ -45,6 +45,7 @@ function rowNorm(w: tf.Tensor): tf.Tensor1D {
 }
 
 export class LoraLayer extends AdapterLayer {
+  readonly adapterLayerNames = ["lora_A", "lora_B", "lora_magnitude_vector"] as const;
   private readonly scaling = new Map<string, number>();
   private readonly ranks = new Map<string, number>();
   /** DoRA: the row norms at merge time, needed to unmerge exactly. */

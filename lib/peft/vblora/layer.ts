@@ -48,6 +48,8 @@ export function topkMixture(logits: tf.Tensor, bank: tf.Tensor, k: number): tf.T
 }
 
 export class VBLoraLayer extends AdapterLayer {
+  /** The bank is shared by every layer: PeftModel holds it (base_model.vblora_vector_bank). */
+  readonly adapterLayerNames = ["vblora_logits_A", "vblora_logits_B"] as const;
   private readonly banks = new Map<string, tf.Variable>();
   private readonly topks = new Map<string, number>();
 

@@ -58,6 +58,7 @@ export interface WaveFTAdapterOptions {
 }
 
 export class WaveFTLayer extends AdapterLayer {
+  readonly adapterLayerNames = ["waveft_spectrum"] as const;
   private readonly specs = new Map<string, WaveSpec>();
 
   constructor(base: BaseLinear) {
