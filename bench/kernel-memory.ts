@@ -13,8 +13,8 @@ import { parseArgs } from "../lib/util/args";
 
 const ROOT = path.resolve(__dirname, "..");
 const args = parseArgs(process.argv.slice(2), {
-  settle: { type: "number", default: 3, help: "seconds to wait after a cell before reading the memory" },
-});
+  settle: { type: "number", default: 3, min: 0, help: "seconds to wait after a cell before reading the memory" },
+}, { positionals: { max: Infinity, name: "notebooks" } });
 const files = args._.length > 0 ? args._.map((f) => path.resolve(f)) : ["02-lora", "07-qlora-nf4"].map((n) => path.join(ROOT, "solutions", "week03", `${n}.ipynb`));
 const mib = (bytes: number) => `${(bytes / (1024 * 1024)).toFixed(0)} MiB`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

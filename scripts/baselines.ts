@@ -12,15 +12,15 @@ import { loadBertForSequenceClassification } from "../lib/io/hf-checkpoint";
 import { labelNames, DatasetName, DATASET_NAMES } from "../lib/data/datasets";
 import { loadTask } from "../lib/data/task";
 import { evaluateClassifier, finetuneClassifier } from "../lib/train/finetune";
-import { parseArgs } from "../lib/util/args";
+import { parseArgs, runMain } from "../lib/util/args";
 import { prepareMethod } from "../lib/peft/methods";
 
 const args = parseArgs(process.argv.slice(2), {
   checkpoint: { type: "string", default: "datasets/checkpoints/bert-tiny-peft", help: "pretrained model folder" },
   tasks: { type: "string", default: "spam,wordnet", help: "comma-separated tasks" },
-  epochs: { type: "number", default: 3, help: "epochs per run" },
-  limit: { type: "number", default: 0, help: "cap every split at N examples (0: all)" },
-  seed: { type: "number", default: 42, help: "random seed" },
+  epochs: { type: "number", default: 3, min: 1, integer: true, help: "epochs per run" },
+  limit: { type: "number", default: 0, min: 1, integer: true, help: "cap every split at N examples (not given: all)" },
+  seed: { type: "number", default: 42, min: 0, integer: true, help: "random seed" },
   out: { type: "string", default: "results/baselines.json", help: "results file" },
 });
 
@@ -59,7 +59,4 @@ async function main(): Promise<void> {
   console.log(`\nwrote ${args.out}`);
 }
 
-main().catch((e) => {
-  console.error(e instanceof Error ? e.message : e);
-  process.exit(1);
-});
+runMain(main);

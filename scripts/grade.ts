@@ -45,13 +45,13 @@ const args = parseArgs(process.argv.slice(2), {
   csv: { type: "string", default: "", help: "CSV of a folder's scores (default: <folder>/grades.csv)" },
   html: { type: "boolean", default: false, help: "also export the executed copy to HTML (needs Jupyter's nbconvert)" },
   quiet: { type: "boolean", default: false, help: "do not print a line per cell" },
-  jobs: { type: "number", default: 0, help: "grade this many submissions at once (0: one per CPU core)" },
+  jobs: { type: "number", default: 0, min: 1, integer: true, help: "grade this many submissions at once (not given: one per CPU core)" },
   regrade: { type: "boolean", default: false, help: "grade again the submissions that already have a report" },
-  seed: { type: "number", default: 0, help: "the seed for the tests' inputs (0: a new random one; the report records it)" },
+  seed: { type: "number", default: 0, min: 1, integer: true, help: "the seed for the tests' inputs (not given: a new random one; the report records it)" },
   unsandboxed: { type: "boolean", default: false, help: "instructor mode: run submissions even where the sandbox (bubblewrap) is unavailable" },
   "verify-solutions": { type: "boolean", default: false, help: "check that every source notebook scores 100 %" },
   "verify-release": { type: "boolean", default: false, help: "check that the student versions are released and fail on the stubs" },
-});
+}, { positionals: { max: Infinity, name: "notebooks or folders" } });
 
 function progress(run: CellRun, cell: NbCell): void {
   if (args.quiet) return;

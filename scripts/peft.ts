@@ -26,7 +26,7 @@ import { LECTURE_LADDERS, formatBytes, memoryBytes } from "../lib/peft/qr-adapto
 import { qrAdaptorSearch, formatConfiguration } from "../lib/peft/qr-adaptor/search";
 import { bertLayerInfos, cheapEvaluator, measureImportances } from "../lib/peft/qr-adaptor/bert";
 import { readConfig } from "../lib/io/hf-checkpoint";
-import { parseArgs } from "../lib/util/args";
+import { parseArgs, runMain, UsageError } from "../lib/util/args";
 
 const SHIPPED = "datasets/checkpoints/bert-tiny-peft";
 
@@ -39,32 +39,33 @@ const args = parseArgs(process.argv.slice(3), {
   adapter: { type: "string", default: "", help: "eval/merge: adapter (or fine-tuned model) folder" },
   out: { type: "string", default: "", help: "output folder (train, merge) or results file (compare)" },
   split: { type: "string", default: "test", help: "eval: train | validation | test" },
-  r: { type: "number", default: 0, help: "rank (0: method default)" },
-  alpha: { type: "number", default: 0, help: "LoRA alpha (0: 2·r)" },
-  dropout: { type: "number", default: 0, help: "adapter dropout (not given: the method's default, 0.1 for qlora, else 0)" },
-  lr: { type: "number", default: 0, help: "learning rate (0: method default)" },
-  "vector-length": { type: "number", default: 0, help: "VB-LoRA vector length (0: 64)" },
-  "num-vectors": { type: "number", default: 0, help: "VB-LoRA bank size (0: 64)" },
-  epochs: { type: "number", default: 2, help: "epochs" },
-  "max-steps": { type: "number", default: 0, help: "stop after N optimiser steps (0: no limit)" },
-  "batch-size": { type: "number", default: 16, help: "batch size" },
-  limit: { type: "number", default: 0, help: "cap every split at N examples (0: all)" },
-  seed: { type: "number", default: 42, help: "random seed" },
+  r: { type: "number", default: 0, min: 1, integer: true, help: "rank (not given: the method's default)" },
+  alpha: { type: "number", default: 0, above: 0, help: "LoRA alpha (not given: 2·r)" },
+  dropout: { type: "number", default: 0, min: 0, help: "adapter dropout (not given: the method's default, 0.1 for qlora, else 0)" },
+  lr: { type: "number", default: 0, above: 0, help: "learning rate (not given: the method's default)" },
+  "vector-length": { type: "number", default: 0, min: 1, integer: true, help: "VB-LoRA vector length (not given: 64)" },
+  "num-vectors": { type: "number", default: 0, min: 1, integer: true, help: "VB-LoRA bank size (not given: 64)" },
+  epochs: { type: "number", default: 2, min: 1, integer: true, help: "epochs" },
+  "max-steps": { type: "number", default: 0, min: 1, integer: true, help: "stop after N optimiser steps (not given: no limit)" },
+  "batch-size": { type: "number", default: 16, min: 1, integer: true, help: "batch size" },
+  limit: { type: "number", default: 0, min: 1, integer: true, help: "cap every split at N examples (not given: all)" },
+  seed: { type: "number", default: 42, min: 0, integer: true, help: "random seed" },
   overwrite: { type: "boolean", default: false, help: "replace existing output files" },
-  "budget-kb": { type: "number", default: 600, help: "qr-adaptor: memory budget in kB (memory model of peft-spec.md)" },
-  population: { type: "number", default: 12, help: "qr-adaptor: NSGA-II population" },
-  generations: { type: "number", default: 4, help: "qr-adaptor: NSGA-II generations" },
-  "train-examples": { type: "number", default: 320, help: "qr-adaptor: examples per cheap evaluation" },
-});
+  "budget-kb": { type: "number", default: 600, above: 0, help: "qr-adaptor: memory budget in kB (memory model of peft-spec.md)" },
+  population: { type: "number", default: 12, min: 2, integer: true, help: "qr-adaptor: NSGA-II population" },
+  generations: { type: "number", default: 4, min: 1, integer: true, help: "qr-adaptor: NSGA-II generations" },
+  "train-examples": { type: "number", default: 320, min: 1, integer: true, help: "qr-adaptor: examples per cheap evaluation" },
+}, { command: `npm run peft -- ${process.argv[2] ?? "<command>"}` });
 
 function taskName(): DatasetName {
-  if (!(DATASET_NAMES as readonly string[]).includes(args.task)) throw new Error(`--task must be one of ${DATASET_NAMES.join(", ")}, got "${args.task}"`);
+  if (!(DATASET_NAMES as readonly string[]).includes(args.task)) throw new UsageError(`--task must be one of ${DATASET_NAMES.join(", ")}, got "${args.task}"`);
   return args.task as DatasetName;
 }
 
 function methodOptions(): MethodOptions {
   const o: MethodOptions = {};
   if (args.given.has("dropout")) o.dropout = args.dropout; // unset: the method's own default (0.1 for QLoRA)
+  if (args.dropout >= 1) throw new UsageError(`--dropout must be below 1, got ${args.dropout}`);
   if (args.r) o.r = args.r;
   if (args.alpha) o.alpha = args.alpha;
   if (args.lr) o.lr = args.lr;
@@ -73,8 +74,14 @@ function methodOptions(): MethodOptions {
   return o;
 }
 
+/** Results files are never replaced without --overwrite (the defaults are the committed results/ files). */
+function refuseExisting(...files: string[]): void {
+  const existing = files.filter((f) => fs.existsSync(f));
+  if (existing.length && !args.overwrite) throw new UsageError(`${existing.join(" and ")} exists already; pass --overwrite to replace it, or --out FILE`);
+}
+
 function need(value: string, flag: string): string {
-  if (!value) throw new Error(`${flag} is required (see --help)`);
+  if (!value) throw new UsageError(`${flag} is required (see --help)`);
   return value;
 }
 
@@ -82,7 +89,7 @@ async function train(): Promise<void> {
   const out = need(args.out, "--out");
   const task = taskName();
   for (const f of ["adapter_config.json", "adapter_model.safetensors", "model.safetensors", "metrics.json"]) {
-    if (fs.existsSync(path.join(out, f)) && !args.overwrite) throw new Error(`${out} already holds ${f}; pass --overwrite to replace it`);
+    if (fs.existsSync(path.join(out, f)) && !args.overwrite) throw new UsageError(`${out} already holds ${f}; pass --overwrite to replace it`);
   }
   const { model, tokenizer } = loadBertForSequenceClassification(args.checkpoint, { labels: labelNames(task), seed: args.seed });
   const data = loadTask(task, tokenizer, { limit: args.limit || undefined });
@@ -127,7 +134,7 @@ async function evaluate(): Promise<void> {
   const { model, tokenizer } = loadTrained(need(args.adapter, "--adapter"), args.checkpoint, task);
   const data = loadTask(task, tokenizer, { limit: args.limit || undefined });
   const split = args.split as "train" | "validation" | "test";
-  if (!data.splits[split]) throw new Error(`--split must be train, validation or test`);
+  if (!data.splits[split]) throw new UsageError(`--split must be train, validation or test`);
   const r = evaluateClassifier(model, data.splits[split]);
   console.log(JSON.stringify({ task, split, examples: data.splits[split].length, accuracy: r.accuracy, macroF1: r.macroF1, loss: r.loss }, null, 2));
 }
@@ -145,6 +152,7 @@ async function compare(): Promise<void> {
   const task = taskName();
   const methods = args.methods.split(",").map((m) => m.trim()).filter(Boolean);
   const out = args.out || `results/compare-${task}.json`;
+  refuseExisting(out, out.replace(/\.json$/, "") + ".html");
   const o = methodOptions();
   const rows = await compareMethods({
     task, methods, checkpoint: args.checkpoint, epochs: args.epochs, batchSize: args["batch-size"], limit: args.limit || undefined, seed: args.seed,
@@ -163,6 +171,7 @@ async function compare(): Promise<void> {
 async function qrAdaptor(): Promise<void> {
   const task = taskName();
   const out = args.out || `results/qr-adaptor-${task}.json`;
+  refuseExisting(out, out.replace(/\.json$/, "") + ".html");
   const layers = bertLayerInfos(readConfig(args.checkpoint));
   const budgetBytes = args["budget-kb"] * 1000;
   console.log(`phase I: measuring per-layer importances on ${task} …`);
@@ -203,13 +212,10 @@ const COMMANDS: Record<string, () => Promise<void>> = { train, eval: evaluate, m
 async function main(): Promise<void> {
   const command = process.argv[2];
   if (!command || !COMMANDS[command]) {
-    throw new Error(`usage: npm run peft -- <${Object.keys(COMMANDS).join("|")}> [options]; npm run peft -- train --help lists the options`);
+    throw new UsageError(`${command ? `unknown command "${command}"; ` : ""}usage: npm run peft -- <${Object.keys(COMMANDS).join("|")}> [options] (npm run peft -- train --help lists the options)`);
   }
   await initBackend();
   await COMMANDS[command]();
 }
 
-main().catch((e) => {
-  console.error(e instanceof Error ? e.message : e);
-  process.exit(1);
-});
+runMain(main);

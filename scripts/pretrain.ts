@@ -26,17 +26,17 @@ import { progress } from "../lib/train/progress";
 import { saveBertCheckpoint } from "../lib/io/hf-checkpoint";
 import { svgLineChart } from "../lib/plot/svg-line";
 import { Rng } from "../lib/util/random";
-import { parseArgs } from "../lib/util/args";
+import { parseArgs, runMain } from "../lib/util/args";
 
 const args = parseArgs(process.argv.slice(2), {
-  minutes: { type: "number", default: 25, help: "wall-clock training budget" },
-  epochs: { type: "number", default: 100, help: "upper bound on epochs" },
+  minutes: { type: "number", default: 25, above: 0, help: "wall-clock training budget" },
+  epochs: { type: "number", default: 100, min: 1, integer: true, help: "upper bound on epochs" },
   out: { type: "string", default: "datasets/checkpoints/bert-tiny-peft", help: "output folder" },
-  "vocab-size": { type: "number", default: 8192, help: "WordPiece vocabulary size" },
-  "max-length": { type: "number", default: 64, help: "tokens per sequence, [CLS] and [SEP] included" },
-  "tokens-per-batch": { type: "number", default: 2048, help: "batch size × padded length budget" },
-  lr: { type: "number", default: 1e-3, help: "peak learning rate" },
-  seed: { type: "number", default: 0, help: "random seed" },
+  "vocab-size": { type: "number", default: 8192, min: 128, integer: true, help: "WordPiece vocabulary size" },
+  "max-length": { type: "number", default: 64, min: 8, integer: true, help: "tokens per sequence, [CLS] and [SEP] included" },
+  "tokens-per-batch": { type: "number", default: 2048, min: 64, integer: true, help: "batch size × padded length budget" },
+  lr: { type: "number", default: 1e-3, above: 0, help: "peak learning rate" },
+  seed: { type: "number", default: 0, min: 0, integer: true, help: "random seed" },
   quick: { type: "boolean", default: false, help: "a tiny smoke run into tmp/" },
   overwrite: { type: "boolean", default: false, help: "replace an existing checkpoint" },
 });
@@ -265,7 +265,4 @@ that nothing else ever re-runs pre-training.
 `;
 }
 
-main().catch((e) => {
-  console.error(e instanceof Error ? e.message : e);
-  process.exit(1);
-});
+runMain(main);

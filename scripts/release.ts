@@ -10,13 +10,13 @@
 import * as path from "node:path";
 import { releaseFiles } from "../lib/grader/release-files";
 import { findNotebooks, releaseDiffers, SOURCES_DIR } from "../lib/grader/verify";
-import { parseArgs } from "../lib/util/args";
+import { parseArgs, runMain } from "../lib/util/args";
 
 const ROOT = path.resolve(__dirname, "..");
 const args = parseArgs(process.argv.slice(2), {
   check: { type: "boolean", default: false, help: "only check that the student versions are up to date" },
   force: { type: "boolean", default: false, help: "overwrite student versions changed since the last release (each is backed up first)" },
-});
+}, { positionals: { max: Infinity, name: "source notebooks or folders" } });
 
 function main(): number {
   const files = args._.length > 0 ? args._.flatMap((p) => findNotebooks(path.resolve(p))) : findNotebooks(path.join(ROOT, SOURCES_DIR));
@@ -39,4 +39,4 @@ function main(): number {
   return run.errors.length === 0 ? 0 : 1;
 }
 
-process.exit(main());
+runMain(main);

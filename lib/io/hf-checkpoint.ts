@@ -109,7 +109,13 @@ export function loadWeightsInto(model: Module, dir: string): LoadReport {
       continue;
     }
     if (entry.data instanceof BigInt64Array) throw new Error(`${dir}: tensor "${key}" has integer dtype ${entry.dtype}; weights must be floating point`);
-    state.set(name, tf.tensor(Float32Array.from(entry.data as ArrayLike<number>), entry.shape, "float32"));
+    const values = Float32Array.from(entry.data as ArrayLike<number>);
+    const bad = values.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      tf.dispose([...state.values()]);
+      throw new Error(`${dir}: tensor "${key}" holds ${values[bad]} at index ${bad}: the checkpoint is damaged (weights must be finite numbers)`);
+    }
+    state.set(name, tf.tensor(values, entry.shape, "float32"));
   }
   try {
     model.loadStateDict(state, { strict: false });

@@ -109,6 +109,8 @@ export function loadAdapterWeights(model: PeftModel, dir: string, adapterName: s
   for (const [key, p] of expected) {
     const entry = byKey.get(key);
     if (!entry) throw new Error(`${file}: tensor ${JSON.stringify(key)} is missing`);
+    const bad = entry.data instanceof BigInt64Array ? -1 : Array.prototype.findIndex.call(entry.data, (v: number) => !Number.isFinite(v));
+    if (bad >= 0) throw new Error(`${file}: tensor ${JSON.stringify(key)} holds a non-finite value at index ${bad}: the adapter is damaged`);
     if (!tf.util.arraysEqual(entry.shape, p.shape)) throw new Error(`${file}: tensor ${JSON.stringify(key)} has shape [${entry.shape}] but the model expects [${p.shape}]`);
   }
   for (const [key, p] of expected) {
