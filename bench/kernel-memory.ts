@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { TslabKernel } from "../lib/grader/kernel-client";
 import { cellSource, readNotebook } from "../lib/notebook/ipynb";
 import { parseArgs } from "../lib/util/args";
+import { sleep } from "../lib/util/async";
 
 const ROOT = path.resolve(__dirname, "..");
 const args = parseArgs(process.argv.slice(2), {
@@ -17,7 +18,6 @@ const args = parseArgs(process.argv.slice(2), {
 }, { positionals: { max: Infinity, name: "notebooks" } });
 const files = args._.length > 0 ? args._.map((f) => path.resolve(f)) : ["02-lora", "07-qlora-nf4"].map((n) => path.join(ROOT, "solutions", "week03", `${n}.ipynb`));
 const mib = (bytes: number) => `${(bytes / (1024 * 1024)).toFixed(0)} MiB`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function measure(file: string): Promise<string[]> {
   const nb = readNotebook(file);

@@ -13,14 +13,15 @@ import { loadBertForSequenceClassification } from "../lib/io/hf-checkpoint";
 import { AdamW } from "../lib/train/adamw";
 import { trainStep } from "../lib/train/step";
 import { crossEntropy } from "../lib/train/batching";
-import { ENCODER_LINEARS, prepareMethod } from "../lib/peft/methods";
+import { ENCODER_LINEARS, METHODS, prepareMethod } from "../lib/peft/methods";
 import { quantizeLinears } from "../lib/peft/qlora";
 import { parseArgs } from "../lib/util/args";
+import { SHIPPED_CHECKPOINT_DIR } from "../lib/data/datasets";
 import { median } from "../lib/util/stats";
 
 const args = parseArgs(process.argv.slice(2), {
-  checkpoint: { type: "string", default: "datasets/checkpoints/bert-tiny-peft", help: "model folder" },
-  methods: { type: "string", default: "full,head,lora,dora,vblora,waveft,qlora", help: "methods to time" },
+  checkpoint: { type: "string", default: SHIPPED_CHECKPOINT_DIR, help: "model folder" },
+  methods: { type: "string", default: METHODS.join(","), help: "methods to time" },
   batch: { type: "number", default: 16, help: "sequences per step" },
   seq: { type: "number", default: 64, help: "tokens per sequence" },
   steps: { type: "number", default: 8, help: "timed steps per round" },

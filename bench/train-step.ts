@@ -18,10 +18,11 @@ import { AdamW } from "../lib/train/adamw";
 import { trainStep } from "../lib/train/step";
 import { crossEntropy } from "../lib/train/batching";
 import { parseArgs } from "../lib/util/args";
+import { SHIPPED_CHECKPOINT_DIR } from "../lib/data/datasets";
 import { median } from "../lib/util/stats";
 
 const args = parseArgs(process.argv.slice(2), {
-  checkpoint: { type: "string", default: "datasets/checkpoints/bert-tiny-peft", help: "model folder" },
+  checkpoint: { type: "string", default: SHIPPED_CHECKPOINT_DIR, help: "model folder" },
   batch: { type: "number", default: 16, help: "sequences per step" },
   seq: { type: "number", default: 64, help: "tokens per sequence" },
   steps: { type: "number", default: 10, help: "timed steps (after 3 warm-up steps)" },

@@ -21,7 +21,8 @@ export * from "./io/safetensors";
 export { loadBertForMaskedLM, loadBertForSequenceClassification, saveBertCheckpoint, readConfig, listCheckpointTensors } from "./io/hf-checkpoint";
 export { BertTokenizer } from "./tokenizer/bert-tokenizer";
 export { trainWordPiece } from "./tokenizer/train-wordpiece";
-export { loadSplit, labelNames, labelIds, loadTextCorpus } from "./data/datasets";
+export { loadSplit, labelNames, labelIds, loadTextCorpus, SHIPPED_CHECKPOINT_DIR } from "./data/datasets";
+import { SHIPPED_CHECKPOINT_DIR } from "./data/datasets";
 export type { DatasetName, Split, Example } from "./data/datasets";
 export { toDataFrame } from "./data/dataframe";
 export { loadTask, encodeTexts } from "./data/task";
@@ -35,7 +36,7 @@ export { progress } from "./train/progress";
 export { Rng } from "./util/random";
 
 /** Where the shipped pretrained checkpoint lives. */
-export const SHIPPED_CHECKPOINT = path.resolve(__dirname, "../datasets/checkpoints/bert-tiny-peft");
+export const SHIPPED_CHECKPOINT = path.resolve(__dirname, "..", SHIPPED_CHECKPOINT_DIR);
 
 // Parameter-efficient fine-tuning (peft's names and file layout)
 export { loraConfig, vbloraConfig, waveftConfig } from "./peft/config";

@@ -9,14 +9,14 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { initBackend } from "../lib/backend";
 import { loadBertForSequenceClassification } from "../lib/io/hf-checkpoint";
-import { labelNames, DatasetName, DATASET_NAMES } from "../lib/data/datasets";
+import { labelNames, DatasetName, DATASET_NAMES, SHIPPED_CHECKPOINT_DIR } from "../lib/data/datasets";
 import { loadTask } from "../lib/data/task";
 import { evaluateClassifier, finetuneClassifier } from "../lib/train/finetune";
 import { parseArgs, runMain } from "../lib/util/args";
 import { prepareMethod } from "../lib/peft/methods";
 
 const args = parseArgs(process.argv.slice(2), {
-  checkpoint: { type: "string", default: "datasets/checkpoints/bert-tiny-peft", help: "pretrained model folder" },
+  checkpoint: { type: "string", default: SHIPPED_CHECKPOINT_DIR, help: "pretrained model folder" },
   tasks: { type: "string", default: "spam,wordnet", help: "comma-separated tasks" },
   epochs: { type: "number", default: 3, min: 1, integer: true, help: "epochs per run" },
   limit: { type: "number", default: 0, min: 1, integer: true, help: "cap every split at N examples (not given: all)" },

@@ -1,12 +1,15 @@
 /**
  * The PEFT command line, used by instructors, the benchmarks and our checks:
  *
- *   npm run peft -- train   --task spam|wordnet --method full|head|lora|dora|vblora [--r N] [--alpha A] [--lr X]
- *                           [--epochs N] [--max-steps N] [--limit N] --out DIR [--overwrite]
+ *   npm run peft -- train   --task spam|wordnet --method full|head|lora|dora|vblora|waveft|qlora [--r N] [--alpha A]
+ *                           [--dropout P] [--lr X] [--epochs N] [--max-steps N] [--batch-size N] [--limit N] --out DIR [--overwrite]
  *   npm run peft -- eval    --task T --adapter DIR [--split test]
  *   npm run peft -- merge   --base CKPT_DIR --adapter DIR --out DIR [--overwrite]
- *   npm run peft -- compare --task T --methods a,b,c [--epochs N] [--limit N] [--out results/compare-T.json]
- *   npm run peft -- qr-adaptor --task T --budget-kb N [--population 12] [--generations 4] [--train-examples 320]
+ *   npm run peft -- compare --task T --methods a,b,c [--epochs N] [--limit N] [--out results/compare-T.json] [--overwrite]
+ *   npm run peft -- qr-adaptor --task T --budget-kb N [--population 12] [--generations 4] [--train-examples 320] [--overwrite]
+ *
+ * Options not given take the method's defaults (lib/peft/methods.ts); a mistake in the command line is one
+ * line and exit code 2 (--debug shows the stack).
  *
  * `train` writes the adapter in peft's layout (adapter_config.json + adapter_model.safetensors; a full
  * checkpoint folder for full and head-only) and metrics.json.
@@ -15,7 +18,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { initBackend } from "../lib/backend";
 import { loadBertForSequenceClassification, saveBertCheckpoint } from "../lib/io/hf-checkpoint";
-import { DatasetName, DATASET_NAMES, labelNames } from "../lib/data/datasets";
+import { DatasetName, DATASET_NAMES, labelNames, SHIPPED_CHECKPOINT_DIR } from "../lib/data/datasets";
 import { loadTask } from "../lib/data/task";
 import { evaluateClassifier, finetuneClassifier } from "../lib/train/finetune";
 import { METHODS, MethodOptions, prepareMethod } from "../lib/peft/methods";
@@ -28,7 +31,7 @@ import { bertLayerInfos, cheapEvaluator, measureImportances } from "../lib/peft/
 import { readConfig } from "../lib/io/hf-checkpoint";
 import { parseArgs, runMain, UsageError } from "../lib/util/args";
 
-const SHIPPED = "datasets/checkpoints/bert-tiny-peft";
+const SHIPPED = SHIPPED_CHECKPOINT_DIR;
 
 const args = parseArgs(process.argv.slice(3), {
   task: { type: "string", default: "spam", help: `task: ${DATASET_NAMES.join(" | ")}` },

@@ -13,7 +13,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend";
-import { loadTextCorpus } from "../lib/data/datasets";
+import { loadTextCorpus, SHIPPED_CHECKPOINT_DIR } from "../lib/data/datasets";
 import { trainWordPiece } from "../lib/tokenizer/train-wordpiece";
 import { BertTokenizer } from "../lib/tokenizer/bert-tokenizer";
 import { bertConfig, BertConfig } from "../lib/models/bert-config";
@@ -31,7 +31,7 @@ import { parseArgs, runMain } from "../lib/util/args";
 const args = parseArgs(process.argv.slice(2), {
   minutes: { type: "number", default: 25, above: 0, help: "wall-clock training budget" },
   epochs: { type: "number", default: 100, min: 1, integer: true, help: "upper bound on epochs" },
-  out: { type: "string", default: "datasets/checkpoints/bert-tiny-peft", help: "output folder" },
+  out: { type: "string", default: SHIPPED_CHECKPOINT_DIR, help: "output folder" },
   "vocab-size": { type: "number", default: 8192, min: 128, integer: true, help: "WordPiece vocabulary size" },
   "max-length": { type: "number", default: 64, min: 8, integer: true, help: "tokens per sequence, [CLS] and [SEP] included" },
   "tokens-per-batch": { type: "number", default: 2048, min: 64, integer: true, help: "batch size × padded length budget" },

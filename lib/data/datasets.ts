@@ -12,6 +12,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 
+/** The pretrained checkpoint the kit ships, relative to the repository root. */
+export const SHIPPED_CHECKPOINT_DIR = "datasets/checkpoints/bert-tiny-peft";
+
 /** The datasets shipped with the kit. */
 export type DatasetName = "spam" | "wordnet";
 

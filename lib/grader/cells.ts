@@ -5,7 +5,8 @@
 import { createHash } from "node:crypto";
 import { cellSource, JsonObject, NbCell, Notebook } from "../notebook/ipynb";
 
-export const KERNEL_NAME = "peft-course";
+import { KERNEL_NAME } from "../notebook/kernel-env";
+export { KERNEL_NAME };
 export const DEFAULT_CELL_TIMEOUT_S = 30;
 export const DEFAULT_NOTEBOOK_BUDGET_S = 600;
 

@@ -25,6 +25,8 @@ import * as zmq from "zeromq";
 import type { JsonObject, JsonValue, NbOutput } from "../notebook/ipynb";
 import { hasProc, processTree, signalAll } from "./proc";
 import { bwrapArgs, findBwrap, sandboxUnavailableReason } from "./sandbox";
+import { KERNEL_NAME } from "../notebook/kernel-env";
+import { sleep } from "../util/async";
 
 export type ExecuteStatus = "ok" | "error" | "abort" | "timeout" | "dead";
 
@@ -134,7 +136,6 @@ export function freePorts(n: number): Promise<number[]> {
   );
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class KernelStartError extends Error {
   constructor(message: string) {
@@ -208,11 +209,11 @@ export class TslabKernel {
     const endpoint = (port: number) => (opts.sandbox ? `ipc://${ip}:${port}` : `tcp://127.0.0.1:${port}`);
     fs.writeFileSync(connectionFile, JSON.stringify({
       shell_port: shellPort, iopub_port: iopubPort, stdin_port: stdinPort, control_port: controlPort, hb_port: hbPort,
-      ip, key, transport, signature_scheme: "hmac-sha256", kernel_name: "peft-course",
+      ip, key, transport, signature_scheme: "hmac-sha256", kernel_name: KERNEL_NAME,
     }));
     const env: Record<string, string> = {};
     for (const k of INHERITED_ENV) if (process.env[k] !== undefined) env[k] = process.env[k] as string;
-    Object.assign(env, { HOME: opts.sandbox ? "/tmp" : os.tmpdir(), COURSEKIT_ROOT: fs.realpathSync(opts.root), COURSEKIT_KERNEL: "peft-course" }, opts.env ?? {});
+    Object.assign(env, { HOME: opts.sandbox ? "/tmp" : os.tmpdir(), COURSEKIT_ROOT: fs.realpathSync(opts.root), COURSEKIT_KERNEL: KERNEL_NAME }, opts.env ?? {});
     let proc: ChildProcess;
     if (opts.sandbox) {
       const root = fs.realpathSync(opts.root);

@@ -14,6 +14,7 @@
 import { cellName, cellSource, NbCell, Notebook } from "../notebook/ipynb";
 import { cellTimeoutS, gradeIdOf, isGraded } from "./cells";
 import { ExecuteStatus, KernelLimits, KernelStartError, LimitHit, TslabKernel, wallBackstopMs } from "./kernel-client";
+import { sleep } from "../util/async";
 
 export type CellStatus = ExecuteStatus | "not_run";
 
@@ -60,7 +61,6 @@ export interface RunResult {
 
 const ERROR_PAUSE_MS = 300;
 const ABORT_RETRIES = 3;
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** What a limit means, for messages. */
 export function describeLimit(limit: LimitHit | undefined, seconds: number): string {

@@ -9,6 +9,9 @@ import * as path from "path";
 
 const PACKAGE_NAME = "peft-course-kit";
 
+/** The course kernel's kernelspec name (scripts/kernel/, the notebooks' metadata.kernelspec.name). */
+export const KERNEL_NAME = "peft-course";
+
 function isRepoRoot(dir: string): boolean {
   try {
     const pkg = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
@@ -45,16 +48,10 @@ export function repoPath(...parts: string[]): string {
 
 /** True inside the course's Jupyter kernel (started by scripts/kernel/launch.sh). */
 export function inCourseKernel(): boolean {
-  return process.env.COURSEKIT_KERNEL === "peft-course";
+  return process.env.COURSEKIT_KERNEL === KERNEL_NAME;
 }
 
 /** The folder Jupyter started the kernel in (the notebook's folder), or undefined outside the kernel. */
 export function notebookDir(): string | undefined {
   return inCourseKernel() ? process.env.COURSEKIT_NOTEBOOK_DIR : undefined;
-}
-
-/** One line describing the runtime, for the top of a notebook. */
-export function describeRuntime(): string {
-  const where = inCourseKernel() ? "course kernel" : "node";
-  return `${where}: node ${process.version} on ${process.platform}-${process.arch}, repo ${repoRoot()}`;
 }

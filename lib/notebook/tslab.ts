@@ -30,11 +30,6 @@ function tslabModule(): TslabModule | null {
   return loaded ? (require(loaded.replace(/jupyter\.js$/, "public.js")) as TslabModule) : null;
 }
 
-/** True when the tslab kernel is the host process. */
-export function inNotebook(): boolean {
-  return kernelModulePath() !== null;
-}
-
 /** tslab's `display`, or null outside a notebook. */
 export function notebookDisplay(): TslabDisplay | null {
   return tslabModule()?.display ?? null;

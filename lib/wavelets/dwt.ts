@@ -281,18 +281,6 @@ function synthesisOperator(n: number, bank: FilterBank, mode: ExtensionMode): Op
   return op;
 }
 
-/**
- * Frees the cached transform matrices (they are rebuilt on demand). Call it after switching the
- * TensorFlow.js backend, or to give the memory back.
- */
-export function clearWaveletCache(): void {
-  for (const op of operators.values()) {
-    op.M.dispose();
-    op.MT.dispose();
-  }
-  operators.clear();
-}
-
 /** M · X, whose gradient with respect to X is Mᵀ · dY (no gradient for the constant M). */
 function leftMul(op: Operator, x: tf.Tensor2D): tf.Tensor2D {
   const f = tf.customGrad((input: tf.Tensor | tf.GradSaveFunc) => {

@@ -31,8 +31,8 @@ export interface VBLoraAdapterOptions {
 
 /**
  * The top-k mixture of bank vectors for each row of `logits` (..., h) → (..., b). Differentiable in the
- * logits (through the chosen values) and in the bank. With `fixedIndices`/`fixedWeights` (a model loaded
- * from a top-k-only file), the mixture weights come from the file instead.
+ * logits (through the chosen values) and in the bank. A model loaded from a top-k-only file gets full logits
+ * back first (topk-save.ts: log of the stored weights, −1e30 elsewhere), so the same function serves it.
  */
 export function topkMixture(logits: tf.Tensor, bank: tf.Tensor, k: number): tf.Tensor {
   return tf.tidy(() => {
