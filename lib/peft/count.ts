@@ -4,11 +4,10 @@
  */
 import { Module, ModuleDict } from "../nn/module";
 import { Linear } from "../nn/linear";
-import { findTargets, patternValue } from "./targets";
-import { LoraLayer } from "./lora/layer";
-import { VBLoraLayer, checkDivisible } from "./vblora/layer";
-import { waveftFrequencies } from "./waveft/layer";
+import { findTargets } from "./targets";
 import type { PeftConfig } from "./peft-model";
+import { peftMethod } from "./registry";
+import "./builtin-methods";
 
 /** A linear layer that has only a shape (no tensors): a node of a model skeleton. */
 export class LinearShape extends Module {
@@ -22,33 +21,17 @@ function shapeOf(m: Module): { inFeatures: number; outFeatures: number } | null 
   return null;
 }
 
-/** Parameters a config adds to `model` (its adapter tensors, not modulesToSave). */
+/** Parameters a config adds to `model` (its adapter tensors, not modulesToSave), from the method's own count. */
 export function countAdapterParameters(model: Module, config: PeftConfig): number {
+  const method = peftMethod(config.peftType);
   const names = findTargets(model, config.targetModules, (m) => shapeOf(m) !== null, config.peftType);
-  let total = 0;
-  const shapes = names.map((n) => shapeOf(model.getSubmodule(n)) as LinearShape);
-  const frequencies = config.peftType === "WAVEFT" ? waveftFrequencies(config, names, shapes) : null;
-  for (const name of names) {
+  const targets = names.map((name) => {
     const { inFeatures, outFeatures } = shapeOf(model.getSubmodule(name)) as LinearShape;
-    switch (config.peftType) {
-      case "LORA":
-        total += LoraLayer.parameterCount(inFeatures, outFeatures, patternValue(name, config.rankPattern, config.r), config.useDora);
-        break;
-      case "WAVEFT":
-        total += frequencies?.get(name) as number;
-        break;
-      case "VBLORA":
-        checkDivisible(name, inFeatures, outFeatures, config.vectorLength);
-        total += VBLoraLayer.parameterCount(inFeatures, outFeatures, config.r, config.numVectors, config.vectorLength);
-        break;
-      default: {
-        // A new method must say how many parameters it adds: never count it as 0.
-        const unknown: never = config;
-        throw new Error(`countAdapterParameters: no parameter count for peftType ${JSON.stringify((unknown as { peftType: string }).peftType)}`);
-      }
-    }
-  }
-  if (config.peftType === "VBLORA") total += config.numVectors * config.vectorLength; // the shared bank
+    return { name, inFeatures, outFeatures };
+  });
+  const plan = method.plan?.(config, targets) ?? new Map<string, number>();
+  let total = method.shared?.size(config) ?? 0; // the shared tensor (VB-LoRA's bank), once
+  for (const t of targets) total += method.countParameters(config, t, plan.get(t.name));
   return total;
 }
 

@@ -7,14 +7,13 @@ import * as tf from "@tensorflow/tfjs";
 import { Module, ModuleDict, ParameterDict } from "../nn/module";
 import { Linear } from "../nn/linear";
 import { Linear4bit } from "../quant/linear4bit";
-import { Rng, uniformArray } from "../util/random";
+import { Rng } from "../util/random";
 import type { BertInputs } from "../models/bert";
 import { AdapterLayer, BaseLinear, isQuantized } from "./adapter-layer";
-import { findTargets, patternValue } from "./targets";
+import { findTargets } from "./targets";
 import { LoraConfig, VBLoRAConfig, WaveFTConfig } from "./config";
-import { LoraLayer } from "./lora/layer";
-import { VBLoraLayer } from "./vblora/layer";
-import { WaveFTLayer, waveftFrequencies } from "./waveft/layer";
+import { peftMethod } from "./registry";
+import "./builtin-methods";
 
 export type PeftConfig = LoraConfig | VBLoRAConfig | WaveFTConfig;
 
@@ -27,35 +26,6 @@ export interface WrappableModel extends Module {
 /** What an adapter can wrap: a Linear, or a quantized Linear4bit (QLoRA). */
 function isAdaptable(m: Module): boolean {
   return m instanceof Linear || m instanceof Linear4bit;
-}
-
-/** The adapter layer class a config needs, and how to add one adapter to it. */
-function addToLayer(layer: AdapterLayer | null, base: BaseLinear | null, moduleName: string, config: PeftConfig, adapterName: string, rng: Rng, shared: Map<string, tf.Variable>, perModule: Map<string, number>): AdapterLayer {
-  switch (config.peftType) {
-    case "LORA": {
-      const l = (layer as LoraLayer | null) ?? new LoraLayer(base as BaseLinear);
-      const r = patternValue(moduleName, config.rankPattern, config.r);
-      const alpha = patternValue(moduleName, config.alphaPattern, config.loraAlpha);
-      l.addAdapter(adapterName, { r, alpha, dropout: config.loraDropout, useRslora: config.useRslora, useDora: config.useDora, init: config.initLoraWeights, rng });
-      return l;
-    }
-    case "VBLORA": {
-      const l = (layer as VBLoraLayer | null) ?? new VBLoraLayer(base as BaseLinear);
-      const bank = shared.get(adapterName) as tf.Variable;
-      l.addAdapter(adapterName, moduleName, { r: config.r, topk: config.topk, dropout: config.vbloraDropout, initLogitsStd: config.initLogitsStd, bank, rng });
-      return l;
-    }
-    case "WAVEFT": {
-      const l = (layer as WaveFTLayer | null) ?? new WaveFTLayer(base as BaseLinear);
-      l.addAdapter(adapterName, {
-        n: perModule.get(moduleName) as number, scaling: config.scaling, waveletFamily: config.waveletFamily, useIdwt: config.useIdwt,
-        randomLocSeed: config.randomLocSeed, initWeights: config.initWeights, rng,
-      });
-      return l;
-    }
-    default:
-      throw new Error(`unsupported peftType ${(config as { peftType: string }).peftType}`);
-  }
 }
 
 export class PeftModel<M extends WrappableModel = WrappableModel> extends Module {
@@ -93,17 +63,22 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
     if (this.peftConfig[name]) throw new Error(`an adapter named "${name}" exists already`);
     const existing = Object.values(this.peftConfig)[0];
     if (existing && existing.peftType !== config.peftType) throw new Error(`cannot mix ${existing.peftType} and ${config.peftType} adapters in one model`);
+    const method = peftMethod(config.peftType);
     const rng = new Rng(opts.seed ?? 0);
     const targets = findTargets(this.baseModel, config.targetModules, (m) => isAdaptable(m) || m instanceof AdapterLayer, config.peftType);
-    const shared = this.createSharedTensors(name, config, rng);
-    const shapes = targets.map((t) => this.baseModel.getSubmodule(t) as unknown as BaseLinear);
-    const perModule = config.peftType === "WAVEFT" ? waveftFrequencies(config, targets, shapes) : new Map<string, number>();
+    const shared = this.createSharedTensor(name, config, rng);
+    const shapes = targets.map((t) => {
+      const m = this.baseModel.getSubmodule(t) as unknown as BaseLinear;
+      return { name: t, inFeatures: m.inFeatures, outFeatures: m.outFeatures };
+    });
+    const plan = method.plan?.(config, shapes) ?? new Map<string, number>();
     for (const moduleName of targets) {
       const current = this.baseModel.getSubmodule(moduleName);
+      const ctx = { moduleName, adapterName: name, rng, shared, planned: plan.get(moduleName) };
       if (current instanceof AdapterLayer) {
-        addToLayer(current, null, moduleName, config, name, rng, shared, perModule);
+        method.inject(current, null, config, ctx);
       } else {
-        const layer = addToLayer(null, current as unknown as BaseLinear, moduleName, config, name, rng, shared, perModule);
+        const layer = method.inject(null, current as unknown as BaseLinear, config, ctx);
         layer.activeAdapter = this.active;
         this.baseModel.setSubmodule(moduleName, layer);
       }
@@ -114,18 +89,15 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
   }
 
   /**
-   * Tensors shared by all adapted layers of one adapter: VB-LoRA's vector bank (h, b), held at
-   * "base_model.vblora_vector_bank.<adapter>" as in peft.
+   * The tensor every adapted layer of one adapter shares, if the method has one: VB-LoRA's vector bank
+   * (h, b), held at "base_model.vblora_vector_bank.<adapter>" as in peft.
    */
-  private createSharedTensors(name: string, config: PeftConfig, rng: Rng): Map<string, tf.Variable> {
-    const shared = new Map<string, tf.Variable>();
-    if (config.peftType !== "VBLORA") return shared;
+  private createSharedTensor(name: string, config: PeftConfig, rng: Rng): tf.Variable | undefined {
+    const shared = peftMethod(config.peftType).shared;
+    if (!shared) return undefined;
     const holder = this.getSubmodule("base_model") as ModuleDict;
-    if (!holder.namedChildren().some(([n]) => n === "vblora_vector_bank")) holder.add("vblora_vector_bank", new ParameterDict());
-    const banks = holder.getSubmodule("vblora_vector_bank") as ParameterDict;
-    const { numVectors: h, vectorLength: b, initVectorBankBound: bound } = config;
-    shared.set(name, banks.set(name, tf.tensor2d(uniformArray(rng, h * b, -bound, bound), [h, b])));
-    return shared;
+    if (!holder.namedChildren().some(([n]) => n === shared.name)) holder.add(shared.name, new ParameterDict());
+    return (holder.getSubmodule(shared.name) as ParameterDict).set(name, shared.init(config, rng));
   }
 
   /** Parameters of the modules a config saves whole (e.g. "classifier"), named relative to the base model. */
@@ -138,12 +110,14 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
     return new Map(this.headParameters(config).map(([n, p]) => [n, (p.dataSync() as Float32Array).slice()]));
   }
 
-  /** Tensors one adapter shares across its layers (VB-LoRA's vector bank), named from this model. */
+  /** The tensor adapter `name` shares across its layers (VB-LoRA's vector bank), as [member name, tensor]. */
   sharedParameters(name: string): Array<[string, tf.Variable]> {
+    const config = this.peftConfig[name];
+    const shared = config ? peftMethod(config.peftType).shared : undefined;
     const holder = this.getSubmodule("base_model") as ModuleDict;
-    if (!holder.namedChildren().some(([n]) => n === "vblora_vector_bank")) return [];
-    const banks = holder.getSubmodule("vblora_vector_bank") as ParameterDict;
-    return banks.namedParameters().filter(([n]) => n === name).map(([n, p]): [string, tf.Variable] => [`base_model.vblora_vector_bank.${n}`, p]);
+    if (!shared || !holder.namedChildren().some(([n]) => n === shared.name)) return [];
+    const dict = holder.getSubmodule(shared.name) as ParameterDict;
+    return dict.namedParameters().filter(([n]) => n === name).map(([, p]): [string, tf.Variable] => [`base_model.${shared.name}`, p]);
   }
 
   /**
@@ -210,8 +184,9 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
     if (name === this.active) throw new Error(`cannot delete the active adapter "${name}"; setAdapter() another one first`);
     if (!this.peftConfig[name]) throw new Error(`no adapter "${name}"`);
     for (const [, layer] of this.adapterLayers()) if (layer.hasAdapter(name)) layer.deleteAdapter(name);
+    const shared = peftMethod(this.peftConfig[name].peftType).shared;
     const holder = this.getSubmodule("base_model") as ModuleDict;
-    if (holder.namedChildren().some(([n]) => n === "vblora_vector_bank")) (holder.getSubmodule("vblora_vector_bank") as ParameterDict).removeParameter(name);
+    if (shared && holder.namedChildren().some(([n]) => n === shared.name)) (holder.getSubmodule(shared.name) as ParameterDict).removeParameter(name);
     delete this.peftConfig[name];
     this.headSnapshots.delete(name);
   }

@@ -14,10 +14,11 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { readSafetensors, writeSafetensors, TensorInput, TensorEntry } from "../io/safetensors";
-import { fromTopk, indexDType, toTopk } from "./vblora/topk-save";
-import { configFromJson, configToJson, loraConfig, vbloraConfig, waveftConfig } from "./config";
+import { readSafetensors, writeSafetensors, TensorInput } from "../io/safetensors";
+import { configToJson } from "./config";
 import { PeftConfig, PeftModel, WrappableModel } from "./peft-model";
+import { peftMethod, registeredPeftTypes } from "./registry";
+import "./builtin-methods";
 
 /**
  * The tensors `save` writes for one adapter: saved key → parameter. Each adapter layer lists its own tensors
@@ -37,7 +38,7 @@ export function adapterStateDict(model: PeftModel, adapterName = model.activeAda
       out.set(member === "lora_magnitude_vector" ? key.replace(/\.weight$/, "") : key, p);
     }
   }
-  for (const [, p] of model.sharedParameters(adapterName)) out.set("base_model.vblora_vector_bank", p);
+  for (const [key, p] of model.sharedParameters(adapterName)) out.set(key, p);
   for (const [name, p] of model.headParameters(config)) {
     if (!name.includes(".base_layer.")) out.set(`base_model.model.${name}`, p);
   }
@@ -53,15 +54,12 @@ export function savePretrained(model: PeftModel, dir: string, opts: { adapterNam
   if (existing.length && !opts.overwrite) throw new Error(`${dir} already holds ${existing.map((f) => path.basename(f)).join(" and ")}; pass overwrite: true (CLI: --overwrite) to replace them`);
   fs.mkdirSync(dir, { recursive: true });
   const tensors = new Map<string, TensorInput>();
-  const topkOnly = config.peftType === "VBLORA" && config.saveOnlyTopkWeights;
+  const method = peftMethod(config.peftType);
   for (const [key, p] of adapterStateDict(model, adapterName)) {
     const data = p.dataSync() as Float32Array;
-    if (topkOnly && /\.vblora_logits_[AB]$/.test(key) && config.peftType === "VBLORA") {
-      const { indices, weights } = toTopk(data, config.numVectors, config.topk);
-      const lead = p.shape.slice(0, -1);
-      tensors.set(`${key}_topk_indices`, { dtype: indexDType(config.numVectors), shape: [...lead, config.topk], data: indices });
-      tensors.set(`${key}_topk_weights`, { shape: [...lead, config.topk - 1], data: weights });
-    } else tensors.set(key, { shape: p.shape, data });
+    const special = method.saveEntries?.(config, key, p.shape, data);
+    if (special) for (const [k, v] of special) tensors.set(k, v);
+    else tensors.set(key, { shape: p.shape, data });
   }
   writeSafetensors(files[1], tensors, { format: "pt" });
   const json = configToJson({ ...config, targetModules: config.targetModules, inferenceMode: true });
@@ -74,16 +72,10 @@ export function readAdapterConfig(dir: string): PeftConfig {
   const file = path.join(dir, "adapter_config.json");
   if (!fs.existsSync(file)) throw new Error(`${file} is missing: an adapter folder needs adapter_config.json and adapter_model.safetensors`);
   const json = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
-  switch (json.peft_type) {
-    case "LORA":
-      return loraConfig(configFromJson(json, loraConfig()));
-    case "VBLORA":
-      return vbloraConfig(configFromJson(json, vbloraConfig()));
-    case "WAVEFT":
-      return waveftConfig(configFromJson(json, waveftConfig()));
-    default:
-      throw new Error(`${file}: peft_type ${JSON.stringify(json.peft_type)} is not supported here (supported: LORA, VBLORA, WAVEFT)`);
+  if (typeof json.peft_type !== "string" || !registeredPeftTypes().includes(json.peft_type)) {
+    throw new Error(`${file}: peft_type ${JSON.stringify(json.peft_type)} is not supported here (supported: ${registeredPeftTypes().join(", ")})`);
   }
+  return peftMethod(json.peft_type).fromJson(json) as PeftConfig;
 }
 
 /**
@@ -100,7 +92,9 @@ export function fromPretrained<M extends WrappableModel>(model: M, dir: string, 
 export function loadAdapterWeights(model: PeftModel, dir: string, adapterName: string): void {
   const file = path.join(dir, "adapter_model.safetensors");
   if (!fs.existsSync(file)) throw new Error(`${file} is missing`);
-  const stored = expandTopk(readSafetensors(file).tensors, model.peftConfig[adapterName]);
+  const config = model.peftConfig[adapterName];
+  const raw = readSafetensors(file).tensors;
+  const stored = peftMethod(config.peftType).loadEntries?.(config, raw) ?? raw;
   const expected = adapterStateDict(model, adapterName);
   const normalise = (k: string) => k.replace(/\.modules_to_save\.(?:[^.]+\.)?/, "."); // older peft kept the wrapper's name
   const byKey = new Map([...stored].map(([k, v]) => [normalise(k), v]));
@@ -117,24 +111,4 @@ export function loadAdapterWeights(model: PeftModel, dir: string, adapterName: s
     const entry = byKey.get(key);
     tf.tidy(() => p.assign(tf.tensor(Float32Array.from(entry?.data as ArrayLike<number>), p.shape, "float32")));
   }
-}
-
-/** Turns VB-LoRA top-k entries (…_topk_indices, …_topk_weights) back into full logits. */
-function expandTopk(stored: Map<string, TensorEntry>, config: PeftConfig): Map<string, TensorEntry> {
-  if (config.peftType !== "VBLORA" || ![...stored.keys()].some((k) => k.endsWith("_topk_indices"))) return stored;
-  const out = new Map<string, TensorEntry>();
-  for (const [key, entry] of stored) {
-    if (key.endsWith("_topk_weights")) continue;
-    if (!key.endsWith("_topk_indices")) {
-      out.set(key, entry);
-      continue;
-    }
-    const base = key.slice(0, -"_topk_indices".length);
-    const weights = stored.get(`${base}_topk_weights`);
-    if (!weights) throw new Error(`top-k VB-LoRA file: "${key}" has no matching "${base}_topk_weights"`);
-    const k = entry.shape[entry.shape.length - 1];
-    const data = fromTopk(entry.data as ArrayLike<number>, weights.data as ArrayLike<number>, config.numVectors, k);
-    out.set(base, { dtype: "F32", shape: [...entry.shape.slice(0, -1), config.numVectors], data });
-  }
-  return out;
 }

@@ -1,0 +1,19 @@
+/** LoRA (rsLoRA, DoRA, and the LoRA part of QLoRA) as a registered PEFT method: see ../registry.ts. */
+import type { BaseLinear } from "../adapter-layer";
+import { configFromJson, loraConfig, LoraConfig } from "../config";
+import type { PeftMethod } from "../registry";
+import { patternValue } from "../targets";
+import { LoraLayer } from "./layer";
+
+export const loraMethod: PeftMethod<LoraConfig> = {
+  peftType: "LORA",
+  fromJson: (json) => loraConfig(configFromJson(json, loraConfig())),
+  inject(layer, base, config, { moduleName, adapterName, rng }) {
+    const l = (layer as LoraLayer | null) ?? new LoraLayer(base as BaseLinear);
+    const r = patternValue(moduleName, config.rankPattern, config.r);
+    const alpha = patternValue(moduleName, config.alphaPattern, config.loraAlpha);
+    l.addAdapter(adapterName, { r, alpha, dropout: config.loraDropout, useRslora: config.useRslora, useDora: config.useDora, init: config.initLoraWeights, rng });
+    return l;
+  },
+  countParameters: (config, t) => LoraLayer.parameterCount(t.inFeatures, t.outFeatures, patternValue(t.name, config.rankPattern, config.r), config.useDora),
+};

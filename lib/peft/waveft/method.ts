@@ -1,0 +1,20 @@
+/** WaveFT as a registered PEFT method (see ../registry.ts): the coefficient budget is planned over all targets. */
+import type { BaseLinear } from "../adapter-layer";
+import { configFromJson, waveftConfig, WaveFTConfig } from "../config";
+import type { PeftMethod } from "../registry";
+import { WaveFTLayer, waveftFrequencies } from "./layer";
+
+export const waveftMethod: PeftMethod<WaveFTConfig> = {
+  peftType: "WAVEFT",
+  fromJson: (json) => waveftConfig(configFromJson(json, waveftConfig())),
+  plan: (config, targets) => waveftFrequencies(config, targets.map((t) => t.name), targets),
+  inject(layer, base, config, { adapterName, rng, planned }) {
+    const l = (layer as WaveFTLayer | null) ?? new WaveFTLayer(base as BaseLinear);
+    l.addAdapter(adapterName, {
+      n: planned ?? config.nFrequency, scaling: config.scaling, waveletFamily: config.waveletFamily, useIdwt: config.useIdwt,
+      randomLocSeed: config.randomLocSeed, initWeights: config.initWeights, rng,
+    });
+    return l;
+  },
+  countParameters: (config, _t, planned) => planned ?? config.nFrequency,
+};

@@ -1,0 +1,131 @@
+/**
+ * The PEFT method registry (lib/peft/registry.ts): a new method is a layer, a descriptor and one
+ * registration — nothing in PeftModel, saving/loading or the parameter count changes. Proved here with a
+ * toy method registered by this test: a rank-1 update ΔW = u vᵀ ("TOYRANK1", u starts at zero).
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { strict as assert } from "node:assert";
+import { bertConfig } from "../lib/models/bert-config";
+import { BertForSequenceClassification } from "../lib/models/bert";
+import { ParameterDict } from "../lib/nn/module";
+import { AdapterLayer, BaseLinear } from "../lib/peft/adapter-layer";
+import { CommonConfig, configFromJson } from "../lib/peft/config";
+import { countAdapterParameters } from "../lib/peft/count";
+import { getPeftModel, PeftConfig } from "../lib/peft/peft-model";
+import { peftMethod, registeredPeftTypes, registerPeftMethod } from "../lib/peft/registry";
+import { fromPretrained, savePretrained } from "../lib/peft/serialization";
+import { normalArray, Rng } from "../lib/util/random";
+import { assertClose, setupBackend } from "./helpers";
+
+interface ToyConfig extends CommonConfig {
+  peftType: "TOYRANK1";
+  initScale: number;
+}
+const toyConfig = (o: Partial<Omit<ToyConfig, "peftType">> = {}): ToyConfig => ({
+  targetModules: ["query", "value"], modulesToSave: null, taskType: null, baseModelNameOrPath: null, inferenceMode: false, peftType: "TOYRANK1", initScale: 0.1, ...o,
+});
+
+/** y = base(x) + (x·v) uᵀ: one vector u (out) and one v (in) per adapter. */
+class ToyLayer extends AdapterLayer {
+  readonly adapterLayerNames = ["toy_u", "toy_v"] as const;
+  constructor(base: BaseLinear) {
+    super(base);
+    this.addModule("toy_u", new ParameterDict());
+    this.addModule("toy_v", new ParameterDict());
+  }
+  private dict(which: "toy_u" | "toy_v"): ParameterDict {
+    return this.getSubmodule(which) as ParameterDict;
+  }
+  addAdapter(name: string, initScale: number, rng: Rng): void {
+    this.dict("toy_u").set(name, tf.zeros([this.outFeatures]));
+    this.dict("toy_v").set(name, tf.tensor1d(normalArray(rng, this.inFeatures, initScale)));
+  }
+  adapterNames(): string[] {
+    return this.dict("toy_u").namedParameters().map(([n]) => n);
+  }
+  deleteAdapter(name: string): void {
+    this.dict("toy_u").removeParameter(name);
+    this.dict("toy_v").removeParameter(name);
+  }
+  private vectors(name: string): [tf.Variable, tf.Variable] {
+    const get = (which: "toy_u" | "toy_v") => this.dict(which).namedParameters().find(([n]) => n === name)![1];
+    return [get("toy_u"), get("toy_v")];
+  }
+  // Elementwise products, not matMul: tfjs-wasm caches its matMul operator by the right operand's data, so
+  // one variable used as that operand in two shapes (v as (in, 1) and as (1, in)) gives wrong results.
+  deltaWeight(name: string): tf.Tensor2D {
+    const [u, v] = this.vectors(name);
+    return tf.tidy(() => tf.mul(tf.reshape(u, [-1, 1]), tf.reshape(v, [1, -1])) as tf.Tensor2D);
+  }
+  protected adapterOutput(x: tf.Tensor, name: string): tf.Tensor {
+    const [u, v] = this.vectors(name);
+    return tf.tidy(() => tf.mul(tf.sum(tf.mul(x, v), -1, true), u)); // (x·v) uᵀ
+  }
+}
+
+const tiny = bertConfig({ vocabSize: 40, hiddenSize: 8, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 16, maxPositionEmbeddings: 16, hiddenDropoutProb: 0, attentionProbsDropoutProb: 0 });
+const fresh = () => new BertForSequenceClassification(tiny, { numLabels: 2, rng: new Rng(3) }).eval();
+const inputs = () => ({ inputIds: tf.tensor2d([[2, 11, 12, 13, 3], [2, 20, 21, 3, 0]], [2, 5], "int32"), attentionMask: tf.tensor2d([[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]], [2, 5], "int32") });
+
+describe("PEFT method registry", () => {
+  before(async () => {
+    await setupBackend();
+    if (!registeredPeftTypes().includes("TOYRANK1")) {
+      registerPeftMethod<ToyConfig>({
+        peftType: "TOYRANK1",
+        fromJson: (json) => configFromJson(json, toyConfig()),
+        inject(layer, base, config, { adapterName, rng }) {
+          const l = (layer as ToyLayer | null) ?? new ToyLayer(base as BaseLinear);
+          l.addAdapter(adapterName, config.initScale, rng);
+          return l;
+        },
+        countParameters: (_config, t) => t.inFeatures + t.outFeatures,
+      });
+    }
+  });
+
+  it("the built-in methods are registered, and a second registration of a type is refused", () => {
+    assert.deepEqual(registeredPeftTypes().slice(0, 3), ["LORA", "VBLORA", "WAVEFT"]);
+    assert.throws(() => registerPeftMethod(peftMethod("LORA")), /a PEFT method "LORA" is registered already/);
+    assert.throws(() => peftMethod("PREFIX"), /peft_type "PREFIX" is not supported here \(supported: LORA, VBLORA, WAVEFT/);
+  });
+
+  it("a toy method registered in one line: injected, a no-op at init, counted, trained, merged, saved and loaded", () => {
+    const config = toyConfig({ modulesToSave: ["classifier"], initScale: 0.5 }) as unknown as PeftConfig;
+    const base = fresh();
+    const before = tf.tidy(() => base.forward(inputs()).arraySync() as number[][]);
+    const peft = getPeftModel(base, config);
+    assert.equal(peft.adapterLayers().length, 4, "query and value of 2 layers");
+    assert.ok(peft.adapterLayers().every(([, l]) => l instanceof ToyLayer));
+    assertClose(tf.tidy(() => peft.forward(inputs()).arraySync() as number[][]).flat(), before.flat(), 0, "u = 0: a no-op");
+
+    const trainable = peft.namedParameters().filter(([, p]) => p.trainable).map(([n]) => n);
+    assert.equal(trainable.filter((n) => /\.toy_[uv]\.default$/.test(n)).length, 8);
+    assert.equal(trainable.filter((n) => !/\.toy_[uv]\.default$/.test(n) && !/\.classifier\./.test(n)).length, 0, "only the toy tensors and the head train");
+    assert.equal(countAdapterParameters(fresh(), config), 4 * (8 + 8), "the method's own count");
+
+    // make it do something, then merged = unmerged
+    for (const [, l] of peft.adapterLayers()) for (const [n, p] of l.adapterParameters("default")) if (n.startsWith("toy_u")) p.assign(tf.fill(p.shape, 1));
+    const unmerged = tf.tidy(() => peft.forward(inputs()).arraySync() as number[][]).flat();
+    assert.ok(Math.max(...unmerged.map((v, i) => Math.abs(v - before.flat()[i]))) > 1e-6, "the adapter changes the output");
+    peft.merge();
+    assertClose(tf.tidy(() => peft.forward(inputs()).arraySync() as number[][]).flat(), unmerged, 1e-5, "merged = unmerged");
+    peft.unmerge();
+
+    // saved in peft's layout through the descriptor, loaded back through the registry
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "registry-"));
+    try {
+      savePretrained(peft, dir);
+      const saved = JSON.parse(fs.readFileSync(path.join(dir, "adapter_config.json"), "utf8"));
+      assert.equal(saved.peft_type, "TOYRANK1");
+      assert.equal(saved.init_scale, 0.5);
+      const loaded = fromPretrained(fresh(), dir);
+      assertClose(tf.tidy(() => loaded.forward(inputs()).arraySync() as number[][]).flat(), unmerged, 1e-6, "the loaded adapter");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
