@@ -50,7 +50,7 @@ export class BertEmbeddings extends Block {
   }
 
   get wordEmbeddings(): Embedding {
-    return this.getSubmodule("word_embeddings") as Embedding;
+    return this.getSubmodule("word_embeddings", Embedding);
   }
 
   forward(inputIds: tf.Tensor, tokenTypeIds?: tf.Tensor): tf.Tensor {
@@ -59,7 +59,7 @@ export class BertEmbeddings extends Block {
       throw new Error(`sequence length ${seqLen} exceeds max_position_embeddings ${this.config.maxPositionEmbeddings}; truncate the input`);
     }
     const words = this.call("word_embeddings", inputIds);
-    const positions = (this.getSubmodule("position_embeddings") as Embedding).forward(tf.range(0, seqLen, 1, "int32"));
+    const positions = (this.getSubmodule("position_embeddings", Embedding)).forward(tf.range(0, seqLen, 1, "int32"));
     const types = tokenTypeIds ?? tf.zerosLike(inputIds);
     const sum = tf.add(tf.add(words, positions), this.call("token_type_embeddings", types));
     return this.call("dropout", this.call("LayerNorm", sum));
@@ -127,8 +127,8 @@ export class BertAttention extends Module {
   }
 
   forward(hidden: tf.Tensor, maskBias: tf.Tensor | null): tf.Tensor {
-    const context = (this.getSubmodule("self") as BertSelfAttention).forward(hidden, maskBias);
-    return (this.getSubmodule("output") as BertResidualOutput).forward(context, hidden);
+    const context = (this.getSubmodule("self", BertSelfAttention)).forward(hidden, maskBias);
+    return (this.getSubmodule("output", BertResidualOutput)).forward(context, hidden);
   }
 }
 
@@ -156,9 +156,9 @@ export class BertLayer extends Module {
 
   forward(hidden: tf.Tensor, maskBias: tf.Tensor | null): tf.Tensor {
     return tf.tidy(() => {
-      const attended = (this.getSubmodule("attention") as BertAttention).forward(hidden, maskBias);
-      const mlp = (this.getSubmodule("intermediate") as BertIntermediate).forward(attended);
-      return (this.getSubmodule("output") as BertResidualOutput).forward(mlp, attended);
+      const attended = (this.getSubmodule("attention", BertAttention)).forward(hidden, maskBias);
+      const mlp = (this.getSubmodule("intermediate", BertIntermediate)).forward(attended);
+      return (this.getSubmodule("output", BertResidualOutput)).forward(mlp, attended);
     });
   }
 }
@@ -177,7 +177,7 @@ export class BertEncoder extends Module {
 
   forward(hidden: tf.Tensor, maskBias: tf.Tensor | null): tf.Tensor {
     let h = hidden;
-    for (let i = 0; i < this.numLayers; i++) h = (this.getSubmodule(`layer.${i}`) as BertLayer).forward(h, maskBias);
+    for (let i = 0; i < this.numLayers; i++) h = (this.getSubmodule(`layer.${i}`, BertLayer)).forward(h, maskBias);
     return h;
   }
 }
@@ -222,19 +222,19 @@ export class BertModel extends Module {
   }
 
   get embeddings(): BertEmbeddings {
-    return this.getSubmodule("embeddings") as BertEmbeddings;
+    return this.getSubmodule("embeddings", BertEmbeddings);
   }
 
   /** Last hidden states (B, T, d). */
   forward(inputs: BertInputs): tf.Tensor3D {
     const bias = inputs.attentionMask ? attentionBias(inputs.attentionMask) : null;
     const embedded = this.embeddings.forward(inputs.inputIds, inputs.tokenTypeIds);
-    return (this.getSubmodule("encoder") as BertEncoder).forward(embedded, bias) as tf.Tensor3D;
+    return (this.getSubmodule("encoder", BertEncoder)).forward(embedded, bias) as tf.Tensor3D;
   }
 
   pool(hidden: tf.Tensor): tf.Tensor2D {
     if (!this.children.has("pooler")) throw new Error("this BertModel was built without a pooling layer");
-    return (this.getSubmodule("pooler") as BertPooler).forward(hidden) as tf.Tensor2D;
+    return (this.getSubmodule("pooler", BertPooler)).forward(hidden) as tf.Tensor2D;
   }
 }
 
@@ -256,7 +256,7 @@ export class BertLMPredictionHead extends Block {
   forward(hidden: tf.Tensor, decoderWeight?: tf.Tensor): tf.Tensor {
     if (!decoderWeight) throw new Error("BertLMPredictionHead needs the (tied) word-embedding matrix");
     const dense = this.getSubmodule("transform.dense") as unknown as Layer;
-    const norm = this.getSubmodule("transform.LayerNorm") as LayerNorm;
+    const norm = this.getSubmodule("transform.LayerNorm", LayerNorm);
     return tf.tidy(() => {
       const h = norm.forward(this.act(dense.forward(hidden)));
       return tf.add(matMul(h, tf.transpose(decoderWeight)), this.param("bias"));
@@ -275,7 +275,7 @@ export class BertForMaskedLM extends Module {
   }
 
   get bert(): BertModel {
-    return this.getSubmodule("bert") as BertModel;
+    return this.getSubmodule("bert", BertModel);
   }
 
   /**
@@ -287,7 +287,7 @@ export class BertForMaskedLM extends Module {
     const [b, t, d] = hidden.shape;
     const flat = tf.reshape(hidden, [b * t, d]);
     const rows = positions ? tf.gather(flat, positions) : flat;
-    const head = this.getSubmodule("cls.predictions") as BertLMPredictionHead;
+    const head = this.getSubmodule("cls.predictions", BertLMPredictionHead);
     const logits = head.forward(rows, this.bert.embeddings.wordEmbeddings.weight);
     return positions ? logits : tf.reshape(logits, [b, t, this.config.vocabSize]);
   }
@@ -307,7 +307,7 @@ export class BertForSequenceClassification extends Block {
   }
 
   get bert(): BertModel {
-    return this.getSubmodule("bert") as BertModel;
+    return this.getSubmodule("bert", BertModel);
   }
 
   /** Class logits (B, numLabels) from the pooled [CLS] state. */

@@ -27,6 +27,19 @@ export class Linear extends Module {
       : this.addParameter("bias", init.kind === "normal" ? tf.zeros([outFeatures]) : tf.tensor1d(uniformArray(rng, outFeatures, -bound, bound)));
   }
 
+  /** The base-layer contract adapters rely on (lib/peft/adapter-layer.ts: BaseLinear). */
+  readonly quantized = false;
+
+  /** W (out, in) as a new tensor; the caller disposes it. */
+  weightValue(): tf.Tensor2D {
+    return this.weight.clone() as tf.Tensor2D;
+  }
+
+  /** W ← w (copied; the caller keeps w). */
+  setWeightValue(w: tf.Tensor2D): void {
+    this.weight.assign(w);
+  }
+
   forward(x: tf.Tensor): tf.Tensor {
     return linear(x, this.weight, this.bias);
   }

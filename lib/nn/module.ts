@@ -64,14 +64,22 @@ export class Module {
   }
 
   /** The sub-module at a dotted path, e.g. "encoder.layer.0.attention.self.query". */
-  getSubmodule(path: string): Module {
-    if (path === "") return this;
+  /**
+   * The sub-module at a dotted path ("encoder.layer.0"). With a class, it is checked to be one:
+   * `getSubmodule("embeddings", BertEmbeddings)` is typed and throws a clear error otherwise.
+   */
+  getSubmodule(path: string): Module;
+  getSubmodule<M extends Module>(path: string, kind: abstract new (...args: never[]) => M): M;
+  getSubmodule<M extends Module>(path: string, kind?: abstract new (...args: never[]) => M): Module {
     let m: Module = this;
-    for (const part of path.split(".")) {
-      const next = m.children.get(part);
-      if (!next) throw new Error(`no sub-module "${part}" in "${path}" (${m.constructor.name} has: ${[...m.children.keys()].join(", ") || "none"})`);
-      m = next;
+    if (path !== "") {
+      for (const part of path.split(".")) {
+        const next = m.children.get(part);
+        if (!next) throw new Error(`no sub-module "${part}" in "${path}" (${m.constructor.name} has: ${[...m.children.keys()].join(", ") || "none"})`);
+        m = next;
+      }
     }
+    if (kind && !(m instanceof kind)) throw new Error(`sub-module "${path}" is a ${m.constructor.name}, not a ${kind.name}`);
     return m;
   }
 

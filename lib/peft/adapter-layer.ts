@@ -11,32 +11,40 @@
 import * as tf from "@tensorflow/tfjs";
 import { Module } from "../nn/module";
 
-/** The frozen layer under an adapter: a Linear, or a quantized 4-bit linear. */
+/**
+ * The frozen layer under an adapter, as every method sees it: a Linear, or a quantized 4-bit Linear4bit
+ * (QLoRA). Both implement it (lib/nn/linear.ts, lib/quant/linear4bit.ts).
+ */
 export interface BaseLinear extends Module {
   readonly inFeatures: number;
   readonly outFeatures: number;
+  /** True when W is stored in 4 bits: merging into it re-quantizes (lossy). */
+  readonly quantized: boolean;
+  readonly bias: tf.Variable | null;
   forward(x: tf.Tensor): tf.Tensor;
+  /** W (out, in) as float32 (dequantized for a 4-bit layer); the caller disposes it. */
+  weightValue(): tf.Tensor2D;
+  /** Replaces W (a 4-bit layer re-quantizes). */
+  setWeightValue(w: tf.Tensor2D): void;
 }
 
-interface HasWeight { weight: tf.Variable }
-interface Quantized { dequantizedWeight(): tf.Tensor2D; requantize(w: tf.Tensor2D): void }
+/** True for a module that can carry an adapter (it implements BaseLinear). */
+export function isBaseLinear(m: Module): m is BaseLinear {
+  return "weightValue" in m && "setWeightValue" in m && "inFeatures" in m && "outFeatures" in m && "quantized" in m;
+}
 
 /** The base weight W (out, in) as float32 — dequantized for a 4-bit layer. Caller disposes. */
 export function baseWeight(layer: BaseLinear): tf.Tensor2D {
-  const q = layer as unknown as Partial<Quantized>;
-  if (typeof q.dequantizedWeight === "function") return q.dequantizedWeight();
-  return (layer as unknown as HasWeight).weight.clone() as tf.Tensor2D;
+  return layer.weightValue();
 }
 
 /** Replaces the base weight; a quantized layer re-quantizes (lossy). */
 export function setBaseWeight(layer: BaseLinear, w: tf.Tensor2D): void {
-  const q = layer as unknown as Partial<Quantized>;
-  if (typeof q.requantize === "function") q.requantize(w);
-  else (layer as unknown as HasWeight).weight.assign(w);
+  layer.setWeightValue(w);
 }
 
 export function isQuantized(layer: BaseLinear): boolean {
-  return typeof (layer as unknown as Partial<Quantized>).dequantizedWeight === "function";
+  return layer.quantized;
 }
 
 export abstract class AdapterLayer extends Module {

@@ -5,11 +5,11 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { Module, ModuleDict, ParameterDict } from "../nn/module";
-import { Linear } from "../nn/linear";
 import { Linear4bit } from "../quant/linear4bit";
 import { Rng } from "../util/random";
 import type { BertInputs } from "../models/bert";
-import { AdapterLayer, BaseLinear, isQuantized } from "./adapter-layer";
+import { AdapterLayer, isBaseLinear, isQuantized } from "./adapter-layer";
+import type { BaseLinear } from "./adapter-layer";
 import { findTargets } from "./targets";
 import { LoraConfig, VBLoRAConfig, WaveFTConfig } from "./config";
 import { peftMethod } from "./registry";
@@ -23,10 +23,8 @@ export interface WrappableModel extends Module {
   readonly numLabels?: number;
 }
 
-/** What an adapter can wrap: a Linear, or a quantized Linear4bit (QLoRA). */
-function isAdaptable(m: Module): boolean {
-  return m instanceof Linear || m instanceof Linear4bit;
-}
+/** What an adapter can wrap: a Linear, or a quantized Linear4bit (QLoRA) — anything that is a BaseLinear. */
+const isAdaptable = (m: Module): m is BaseLinear => !(m instanceof AdapterLayer) && isBaseLinear(m);
 
 export class PeftModel<M extends WrappableModel = WrappableModel> extends Module {
   readonly peftConfig: Record<string, PeftConfig> = {};
@@ -68,8 +66,10 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
     const targets = findTargets(this.baseModel, config.targetModules, (m) => isAdaptable(m) || m instanceof AdapterLayer, config.peftType);
     const shared = this.createSharedTensor(name, config, rng);
     const shapes = targets.map((t) => {
-      const m = this.baseModel.getSubmodule(t) as unknown as BaseLinear;
-      return { name: t, inFeatures: m.inFeatures, outFeatures: m.outFeatures };
+      const m = this.baseModel.getSubmodule(t);
+      const base = m instanceof AdapterLayer ? m.base : m;
+      if (!isBaseLinear(base)) throw new Error(`${t} is not a linear layer`);
+      return { name: t, inFeatures: base.inFeatures, outFeatures: base.outFeatures };
     });
     const plan = method.plan?.(config, shapes) ?? new Map<string, number>();
     for (const moduleName of targets) {
@@ -77,8 +77,8 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
       const ctx = { moduleName, adapterName: name, rng, shared, planned: plan.get(moduleName) };
       if (current instanceof AdapterLayer) {
         method.inject(current, null, config, ctx);
-      } else {
-        const layer = method.inject(null, current as unknown as BaseLinear, config, ctx);
+      } else if (isBaseLinear(current)) {
+        const layer = method.inject(null, current, config, ctx);
         layer.activeAdapter = this.active;
         this.baseModel.setSubmodule(moduleName, layer);
       }
@@ -95,9 +95,9 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
   private createSharedTensor(name: string, config: PeftConfig, rng: Rng): tf.Variable | undefined {
     const shared = peftMethod(config.peftType).shared;
     if (!shared) return undefined;
-    const holder = this.getSubmodule("base_model") as ModuleDict;
+    const holder = this.getSubmodule("base_model", ModuleDict);
     if (!holder.namedChildren().some(([n]) => n === shared.name)) holder.add(shared.name, new ParameterDict());
-    return (holder.getSubmodule(shared.name) as ParameterDict).set(name, shared.init(config, rng));
+    return (holder.getSubmodule(shared.name, ParameterDict)).set(name, shared.init(config, rng));
   }
 
   /** Parameters of the modules a config saves whole (e.g. "classifier"), named relative to the base model. */
@@ -114,9 +114,9 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
   sharedParameters(name: string): Array<[string, tf.Variable]> {
     const config = this.peftConfig[name];
     const shared = config ? peftMethod(config.peftType).shared : undefined;
-    const holder = this.getSubmodule("base_model") as ModuleDict;
+    const holder = this.getSubmodule("base_model", ModuleDict);
     if (!shared || !holder.namedChildren().some(([n]) => n === shared.name)) return [];
-    const dict = holder.getSubmodule(shared.name) as ParameterDict;
+    const dict = holder.getSubmodule(shared.name, ParameterDict);
     return dict.namedParameters().filter(([n]) => n === name).map(([, p]): [string, tf.Variable] => [`base_model.${shared.name}`, p]);
   }
 
@@ -185,8 +185,8 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
     if (!this.peftConfig[name]) throw new Error(`no adapter "${name}"`);
     for (const [, layer] of this.adapterLayers()) if (layer.hasAdapter(name)) layer.deleteAdapter(name);
     const shared = peftMethod(this.peftConfig[name].peftType).shared;
-    const holder = this.getSubmodule("base_model") as ModuleDict;
-    if (shared && holder.namedChildren().some(([n]) => n === shared.name)) (holder.getSubmodule(shared.name) as ParameterDict).removeParameter(name);
+    const holder = this.getSubmodule("base_model", ModuleDict);
+    if (shared && holder.namedChildren().some(([n]) => n === shared.name)) (holder.getSubmodule(shared.name, ParameterDict)).removeParameter(name);
     delete this.peftConfig[name];
     this.headSnapshots.delete(name);
   }

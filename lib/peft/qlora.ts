@@ -28,7 +28,7 @@ export function quantizeLinears(model: Module, target: string[] | string, opts: 
   let stored = 0;
   let weights = 0;
   for (const name of names) {
-    const linear = model.getSubmodule(name) as Linear;
+    const linear = model.getSubmodule(name, Linear);
     const q = Linear4bit.fromLinear(linear, opts);
     model.setSubmodule(name, q);
     linear.dispose();

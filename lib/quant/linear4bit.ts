@@ -98,6 +98,19 @@ export class Linear4bit extends Module {
     return tf.tensor2d(dequantize(this.state), [this.outFeatures, this.inFeatures]);
   }
 
+  /** The base-layer contract adapters rely on (lib/peft/adapter-layer.ts: BaseLinear). */
+  readonly quantized = true;
+
+  /** W (out, in) dequantized to float32; the caller disposes it. */
+  weightValue(): tf.Tensor2D {
+    return this.dequantizedWeight();
+  }
+
+  /** W ← the 4-bit quantization of w (lossy). */
+  setWeightValue(w: tf.Tensor2D): void {
+    this.requantize(w);
+  }
+
   /** y = x · deq(W)ᵀ + b; the fp32 weight is created and freed inside this call. */
   forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => linear(x, this.dequantizedWeight(), this.bias));

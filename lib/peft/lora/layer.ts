@@ -60,7 +60,7 @@ export class LoraLayer extends AdapterLayer {
   }
 
   private dict(name: "lora_A" | "lora_B" | "lora_dropout" | "lora_magnitude_vector"): ModuleDict {
-    return this.getSubmodule(name) as ModuleDict;
+    return this.getSubmodule(name, ModuleDict);
   }
 
   adapterNames(): string[] {
@@ -114,15 +114,15 @@ export class LoraLayer extends AdapterLayer {
   }
 
   private A(name: string): Linear {
-    return this.dict("lora_A").getSubmodule(name) as Linear;
+    return this.dict("lora_A").getSubmodule(name, Linear);
   }
 
   private B(name: string): Linear {
-    return this.dict("lora_B").getSubmodule(name) as Linear;
+    return this.dict("lora_B").getSubmodule(name, Linear);
   }
 
   private magnitude(name: string): tf.Variable {
-    return (this.dict("lora_magnitude_vector").getSubmodule(name) as Magnitude).weight;
+    return (this.dict("lora_magnitude_vector").getSubmodule(name, Magnitude)).weight;
   }
 
   /** s · B A, the plain LoRA update (out, in). */
@@ -149,7 +149,7 @@ export class LoraLayer extends AdapterLayer {
   }
 
   protected adapterOutput(x: tf.Tensor, name: string, baseOutput: tf.Tensor): tf.Tensor {
-    const dropout = this.dict("lora_dropout").getSubmodule(name) as Dropout;
+    const dropout = this.dict("lora_dropout").getSubmodule(name, Dropout);
     const xd = dropout.forward(x);
     const s = this.scalingOf(name);
     const lora = tf.mul(this.B(name).forward(this.A(name).forward(xd)), s);
@@ -159,7 +159,7 @@ export class LoraLayer extends AdapterLayer {
     const n = stopGradient(rowNorm(tf.add(w, stopGradient(this.loraWeight(name)))));
     const scale = tf.div(this.magnitude(name), n);
     // W x without bias: reuse the base output when dropout is off (x_d = x), else recompute on x_d.
-    const bias = (this.base as unknown as { bias?: tf.Tensor | null }).bias ?? null;
+    const bias = this.base.bias;
     const wx = dropout.rate === 0 || !dropout.training ? (bias ? tf.sub(baseOutput, bias) : baseOutput) : linear(xd, w);
     return tf.add(tf.mul(tf.sub(scale, 1), wx), tf.mul(scale, lora));
   }

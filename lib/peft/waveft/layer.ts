@@ -67,7 +67,7 @@ export class WaveFTLayer extends AdapterLayer {
   }
 
   private spectra(): ParameterDict {
-    return this.getSubmodule("waveft_spectrum") as ParameterDict;
+    return this.getSubmodule("waveft_spectrum", ParameterDict);
   }
 
   adapterNames(): string[] {
