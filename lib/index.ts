@@ -64,7 +64,7 @@ export { showFrame, printRows, fitColumns, frameHtml } from "./notebook/frame";
 // Linear algebra TensorFlow.js lacks (ranks of weight updates)
 export { singularValues, singularValuesOf, numericalRank } from "./linalg/singular-values";
 
-// Graded test cells (see shared/notebook-spec.md)
+// Graded test cells (the format: solutions/README.md)
 export { check, runCheck, describeCheck, RESULT_MIME } from "./notebook/grading";
 export type { CheckRecord } from "./notebook/grading";
 export { checkpoint, checkpointHash, evaluateCheckpoint, normalizeAnswer, CHECKPOINT_MIME } from "./notebook/checkpoint";

@@ -54,7 +54,7 @@ const args = parseArgs(process.argv.slice(3), {
   limit: { type: "number", default: 0, min: 1, integer: true, help: "cap every split at N examples (not given: all)" },
   seed: { type: "number", default: 42, min: 0, integer: true, help: "random seed" },
   overwrite: { type: "boolean", default: false, help: "replace existing output files" },
-  "budget-kb": { type: "number", default: 600, above: 0, help: "qr-adaptor: memory budget in kB (memory model of peft-spec.md)" },
+  "budget-kb": { type: "number", default: 600, above: 0, help: "qr-adaptor: memory budget in kB (memory model of docs/peft-reference.md)" },
   population: { type: "number", default: 12, min: 2, integer: true, help: "qr-adaptor: NSGA-II population" },
   generations: { type: "number", default: 4, min: 1, integer: true, help: "qr-adaptor: NSGA-II generations" },
   "train-examples": { type: "number", default: 320, min: 1, integer: true, help: "qr-adaptor: examples per cheap evaluation" },

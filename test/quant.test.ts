@@ -59,7 +59,7 @@ interface Fixture { nf4_code: number[]; fp4_code: number[]; nf4_from_quantiles: 
 const fixture = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/quant/blockwise.json"), "utf8")) as Fixture;
 const f32 = (a: number[]): Float32Array => Float32Array.from(a);
 
-/** The table in peft-spec.md, "QLoRA (bitsandbytes NF4)". */
+/** The table in docs/peft-reference.md, "QLoRA (bitsandbytes NF4)". */
 const SPEC_NF4 = [
   -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635,
   -0.18477343022823334, -0.09105003625154495, 0.0, 0.07958029955625534, 0.16093020141124725,

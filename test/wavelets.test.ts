@@ -237,7 +237,7 @@ describe("wavelets", () => {
       });
     });
 
-    /** peft-spec.md: ΔW[2i+a, 2j+b] = ½ (cA + σa·cH + σb·cV + σa·σb·cD)[i, j], σ0 = +1, σ1 = −1. */
+    /** docs/peft-reference.md: ΔW[2i+a, 2j+b] = ½ (cA + σa·cH + σb·cV + σa·σb·cD)[i, j], σ0 = +1, σ1 = −1. */
     function haarClosedForm(C: number[][]): number[][] {
       const h = C.length / 2;
       const w = C[0].length / 2;

@@ -1,5 +1,5 @@
 /**
- * Grading one notebook (shared/notebook-spec.md), in two modes:
+ * Grading one notebook (the format: solutions/README.md), in two modes:
  *   - student: runs the notebook as it is, counts the public tests, warns about edited test cells and
  *     reports hidden tests as "runs when your instructor grades";
  *   - instructor: first restores every locked and graded cell from the source by grade_id (re-inserting

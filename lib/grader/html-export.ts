@@ -77,7 +77,7 @@ export function findChromium(): string | undefined {
   return undefined;
 }
 
-/** Renders a local HTML file in headless Chromium and writes a PNG screenshot (flags: shared/platform.md). */
+/** Renders a local HTML file in headless Chromium and writes a PNG screenshot (the flags a machine without network needs). */
 export function screenshotHtml(htmlFile: string, pngFile: string, size = { width: 1200, height: 2400 }, timeoutMs = 120000): void {
   const chromium = findChromium();
   if (!chromium) throw new Error("Chromium was not found: on Debian/Ubuntu install it with apt-get install chromium");

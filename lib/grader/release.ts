@@ -1,5 +1,5 @@
 /**
- * The release: an instructor source notebook → the student version (shared/notebook-spec.md).
+ * The release: an instructor source notebook → the student version (the format: solutions/README.md).
  *   - solution regions (// ### BEGIN SOLUTION … // ### END SOLUTION) become a stub at the marker's
  *     indentation: "// YOUR CODE HERE" + throw new Error("Not implemented"); in Markdown "YOUR ANSWER HERE";
  *   - hidden-test regions (// ### BEGIN HIDDEN TESTS … // ### END HIDDEN TESTS) are removed, leaving a

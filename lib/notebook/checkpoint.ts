@@ -1,5 +1,5 @@
 /**
- * Self-check for the lecture's checkpoint questions (shared/notebook-spec.md): numeric and multiple-choice
+ * Self-check for the lecture's checkpoint questions (solutions/README.md): numeric and multiple-choice
  * questions the student answers in a cell and checks at once. Not graded. The expected answer is stored only
  * as a hash, so the notebook does not print it next to the question:
  *

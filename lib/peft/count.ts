@@ -1,5 +1,5 @@
 /**
- * Trainable-parameter arithmetic without allocating weights, so the lecture's and peft-spec.md's counts
+ * Trainable-parameter arithmetic without allocating weights, so the lecture's and docs/peft-reference.md's counts
  * for a 3-billion-parameter model (Llama-3.2-3B) can be checked on a skeleton of its shapes.
  */
 import { Module, ModuleDict } from "../nn/module";

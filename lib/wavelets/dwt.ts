@@ -397,7 +397,7 @@ export function idwt2(coeffs: Coeffs2D, wavelet: string | FilterBank, mode: Exte
  *   ΔW[2i + a, 2j + b] = ½ (cA + σa·cH + σb·cV + σa·σb·cD)[i, j]
  *
  * The row parity a goes with cH, because the horizontal detail is the high-pass *down the columns* (axis 0);
- * the column parity b goes with cV. This is PyWavelets' convention, and it agrees with peft-spec.md.
+ * the column parity b goes with cV. This is PyWavelets' convention, and it agrees with docs/peft-reference.md.
  */
 export function idwt2FromQuadrants(c: tf.Tensor2D, wavelet: string | FilterBank, mode: ExtensionMode = "periodization"): tf.Tensor2D {
   checkMode(mode);
