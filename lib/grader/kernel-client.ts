@@ -22,7 +22,8 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as zmq from "zeromq";
-import type { JsonObject, JsonValue, NbOutput } from "../notebook/ipynb";
+import type { JsonObject, NbOutput } from "../notebook/ipynb";
+import { CellOutputs } from "./cell-outputs";
 import { hasProc, processTree, signalAll } from "./proc";
 import { bwrapArgs, findBwrap, sandboxUnavailableReason } from "./sandbox";
 import { KERNEL_NAME } from "../notebook/kernel-env";
@@ -109,14 +110,10 @@ interface Message {
 }
 
 interface Pending {
-  outputs: NbOutput[];
-  displayIndex: Map<string, number[]>;
+  out: CellOutputs;
   reply?: JsonObject;
   idle: boolean;
   done: (status: ExecuteStatus) => void;
-  streamBytes: number;
-  displayBytes: number;
-  truncated: boolean;
 }
 
 const DELIM = "<IDS|MSG>";
@@ -345,7 +342,7 @@ export class TslabKernel {
         return; // socket closed
       }
       const p = this.pendingFor(frames);
-      if (p && p.truncated && frames.reduce((s, f) => s + f.length, 0) > 4096) continue; // dropped unread: over the limit
+      if (p && p.out.truncated && frames.reduce((s, f) => s + f.length, 0) > 4096) continue; // dropped unread: over the limit
       const m = this.parse(frames);
       if (m) handle(m);
     }
@@ -385,71 +382,19 @@ export class TslabKernel {
     return s === "ok" ? "ok" : s === "abort" || s === "aborted" ? "abort" : "error";
   }
 
-  /** Counts a cell's output against its limit; false (and the cell marked truncated) when over. */
-  private admit(p: Pending, kind: "stream" | "display", bytes: number): boolean {
-    if (p.truncated) return false;
-    if (kind === "stream") p.streamBytes += bytes;
-    else p.displayBytes += bytes;
-    if (p.streamBytes > this.limits.streamBytes || p.displayBytes > this.limits.displayBytes) {
-      p.truncated = true;
-      return false;
-    }
-    return true;
-  }
-
   private onIopub(m: Message): void {
     for (const w of this.iopubWatchers) w(m);
     const id = m.parent_header.msg_id;
     const p = id ? this.pending.get(id) : undefined;
     if (!p) return;
-    const c = m.content;
-    switch (m.header.msg_type) {
-      case "status":
-        if (c.execution_state === "idle") {
-          p.idle = true;
-          if (p.reply) p.done(this.replyStatus(p));
-        }
-        break;
-      case "stream": {
-        const name = c.name === "stderr" ? "stderr" : "stdout";
-        const text = String(c.text ?? "");
-        if (!this.admit(p, "stream", Buffer.byteLength(text))) break;
-        const last = p.outputs[p.outputs.length - 1];
-        if (last && last.output_type === "stream" && last.name === name) last.text = `${String(last.text ?? "")}${text}`;
-        else p.outputs.push({ output_type: "stream", name, text });
-        break;
+    if (m.header.msg_type === "status") {
+      if (m.content.execution_state === "idle") {
+        p.idle = true;
+        if (p.reply) p.done(this.replyStatus(p));
       }
-      case "display_data":
-      case "update_display_data":
-      case "execute_result": {
-        const output: NbOutput = {
-          output_type: m.header.msg_type === "execute_result" ? "execute_result" : "display_data",
-          data: (c.data ?? {}) as Record<string, JsonValue>,
-          metadata: (c.metadata ?? {}) as JsonObject,
-        };
-        const displayId = (c.transient as JsonObject | undefined)?.display_id;
-        if (m.header.msg_type === "update_display_data") {
-          // Replace every earlier output of this display (progress bars update in place).
-          for (const i of p.displayIndex.get(String(displayId)) ?? []) p.outputs[i] = output;
-          break;
-        }
-        if (!this.admit(p, "display", JSON.stringify(output.data).length)) break;
-        if (m.header.msg_type === "execute_result") output.execution_count = typeof c.execution_count === "number" ? c.execution_count : null;
-        if (typeof displayId === "string") p.displayIndex.set(displayId, [...(p.displayIndex.get(displayId) ?? []), p.outputs.length]);
-        p.outputs.push(output);
-        break;
-      }
-      case "error":
-        if (!this.admit(p, "stream", String(c.evalue ?? "").length)) break;
-        p.outputs.push({ output_type: "error", ename: String(c.ename ?? "Error"), evalue: String(c.evalue ?? ""), traceback: Array.isArray(c.traceback) ? c.traceback.slice(0, 50).map(String) : [] });
-        break;
-      case "clear_output":
-        p.outputs.length = 0;
-        p.displayIndex.clear();
-        break;
-      default:
-        break;
+      return;
     }
+    p.out.apply(m.header.msg_type, m.content);
   }
 
   /**
@@ -465,7 +410,7 @@ export class TslabKernel {
     const cpuAtStart = this.cpuS;
     let resolveDone: (s: ExecuteStatus) => void = () => undefined;
     const finished = new Promise<ExecuteStatus>((r) => (resolveDone = r));
-    const entry: Pending = { outputs: [], displayIndex: new Map(), idle: false, done: (s) => resolveDone(s), streamBytes: 0, displayBytes: 0, truncated: false };
+    const entry: Pending = { out: new CellOutputs(this.limits), idle: false, done: (s) => resolveDone(s) };
     const id = await this.send("execute_request", { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: false });
     this.pending.set(id, entry);
     if (this.exited) entry.done("dead");
@@ -499,13 +444,13 @@ export class TslabKernel {
       limit = this.killedFor;
     }
     this.pending.delete(id);
-    const outputs = entry.outputs;
-    if (entry.truncated) {
+    const outputs = entry.out.outputs;
+    if (entry.out.truncated) {
       outputs.push({ output_type: "stream", name: "stderr", text: `\n[the grader dropped the rest of this cell's output: it printed more than ${Math.round(this.limits.streamBytes / 1048576)} MiB of text or ${Math.round(this.limits.displayBytes / 1048576)} MiB of displays]\n` });
     }
     const count = entry.reply && typeof entry.reply.execution_count === "number" ? entry.reply.execution_count : null;
     const cpuS = hasProc() ? Math.max(0, this.cpuS - cpuAtStart) : undefined;
-    return { status, outputs, executionCount: count, durationMs: Date.now() - started, kernelAlive, limit, cpuS, truncated: entry.truncated };
+    return { status, outputs, executionCount: count, durationMs: Date.now() - started, kernelAlive, limit, cpuS, truncated: entry.out.truncated };
   }
 
   /** Interrupts the running cell (SIGINT, as Jupyter does for interrupt_mode "signal"). */

@@ -4,6 +4,13 @@ import { registerPeftMethod } from "./registry";
 import { vbloraMethod } from "./vblora/method";
 import { waveftMethod } from "./waveft/method";
 
-registerPeftMethod(loraMethod);
-registerPeftMethod(vbloraMethod);
-registerPeftMethod(waveftMethod);
+let registered = false;
+
+/** Registers the built-in methods (once); the modules that look methods up call it when they load. */
+export function registerBuiltinMethods(): void {
+  if (registered) return;
+  registered = true;
+  registerPeftMethod(loraMethod);
+  registerPeftMethod(vbloraMethod);
+  registerPeftMethod(waveftMethod);
+}

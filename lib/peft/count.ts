@@ -7,7 +7,9 @@ import { Linear } from "../nn/linear";
 import { findTargets } from "./targets";
 import type { PeftConfig } from "./peft-model";
 import { peftMethod } from "./registry";
-import "./builtin-methods";
+import { registerBuiltinMethods } from "./builtin-methods";
+
+registerBuiltinMethods();
 
 /** A linear layer that has only a shape (no tensors): a node of a model skeleton. */
 export class LinearShape extends Module {

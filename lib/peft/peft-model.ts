@@ -13,7 +13,9 @@ import type { BaseLinear } from "./adapter-layer";
 import { findTargets } from "./targets";
 import { LoraConfig, VBLoRAConfig, WaveFTConfig } from "./config";
 import { peftMethod } from "./registry";
-import "./builtin-methods";
+import { registerBuiltinMethods } from "./builtin-methods";
+
+registerBuiltinMethods();
 
 export type PeftConfig = LoraConfig | VBLoRAConfig | WaveFTConfig;
 

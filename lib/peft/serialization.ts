@@ -18,7 +18,9 @@ import { readSafetensors, writeSafetensors, TensorInput } from "../io/safetensor
 import { configToJson } from "./config";
 import { PeftConfig, PeftModel, WrappableModel } from "./peft-model";
 import { peftMethod, registeredPeftTypes } from "./registry";
-import "./builtin-methods";
+import { registerBuiltinMethods } from "./builtin-methods";
+
+registerBuiltinMethods();
 
 /**
  * The tensors `save` writes for one adapter: saved key → parameter. Each adapter layer lists its own tensors

@@ -8,7 +8,8 @@ import { LoraLayer } from "./layer";
 export const loraMethod: PeftMethod<LoraConfig> = {
   peftType: "LORA",
   fromJson: (json) => loraConfig(configFromJson(json, loraConfig())),
-  inject(layer, base, config, { moduleName, adapterName, rng }) {
+  inject(layer, base, config, ctx) {
+    const { moduleName, adapterName, rng } = ctx;
     const l = (layer as LoraLayer | null) ?? new LoraLayer(base as BaseLinear);
     const r = patternValue(moduleName, config.rankPattern, config.r);
     const alpha = patternValue(moduleName, config.alphaPattern, config.loraAlpha);
