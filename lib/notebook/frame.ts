@@ -77,8 +77,12 @@ export function frameHtml(df: DataFrame, opts: PrintFrameOptions = {}): string {
 
 /** In a notebook: an HTML table with the text table as fallback; elsewhere: the text table on stdout. */
 export function showFrame(df: DataFrame, opts: PrintFrameOptions = {}): void {
-  fitColumns(df, opts);
-  if (!notebookDisplayBundle({ "text/html": frameHtml(df, opts), "text/plain": df.toString() })) df.print();
+  // Built from the frame's columns, index and values only: no danfojs display settings, which frames made
+  // by groupby().agg() do not have.
+  const index = df.index.map((i) => String(i));
+  const rows = df.values as unknown as unknown[][];
+  const text = tableText(df.columns, index, rows, opts);
+  if (!notebookDisplayBundle({ "text/html": tableHtml(df.columns, index, rows, opts.maxRows), "text/plain": text })) console.log(text);
 }
 
 /**
