@@ -9,7 +9,7 @@
 import * as path from "node:path";
 import { TslabKernel } from "../lib/grader/kernel-client";
 import { cellSource, readNotebook } from "../lib/notebook/ipynb";
-import { parseArgs } from "../lib/util/args";
+import { parseArgs, runMain } from "../lib/util/args";
 import { sleep } from "../lib/util/async";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -53,7 +53,4 @@ async function main(): Promise<void> {
   for (const r of rows) console.log(r.map((x, c) => x.padEnd(width[c])).join("  "));
 }
 
-main().catch((e) => {
-  console.error(e instanceof Error ? e.message : e);
-  process.exit(1);
-});
+runMain(main);

@@ -167,7 +167,7 @@ async function main(): Promise<number> {
   const target = given(args._[0]);
   if (!fs.existsSync(target)) throw new Error(`${args._[0]} does not exist`);
   sandboxDecision(args.instructor ? "instructor" : "student", args.unsandboxed); // refuse before running anything
-  const seed = args.seed > 0 ? Math.floor(args.seed) : defaultSeed();
+  const seed = args.given.has("seed") ? args.seed : defaultSeed();
   const out = args.out ? given(args.out) : "";
   if (fs.statSync(target).isFile()) {
     const [report] = await gradeAll([target], () => out, seed, 1);
@@ -176,7 +176,7 @@ async function main(): Promise<number> {
   }
   const files = findNotebooks(target);
   if (files.length === 0) throw new Error(`no notebooks (.ipynb) under ${args._[0]}`);
-  const jobs = args.jobs > 0 ? Math.floor(args.jobs) : os.cpus().length;
+  const jobs = args.given.has("jobs") ? args.jobs : os.cpus().length;
   const started = Date.now();
   const reports = await gradeAll(files, (file) => (out ? path.join(out, path.dirname(path.relative(target, file))) : ""), seed, jobs);
   const csv = args.csv ? given(args.csv) : path.join(target, "grades.csv");

@@ -29,7 +29,6 @@ import { ENCODER_LINEARS, HEAD_MODULES, prepareMethod, PreparedMethod } from "..
 import { loraConfig } from "../lib/peft/config";
 import { getPeftModel, PeftModel } from "../lib/peft/peft-model";
 import { fromPretrained, savePretrained } from "../lib/peft/serialization";
-import { baseWeight } from "../lib/peft/adapter-layer";
 import { Linear } from "../lib/nn/linear";
 import { quantize, isDoubleQuantized, restoreAbsmax, dequantize, QuantState } from "../lib/quant";
 import { BertForSequenceClassification, BertInputs } from "../lib/models/bert";
@@ -194,7 +193,7 @@ describe("interop with Python peft / transformers / bitsandbytes", function () {
         // logits from it, and merge there in fp32 (the kit's merge into 4-bit re-quantizes, which is lossy).
         const { model: fresh } = loadBertForSequenceClassification(SHIPPED, { labels, seed: 42 });
         for (const [name, layer] of peft.adapterLayers()) {
-          const w = baseWeight(layer.base);
+          const w = layer.base.weightValue();
           (fresh.getSubmodule(name) as Linear).weight.assign(w);
           w.dispose();
         }

@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { plotlyScriptTag } from "../plot/plotly";
+import { escapeHtml } from "../util/html";
 import type { GradeReport } from "./grade";
 import { formatReport } from "./report";
 
@@ -55,8 +56,6 @@ function insertAfter(html: string, tag: RegExp, snippet: string, from = 0): stri
   const at = Math.max(0, from) + m.index + m[0].length;
   return html.slice(0, at) + snippet + html.slice(at);
 }
-
-const escapeHtml = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 /** The score total and the report's lines, at the top of a graded notebook's page. */
 function scoreBanner(report: GradeReport): string {

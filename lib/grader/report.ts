@@ -24,7 +24,7 @@ export function formatReport(r: GradeReport): string {
   const problems = r.cell_problems.filter((p) => !r.tests.some((t) => t.grade_id === p.grade_id));
   if (problems.length > 0) {
     lines.push("  cells that did not finish cleanly:");
-    for (const p of problems) lines.push(`    ${p.name ?? `cell ${p.cell}`}${p.grade_id ? ` (${p.grade_id})` : ""}: ${p.status}${p.message ? ` — ${p.message}` : ""}`);
+    for (const p of problems) lines.push(`    ${p.name}${p.grade_id ? ` (${p.grade_id})` : ""}: ${p.status}${p.message ? ` — ${p.message}` : ""}`);
   }
   if (r.warnings.length > 0) {
     lines.push("  warnings:");

@@ -132,16 +132,17 @@ export async function runNotebookCells(nb: Notebook, opts: RunOptions): Promise<
       cell.execution_count = null;
       const code = cellSource(cell);
       if (code.trim() === "") continue;
+      const name = cellName(nb, index);
       const report = (run: CellRun) => {
         runs.push(run);
         opts.onCell?.(run, cell);
       };
       if (!kernel) {
-        report({ index, name: cellName(nb, index), status: "not_run", durationMs: 0, reason: "no kernel" });
+        report({ index, name, status: "not_run", durationMs: 0, reason: "no kernel" });
         continue;
       }
       if (budgetLeft() <= 0) {
-        report({ index, name: cellName(nb, index), status: "not_run", durationMs: 0, reason: `the notebook's time budget (${Math.round(opts.budgetMs / 1000)} s) was used up` });
+        report({ index, name, status: "not_run", durationMs: 0, reason: `the notebook's time budget (${Math.round(opts.budgetMs / 1000)} s) was used up` });
         continue;
       }
       const counted = !firstCodeCell;
@@ -158,7 +159,7 @@ export async function runNotebookCells(nb: Notebook, opts: RunOptions): Promise<
       }
       cell.outputs = result.outputs;
       if (result.status === "ok" || result.status === "error") cell.execution_count = ++executionCount;
-      const run: CellRun = { index, name: cellName(nb, index), status: result.status === "abort" ? "not_run" : result.status, durationMs: result.durationMs };
+      const run: CellRun = { index, name, status: result.status === "abort" ? "not_run" : result.status, durationMs: result.durationMs };
       if (result.status === "abort") run.reason = `the kernel aborted it ${ABORT_RETRIES + 1} times`;
       if (result.limit) run.limit = result.limit;
       if (result.truncated) {

@@ -59,7 +59,7 @@ export class BertEmbeddings extends Block {
       throw new Error(`sequence length ${seqLen} exceeds max_position_embeddings ${this.config.maxPositionEmbeddings}; truncate the input`);
     }
     const words = this.call("word_embeddings", inputIds);
-    const positions = (this.getSubmodule("position_embeddings", Embedding)).forward(tf.range(0, seqLen, 1, "int32"));
+    const positions = this.getSubmodule("position_embeddings", Embedding).forward(tf.range(0, seqLen, 1, "int32"));
     const types = tokenTypeIds ?? tf.zerosLike(inputIds);
     const sum = tf.add(tf.add(words, positions), this.call("token_type_embeddings", types));
     return this.call("dropout", this.call("LayerNorm", sum));
@@ -127,8 +127,8 @@ export class BertAttention extends Module {
   }
 
   forward(hidden: tf.Tensor, maskBias: tf.Tensor | null): tf.Tensor {
-    const context = (this.getSubmodule("self", BertSelfAttention)).forward(hidden, maskBias);
-    return (this.getSubmodule("output", BertResidualOutput)).forward(context, hidden);
+    const context = this.getSubmodule("self", BertSelfAttention).forward(hidden, maskBias);
+    return this.getSubmodule("output", BertResidualOutput).forward(context, hidden);
   }
 }
 
@@ -156,9 +156,9 @@ export class BertLayer extends Module {
 
   forward(hidden: tf.Tensor, maskBias: tf.Tensor | null): tf.Tensor {
     return tf.tidy(() => {
-      const attended = (this.getSubmodule("attention", BertAttention)).forward(hidden, maskBias);
-      const mlp = (this.getSubmodule("intermediate", BertIntermediate)).forward(attended);
-      return (this.getSubmodule("output", BertResidualOutput)).forward(mlp, attended);
+      const attended = this.getSubmodule("attention", BertAttention).forward(hidden, maskBias);
+      const mlp = this.getSubmodule("intermediate", BertIntermediate).forward(attended);
+      return this.getSubmodule("output", BertResidualOutput).forward(mlp, attended);
     });
   }
 }
@@ -177,7 +177,7 @@ export class BertEncoder extends Module {
 
   forward(hidden: tf.Tensor, maskBias: tf.Tensor | null): tf.Tensor {
     let h = hidden;
-    for (let i = 0; i < this.numLayers; i++) h = (this.getSubmodule(`layer.${i}`, BertLayer)).forward(h, maskBias);
+    for (let i = 0; i < this.numLayers; i++) h = this.getSubmodule(`layer.${i}`, BertLayer).forward(h, maskBias);
     return h;
   }
 }
@@ -229,12 +229,12 @@ export class BertModel extends Module {
   forward(inputs: BertInputs): tf.Tensor3D {
     const bias = inputs.attentionMask ? attentionBias(inputs.attentionMask) : null;
     const embedded = this.embeddings.forward(inputs.inputIds, inputs.tokenTypeIds);
-    return (this.getSubmodule("encoder", BertEncoder)).forward(embedded, bias) as tf.Tensor3D;
+    return this.getSubmodule("encoder", BertEncoder).forward(embedded, bias) as tf.Tensor3D;
   }
 
   pool(hidden: tf.Tensor): tf.Tensor2D {
     if (!this.children.has("pooler")) throw new Error("this BertModel was built without a pooling layer");
-    return (this.getSubmodule("pooler", BertPooler)).forward(hidden) as tf.Tensor2D;
+    return this.getSubmodule("pooler", BertPooler).forward(hidden) as tf.Tensor2D;
   }
 }
 

@@ -63,9 +63,8 @@ export class Module {
     return [...this.children.entries()];
   }
 
-  /** The sub-module at a dotted path, e.g. "encoder.layer.0.attention.self.query". */
   /**
-   * The sub-module at a dotted path ("encoder.layer.0"). With a class, it is checked to be one:
+   * The sub-module at a dotted path ("encoder.layer.0.attention.self.query"). With a class, it is checked to be one:
    * `getSubmodule("embeddings", BertEmbeddings)` is typed and throws a clear error otherwise.
    */
   getSubmodule(path: string): Module;

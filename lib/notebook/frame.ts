@@ -10,6 +10,7 @@
  *   printRows([{ method: "full", "trainable params": 1478786 }, { method: "head", "trainable params": 16770 }]);
  */
 import type { DataFrame } from "danfojs";
+import { escapeHtml } from "../util/html";
 import { notebookDisplayBundle } from "./tslab";
 
 export interface PrintFrameOptions {
@@ -38,10 +39,6 @@ export function fitColumns(df: DataFrame, opts: PrintFrameOptions = {}): DataFra
   df.config.setTableMaxColInConsole(header.length);
   df.config.setMaxRow(opts.maxRows ?? Math.max(1, rows.length));
   return df;
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
 /** Cells as an HTML table (index column first; numbers right-aligned), at most `maxRows` rows. */
@@ -76,13 +73,16 @@ export function frameHtml(df: DataFrame, opts: PrintFrameOptions = {}): string {
 }
 
 /** In a notebook: an HTML table with the text table as fallback; elsewhere: the text table on stdout. */
+function showTable(columns: readonly string[], index: readonly string[], rows: ReadonlyArray<readonly unknown[]>, opts: PrintFrameOptions): void {
+  const text = tableText(columns, index, rows, opts);
+  if (!notebookDisplayBundle({ "text/html": tableHtml(columns, index, rows, opts.maxRows), "text/plain": text })) console.log(text);
+}
+
+/** In a notebook: an HTML table with the text table as fallback; elsewhere: the text table on stdout. */
 export function showFrame(df: DataFrame, opts: PrintFrameOptions = {}): void {
   // Built from the frame's columns, index and values only: no danfojs display settings, which frames made
   // by groupby().agg() do not have.
-  const index = df.index.map((i) => String(i));
-  const rows = df.values as unknown as unknown[][];
-  const text = tableText(df.columns, index, rows, opts);
-  if (!notebookDisplayBundle({ "text/html": tableHtml(df.columns, index, rows, opts.maxRows), "text/plain": text })) console.log(text);
+  showTable(df.columns, df.index.map((i) => String(i)), df.values as unknown as unknown[][], opts);
 }
 
 /**
@@ -93,8 +93,5 @@ export function showFrame(df: DataFrame, opts: PrintFrameOptions = {}): void {
  */
 export function printRows(rows: ReadonlyArray<Record<string, string | number>>, opts: PrintFrameOptions = {}): void {
   const columns = rows.length > 0 ? Object.keys(rows[0]) : [];
-  const cells = rows.map((r) => columns.map((c) => r[c] ?? ""));
-  const index = rows.map((_, i) => String(i));
-  const text = tableText(columns, index, cells, opts);
-  if (!notebookDisplayBundle({ "text/html": tableHtml(columns, index, cells, opts.maxRows), "text/plain": text })) console.log(text);
+  showTable(columns, rows.map((_, i) => String(i)), rows.map((r) => columns.map((c) => r[c] ?? "")), opts);
 }

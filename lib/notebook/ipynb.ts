@@ -49,7 +49,6 @@ export function cellSource(cell: NbCell): string {
   return Array.isArray(cell.source) ? cell.source.join("") : cell.source;
 }
 
-/** Text of a stream output as one string. */
 /**
  * How a student finds cell `index`: "In [k]" for a code cell (k counts code cells from 1, which is what
  * Jupyter shows beside it after Run All in a fresh kernel), "markdown cell k" otherwise.
@@ -60,6 +59,7 @@ export function cellName(nb: Notebook, index: number): string {
   return kind === "code" ? `In [${k}]` : `${kind} cell ${k}`;
 }
 
+/** Text of a stream output as one string. */
 export function outputText(o: NbOutput): string {
   return Array.isArray(o.text) ? o.text.join("") : (o.text ?? "");
 }

@@ -33,20 +33,6 @@ export function isBaseLinear(m: Module): m is BaseLinear {
   return "weightValue" in m && "setWeightValue" in m && "inFeatures" in m && "outFeatures" in m && "quantized" in m;
 }
 
-/** The base weight W (out, in) as float32 — dequantized for a 4-bit layer. Caller disposes. */
-export function baseWeight(layer: BaseLinear): tf.Tensor2D {
-  return layer.weightValue();
-}
-
-/** Replaces the base weight; a quantized layer re-quantizes (lossy). */
-export function setBaseWeight(layer: BaseLinear, w: tf.Tensor2D): void {
-  layer.setWeightValue(w);
-}
-
-export function isQuantized(layer: BaseLinear): boolean {
-  return layer.quantized;
-}
-
 export abstract class AdapterLayer extends Module {
   /** The adapter used by forward() (peft's `active_adapter`). */
   activeAdapter = "default";
@@ -117,8 +103,7 @@ export abstract class AdapterLayer extends Module {
     if (!this.hasAdapter(name)) throw new Error(`no adapter "${name}" in this layer (have: ${this.adapterNames().join(", ")})`);
     if (this.merged.includes(name)) return;
     tf.tidy(() => {
-      const w = baseWeight(this.base);
-      setBaseWeight(this.base, this.mergeWeight(w, name) as tf.Tensor2D);
+      this.base.setWeightValue(this.mergeWeight(this.base.weightValue(), name) as tf.Tensor2D);
     });
     this.merged.push(name);
   }
@@ -128,8 +113,7 @@ export abstract class AdapterLayer extends Module {
     while (this.merged.length) {
       const name = this.merged.pop() as string;
       tf.tidy(() => {
-        const w = baseWeight(this.base);
-        setBaseWeight(this.base, this.unmergeWeight(w, name) as tf.Tensor2D);
+        this.base.setWeightValue(this.unmergeWeight(this.base.weightValue(), name) as tf.Tensor2D);
       });
     }
   }

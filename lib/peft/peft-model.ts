@@ -8,8 +8,7 @@ import { Module, ModuleDict, ParameterDict } from "../nn/module";
 import { Linear4bit } from "../quant/linear4bit";
 import { Rng } from "../util/random";
 import type { BertInputs } from "../models/bert";
-import { AdapterLayer, isBaseLinear, isQuantized } from "./adapter-layer";
-import type { BaseLinear } from "./adapter-layer";
+import { AdapterLayer, BaseLinear, isBaseLinear } from "./adapter-layer";
 import { findTargets } from "./targets";
 import { LoraConfig, VBLoRAConfig, WaveFTConfig } from "./config";
 import { peftMethod } from "./registry";
@@ -96,10 +95,17 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
    */
   private createSharedTensor(name: string, config: PeftConfig, rng: Rng): tf.Variable | undefined {
     const shared = peftMethod(config.peftType).shared;
-    if (!shared) return undefined;
+    return shared ? this.sharedDict(shared.name, true)?.set(name, shared.init(config, rng)) : undefined;
+  }
+
+  /** The ParameterDict at base_model.<member> that holds a method's shared tensors, one per adapter. */
+  private sharedDict(member: string, create = false): ParameterDict | undefined {
     const holder = this.getSubmodule("base_model", ModuleDict);
-    if (!holder.namedChildren().some(([n]) => n === shared.name)) holder.add(shared.name, new ParameterDict());
-    return (holder.getSubmodule(shared.name, ParameterDict)).set(name, shared.init(config, rng));
+    if (!holder.namedChildren().some(([n]) => n === member)) {
+      if (!create) return undefined;
+      holder.add(member, new ParameterDict());
+    }
+    return holder.getSubmodule(member, ParameterDict);
   }
 
   /** Parameters of the modules a config saves whole (e.g. "classifier"), named relative to the base model. */
@@ -116,9 +122,8 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
   sharedParameters(name: string): Array<[string, tf.Variable]> {
     const config = this.peftConfig[name];
     const shared = config ? peftMethod(config.peftType).shared : undefined;
-    const holder = this.getSubmodule("base_model", ModuleDict);
-    if (!shared || !holder.namedChildren().some(([n]) => n === shared.name)) return [];
-    const dict = holder.getSubmodule(shared.name, ParameterDict);
+    const dict = shared ? this.sharedDict(shared.name) : undefined;
+    if (!shared || !dict) return [];
     return dict.namedParameters().filter(([n]) => n === name).map(([, p]): [string, tf.Variable] => [`base_model.${shared.name}`, p]);
   }
 
@@ -187,15 +192,14 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
     if (!this.peftConfig[name]) throw new Error(`no adapter "${name}"`);
     for (const [, layer] of this.adapterLayers()) if (layer.hasAdapter(name)) layer.deleteAdapter(name);
     const shared = peftMethod(this.peftConfig[name].peftType).shared;
-    const holder = this.getSubmodule("base_model", ModuleDict);
-    if (shared && holder.namedChildren().some(([n]) => n === shared.name)) (holder.getSubmodule(shared.name, ParameterDict)).removeParameter(name);
+    if (shared) this.sharedDict(shared.name)?.removeParameter(name);
     delete this.peftConfig[name];
     this.headSnapshots.delete(name);
   }
 
   /** True when some adapted layer stores its base weight quantized (QLoRA). */
   hasQuantizedBase(): boolean {
-    return this.adapterLayers().some(([, l]) => isQuantized(l.base));
+    return this.adapterLayers().some(([, l]) => l.base.quantized);
   }
 
   /**

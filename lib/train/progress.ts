@@ -3,6 +3,7 @@
  * or an updating HTML bar in a notebook.
  */
 import { newNotebookDisplay, TslabDisplay } from "../notebook/tslab";
+import { escapeHtml } from "../util/html";
 
 export interface Progress {
   /** Reports that `done` of `total` units are finished; `info` is shown beside the bar. */
@@ -89,10 +90,6 @@ class NotebookProgress implements Progress {
   end(info?: Record<string, number | string>): void {
     this.draw(this.total, info, true);
   }
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
 /** A notebook bar inside a tslab kernel, a terminal bar elsewhere; `silent` shows nothing. */

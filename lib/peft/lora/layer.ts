@@ -18,7 +18,7 @@ import { Dropout } from "../../nn/dropout";
 import { linear } from "../../ops/matmul";
 import { stopGradient } from "../../ops/stop-gradient";
 import { Rng, normalArray } from "../../util/random";
-import { AdapterLayer, BaseLinear, baseWeight } from "../adapter-layer";
+import { AdapterLayer, BaseLinear } from "../adapter-layer";
 
 /** DoRA's magnitude vector, one per adapter (peft: `lora_magnitude_vector[name].weight`). */
 export class Magnitude extends Module {
@@ -82,7 +82,7 @@ export class LoraLayer extends AdapterLayer {
     this.ranks.set(name, o.r);
     if (o.useDora) {
       // m = ‖W + s·B A‖ row-wise at initialisation (= ‖W‖ when B = 0)
-      const m = tf.tidy(() => rowNorm(tf.add(baseWeight(this.base), this.loraWeight(name))));
+      const m = tf.tidy(() => rowNorm(tf.add(this.base.weightValue(), this.loraWeight(name))));
       this.dict("lora_magnitude_vector").add(name, new Magnitude(m));
     }
   }
@@ -122,7 +122,7 @@ export class LoraLayer extends AdapterLayer {
   }
 
   private magnitude(name: string): tf.Variable {
-    return (this.dict("lora_magnitude_vector").getSubmodule(name, Magnitude)).weight;
+    return this.dict("lora_magnitude_vector").getSubmodule(name, Magnitude).weight;
   }
 
   /** s · B A, the plain LoRA update (out, in). */
@@ -134,7 +134,7 @@ export class LoraLayer extends AdapterLayer {
   deltaWeight(name: string): tf.Tensor2D {
     if (!this.isDora(name)) return this.loraWeight(name);
     return tf.tidy(() => {
-      const w = baseWeight(this.base);
+      const w = this.base.weightValue();
       return tf.sub(this.doraWeight(w, name), w) as tf.Tensor2D;
     });
   }
@@ -155,7 +155,7 @@ export class LoraLayer extends AdapterLayer {
     const lora = tf.mul(this.B(name).forward(this.A(name).forward(xd)), s);
     if (!this.isDora(name)) return lora;
     // DoRA: n is computed from W + s·(B A) with the LoRA product detached, and n itself is detached.
-    const w = baseWeight(this.base);
+    const w = this.base.weightValue();
     const n = stopGradient(rowNorm(tf.add(w, stopGradient(this.loraWeight(name)))));
     const scale = tf.div(this.magnitude(name), n);
     // W x without bias: reuse the base output when dropout is off (x_d = x), else recompute on x_d.

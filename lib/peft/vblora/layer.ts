@@ -75,7 +75,7 @@ export class VBLoraLayer extends AdapterLayer {
     const { inFeatures, outFeatures } = this;
     this.logits("A").set(name, tf.tensor3d(normalArray(o.rng, o.r * (inFeatures / b) * h, o.initLogitsStd), [o.r, inFeatures / b, h]));
     this.logits("B").set(name, tf.tensor3d(normalArray(o.rng, (outFeatures / b) * o.r * h, o.initLogitsStd), [outFeatures / b, o.r, h]));
-    (this.getSubmodule("vblora_dropout", ModuleDict)).add(name, new Dropout(o.dropout, o.rng.fork()));
+    this.getSubmodule("vblora_dropout", ModuleDict).add(name, new Dropout(o.dropout, o.rng.fork()));
     this.banks.set(name, o.bank);
     this.topks.set(name, o.topk);
   }
@@ -83,7 +83,7 @@ export class VBLoraLayer extends AdapterLayer {
   deleteAdapter(name: string): void {
     this.logits("A").removeParameter(name);
     this.logits("B").removeParameter(name);
-    (this.getSubmodule("vblora_dropout", ModuleDict)).remove(name);
+    this.getSubmodule("vblora_dropout", ModuleDict).remove(name);
     this.banks.delete(name);
     this.topks.delete(name);
   }
@@ -110,7 +110,7 @@ export class VBLoraLayer extends AdapterLayer {
 
   protected adapterOutput(x: tf.Tensor, name: string): tf.Tensor {
     const { A, B } = this.loraMatrices(name);
-    const xd = (this.getSubmodule(`vblora_dropout.${name}`, Dropout)).forward(x);
+    const xd = this.getSubmodule(`vblora_dropout.${name}`, Dropout).forward(x);
     return linear(linear(xd, A), B);
   }
 
