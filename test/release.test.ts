@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { isLocked, lintNotebook, nbgraderChecksum, testSpecs } from "../lib/grader/cells";
 import { CODE_STUB, HIDDEN_NOTE, ReleaseError, releaseCell, releaseNotebook } from "../lib/grader/release";
 import { findNotebooks, releaseDiffers } from "../lib/grader/verify";
-import { asNotebook, cellSource, NbCell, Notebook, readNotebook, serializeNotebook } from "../lib/notebook/ipynb";
+import { asNotebook, cellName, cellSource, NbCell, Notebook, readNotebook, serializeNotebook } from "../lib/notebook/ipynb";
 
 const ROOT = path.resolve(__dirname, "..");
 const SAMPLE = path.join(ROOT, "solutions", "sample", "assignment.ipynb");
@@ -98,6 +98,12 @@ describe("release: source notebook → student version", () => {
 });
 
 describe("notebook files: clear errors for what is not a course notebook", () => {
+  it("cellName: a code cell is named In [k] as after Run All (k counts code cells), others by kind", () => {
+    const cell = (cell_type: NbCell["cell_type"]): NbCell => ({ cell_type, metadata: {}, source: "" });
+    const nb = { cells: [cell("markdown"), cell("code"), cell("code"), cell("markdown"), cell("code")] } as unknown as Notebook;
+    assert.deepEqual(nb.cells.map((_, i) => cellName(nb, i)), ["markdown cell 1", "In [1]", "In [2]", "markdown cell 2", "In [3]"]);
+  });
+
   it("says what is wrong with bad JSON, nbformat 3 and cells without source", () => {
     assert.throws(() => asNotebook({ nbformat: 3, worksheets: [] }, "old.ipynb"), /old\.ipynb: is not an nbformat 4 notebook \(nbformat: 3\)/);
     assert.throws(() => asNotebook([], "x.ipynb"), /is not a Jupyter notebook/);
