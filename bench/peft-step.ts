@@ -13,7 +13,7 @@ import { loadBertForSequenceClassification } from "../lib/io/hf-checkpoint";
 import { AdamW } from "../lib/train/adamw";
 import { trainStep } from "../lib/train/step";
 import { crossEntropy } from "../lib/train/batching";
-import { ENCODER_LINEARS, METHODS, prepareMethod } from "../lib/peft/methods";
+import { ENCODER_LINEARS, METHODS, prepareMethod } from "../lib/experiments/methods";
 import { quantizeLinears } from "../lib/peft/qlora";
 import { parseArgs } from "../lib/util/args";
 import { SHIPPED_CHECKPOINT_DIR } from "../lib/data/datasets";

@@ -13,7 +13,7 @@ import { labelNames, DatasetName, DATASET_NAMES, SHIPPED_CHECKPOINT_DIR } from "
 import { loadTask } from "../lib/data/task";
 import { evaluateClassifier, finetuneClassifier } from "../lib/train/finetune";
 import { parseArgs, runMain } from "../lib/util/args";
-import { prepareMethod } from "../lib/peft/methods";
+import { prepareMethod } from "../lib/experiments/methods";
 
 const args = parseArgs(process.argv.slice(2), {
   checkpoint: { type: "string", default: SHIPPED_CHECKPOINT_DIR, help: "pretrained model folder" },

@@ -8,7 +8,7 @@
  *   npm run peft -- compare --task T --methods a,b,c [--epochs N] [--limit N] [--out results/compare-T.json] [--overwrite]
  *   npm run peft -- qr-adaptor --task T --budget-kb N [--population 12] [--generations 4] [--train-examples 320] [--overwrite]
  *
- * Options not given take the method's defaults (lib/peft/methods.ts); a mistake in the command line is one
+ * Options not given take the method's defaults (lib/experiments/methods.ts); a mistake in the command line is one
  * line and exit code 2 (--debug shows the stack).
  *
  * `train` writes the adapter in peft's layout (adapter_config.json + adapter_model.safetensors; a full
@@ -21,13 +21,13 @@ import { loadBertForSequenceClassification, saveBertCheckpoint } from "../lib/io
 import { DatasetName, DATASET_NAMES, labelNames, SHIPPED_CHECKPOINT_DIR } from "../lib/data/datasets";
 import { loadTask } from "../lib/data/task";
 import { evaluateClassifier, finetuneClassifier } from "../lib/train/finetune";
-import { METHODS, MethodOptions, prepareMethod } from "../lib/peft/methods";
+import { METHODS, MethodOptions, prepareMethod } from "../lib/experiments/methods";
 import { fromPretrained, savePretrained } from "../lib/peft/serialization";
-import { compareMethods, comparisonFigures, comparisonTable } from "../lib/peft/compare";
+import { compareMethods, comparisonFigures, comparisonTable } from "../lib/experiments/compare";
 import { writeFiguresHtml } from "../lib/plot/plotly";
 import { LECTURE_LADDERS, formatBytes, memoryBytes } from "../lib/peft/qr-adaptor/memory";
 import { qrAdaptorSearch, formatConfiguration } from "../lib/peft/qr-adaptor/search";
-import { bertLayerInfos, cheapEvaluator, measureImportances } from "../lib/peft/qr-adaptor/bert";
+import { bertLayerInfos, cheapEvaluator, measureImportances } from "../lib/experiments/qr-adaptor-bert";
 import { readConfig } from "../lib/io/hf-checkpoint";
 import { parseArgs, runMain, UsageError } from "../lib/util/args";
 

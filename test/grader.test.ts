@@ -177,6 +177,8 @@ describe("autograder (real tslab kernel)", function () {
     assert.equal(report.score, 0);
     assert.ok(report.tests.every((t) => t.status === "not_run" && /time budget \(2 s\) was used up/.test(t.message)), JSON.stringify(report.tests));
     assert.equal(report.cell_problems[0].status, "timeout", "the cell running when the budget ran out was interrupted");
+    assert.match(report.warnings.join("\n"), /time budget \(2 s\) was used up before In \[\d+\] \([\w-]+\): it and the cells after it were not run/);
+    assert.equal(report.warnings.filter((w) => /was used up/.test(w)).length, 1, "one warning, not one per cell");
   });
 
   it("a file that is not a course notebook gives a report with 0 points, never a crash", async () => {

@@ -25,7 +25,7 @@ import { labelNames, loadSplit, Example } from "../lib/data/datasets";
 import { AdamW } from "../lib/train/adamw";
 import { trainStep } from "../lib/train/step";
 import { crossEntropy } from "../lib/train/batching";
-import { ENCODER_LINEARS, HEAD_MODULES, prepareMethod, PreparedMethod } from "../lib/peft/methods";
+import { ENCODER_LINEARS, HEAD_MODULES, prepareMethod, PreparedMethod } from "../lib/experiments/methods";
 import { loraConfig } from "../lib/peft/config";
 import { getPeftModel, PeftModel } from "../lib/peft/peft-model";
 import { fromPretrained, savePretrained } from "../lib/peft/serialization";

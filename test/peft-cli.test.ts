@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { execFileSync } from "node:child_process";
 import { strict as assert } from "node:assert";
-import { comparisonFigures, comparisonFrame, comparisonTable, ComparisonRow } from "../lib/peft/compare";
+import { comparisonFigures, comparisonFrame, comparisonTable, ComparisonRow } from "../lib/experiments/compare";
 
 const ROOT = path.resolve(__dirname, "..");
 const cli = (args: string[]) => execFileSync(process.execPath, [path.join(ROOT, "node_modules/tsx/dist/cli.mjs"), "scripts/peft.ts", ...args], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });

@@ -11,7 +11,7 @@ import { loadTask } from "../lib/data/task";
 import { AdamW } from "../lib/train/adamw";
 import { trainStep } from "../lib/train/step";
 import { crossEntropy, disposeBatch, makeBatch } from "../lib/train/batching";
-import { METHODS, prepareMethod } from "../lib/peft/methods";
+import { METHODS, prepareMethod } from "../lib/experiments/methods";
 import { setupBackend } from "./helpers";
 import { Linear4bit } from "../lib/quant/linear4bit";
 import type { Module } from "../lib/nn/module";

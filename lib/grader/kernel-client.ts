@@ -65,6 +65,8 @@ export interface ExecuteResult {
   cpuS?: number;
   /** True when the cell printed more than its output limit (the rest was dropped). */
   truncated?: boolean;
+  /** True when the kernel's end-of-cell signal never came: outputs sent after the wait may be missing. */
+  outputsIncomplete?: boolean;
 }
 
 export interface KernelOptions {
@@ -113,8 +115,15 @@ interface Pending {
   out: CellOutputs;
   reply?: JsonObject;
   idle: boolean;
+  /** The reply came but the kernel's "idle" never did, though its output channel had gone quiet. */
+  idleMissing?: boolean;
+  /** The execution has returned (finished, timed out or died). */
+  over?: boolean;
   done: (status: ExecuteStatus) => void;
 }
+
+/** After a cell's reply, how long the output channel may stay silent before its "idle" is given up on. */
+const IOPUB_QUIET_MS = 15000;
 
 const DELIM = "<IDS|MSG>";
 
@@ -155,6 +164,8 @@ export class TslabKernel {
   private watchTimer: NodeJS.Timeout | undefined;
   /** CPU seconds used by the kernel's processes (the sum over its tree, as last read). */
   private cpuS = 0;
+  /** When the output channel last delivered anything (a flood of output can arrive long after the reply). */
+  private iopubActiveAt = Date.now();
   /** Set when the watcher killed the kernel for memory or processes. */
   private killedFor: LimitHit | undefined;
 
@@ -341,6 +352,7 @@ export class TslabKernel {
       } catch {
         return; // socket closed
       }
+      if (socket === this.iopub) this.iopubActiveAt = Date.now();
       const p = this.pendingFor(frames);
       if (p && p.out.truncated && frames.reduce((s, f) => s + f.length, 0) > 4096) continue; // dropped unread: over the limit
       const m = this.parse(frames);
@@ -370,11 +382,23 @@ export class TslabKernel {
     const p = this.pending.get(id);
     if (p && m.header.msg_type === "execute_reply") {
       p.reply = m.content;
-      // The outputs come on the other channel and end with "idle": wait for it (a loaded machine can
-      // deliver it late; returning early would lose the cell's last outputs, its verdict among them).
+      // The outputs come on the other channel and end with "idle": wait for it while that channel is still
+      // delivering (a loaded machine, or a flood of output, delivers it late; returning early would lose the
+      // cell's last outputs, its verdict among them, and the next cells' too).
       if (p.idle) p.done(this.replyStatus(p));
-      else setTimeout(() => p.done(this.replyStatus(p)), 15000);
+      else this.awaitIdle(p);
     }
+  }
+
+  private awaitIdle(p: Pending): void {
+    const timer = setInterval(() => {
+      if (p.idle || p.over || this.exited) clearInterval(timer);
+      else if (Date.now() - this.iopubActiveAt > IOPUB_QUIET_MS) {
+        clearInterval(timer);
+        p.idleMissing = true;
+        p.done(this.replyStatus(p));
+      }
+    }, 250);
   }
 
   private replyStatus(p: Pending): ExecuteStatus {
@@ -444,13 +468,14 @@ export class TslabKernel {
       limit = this.killedFor;
     }
     this.pending.delete(id);
+    entry.over = true;
     const outputs = entry.out.outputs;
     if (entry.out.truncated) {
       outputs.push({ output_type: "stream", name: "stderr", text: `\n[the grader dropped the rest of this cell's output: it printed more than ${Math.round(this.limits.streamBytes / 1048576)} MiB of text or ${Math.round(this.limits.displayBytes / 1048576)} MiB of displays]\n` });
     }
     const count = entry.reply && typeof entry.reply.execution_count === "number" ? entry.reply.execution_count : null;
     const cpuS = hasProc() ? Math.max(0, this.cpuS - cpuAtStart) : undefined;
-    return { status, outputs, executionCount: count, durationMs: Date.now() - started, kernelAlive, limit, cpuS, truncated: entry.out.truncated };
+    return { status, outputs, executionCount: count, durationMs: Date.now() - started, kernelAlive, limit, cpuS, truncated: entry.out.truncated, outputsIncomplete: entry.idleMissing };
   }
 
   /** Interrupts the running cell (SIGINT, as Jupyter does for interrupt_mode "signal"). */

@@ -142,7 +142,9 @@ export async function runNotebookCells(nb: Notebook, opts: RunOptions): Promise<
         continue;
       }
       if (budgetLeft() <= 0) {
-        report({ index, name, status: "not_run", durationMs: 0, reason: `the notebook's time budget (${Math.round(opts.budgetMs / 1000)} s) was used up` });
+        const reason = `the notebook's time budget (${Math.round(opts.budgetMs / 1000)} s) was used up`;
+        if (!runs.some((r) => r.reason === reason)) warnings.push(`${reason} before ${label(nb, index)}: it and the cells after it were not run`);
+        report({ index, name, status: "not_run", durationMs: 0, reason });
         continue;
       }
       const counted = !firstCodeCell;
@@ -160,7 +162,11 @@ export async function runNotebookCells(nb: Notebook, opts: RunOptions): Promise<
       cell.outputs = result.outputs;
       if (result.status === "ok" || result.status === "error") cell.execution_count = ++executionCount;
       const run: CellRun = { index, name, status: result.status === "abort" ? "not_run" : result.status, durationMs: result.durationMs };
-      if (result.status === "abort") run.reason = `the kernel aborted it ${ABORT_RETRIES + 1} times`;
+      if (result.status === "abort") {
+        run.reason = `the kernel aborted it ${ABORT_RETRIES + 1} times`;
+        warnings.push(`${label(nb, index)} was not run: ${run.reason}`);
+      }
+      if (result.outputsIncomplete) warnings.push(`${label(nb, index)}: the kernel never signalled the end of its output, so some of it may be missing`);
       if (result.limit) run.limit = result.limit;
       if (result.truncated) {
         run.truncated = true;

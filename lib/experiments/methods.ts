@@ -5,9 +5,9 @@
  * head-only baseline is the common floor.
  */
 import { BertForSequenceClassification } from "../models/bert";
-import { loraConfig, vbloraConfig, waveftConfig } from "./config";
-import { quantizeLinears, QLORA_QUANTIZATION } from "./qlora";
-import { getPeftModel, PeftConfig, PeftModel } from "./peft-model";
+import { loraConfig, vbloraConfig, waveftConfig } from "../peft/config";
+import { quantizeLinears, QLORA_QUANTIZATION } from "../peft/qlora";
+import { getPeftModel, PeftConfig, PeftModel } from "../peft/peft-model";
 import type { Classifier } from "../train/finetune";
 
 export const METHODS = ["full", "head", "lora", "dora", "vblora", "waveft", "qlora"] as const;

@@ -13,7 +13,7 @@ import { DatasetName, labelNames } from "../data/datasets";
 import { loadTask } from "../data/task";
 import { evaluateClassifier, finetuneClassifier } from "../train/finetune";
 import { MethodOptions, prepareMethod, PreparedMethod } from "./methods";
-import { savePretrained } from "./serialization";
+import { savePretrained } from "../peft/serialization";
 import { rowsToDataFrame } from "../data/dataframe";
 import type { Figure } from "../plot/plotly";
 

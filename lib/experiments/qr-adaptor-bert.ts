@@ -12,22 +12,22 @@
  * Bit-widths other than 4, 8 and 16 have no quantizer here: such a ladder is an error.
  */
 import * as tf from "@tensorflow/tfjs";
-import { BertConfig } from "../../models/bert-config";
-import { BertForSequenceClassification } from "../../models/bert";
-import { loadBertForMaskedLM, loadBertForSequenceClassification, readConfig } from "../../io/hf-checkpoint";
-import { BertTokenizer } from "../../tokenizer/bert-tokenizer";
-import { Module } from "../../nn/module";
-import { quantizeLinears } from "../qlora";
-import { DatasetName, labelNames, loadTextCorpus } from "../../data/datasets";
-import { loadTask } from "../../data/task";
-import { maskBatch, mlmLoss, disposeMaskedBatch } from "../../train/mlm";
-import { crossEntropy, disposeBatch, makeBatch, EncodedExample } from "../../train/batching";
-import { evaluateClassifier, finetuneClassifier } from "../../train/finetune";
-import { Rng } from "../../util/random";
-import { loraConfig } from "../config";
-import { getPeftModel } from "../peft-model";
-import { HEAD_MODULES, freezeAllButHead } from "../methods";
-import { Configuration, Ladders, LayerInfo } from "./memory";
+import { BertConfig } from "../models/bert-config";
+import { BertForSequenceClassification } from "../models/bert";
+import { loadBertForMaskedLM, loadBertForSequenceClassification, readConfig } from "../io/hf-checkpoint";
+import { BertTokenizer } from "../tokenizer/bert-tokenizer";
+import { Module } from "../nn/module";
+import { quantizeLinears } from "../peft/qlora";
+import { DatasetName, labelNames, loadTextCorpus } from "../data/datasets";
+import { loadTask } from "../data/task";
+import { maskBatch, mlmLoss, disposeMaskedBatch } from "../train/mlm";
+import { crossEntropy, disposeBatch, makeBatch, EncodedExample } from "../train/batching";
+import { evaluateClassifier, finetuneClassifier } from "../train/finetune";
+import { Rng } from "../util/random";
+import { loraConfig } from "../peft/config";
+import { getPeftModel } from "../peft/peft-model";
+import { HEAD_MODULES, freezeAllButHead } from "./methods";
+import { Configuration, Ladders, LayerInfo } from "../peft/qr-adaptor/memory";
 
 export const LAYER_LINEARS = ["attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense", "intermediate.dense", "output.dense"];
 
