@@ -16,13 +16,17 @@
  * written by the official `tokenizers` package (scripts/fixtures/make-tokenizer-fixtures.js).
  *
  * It reads the three ways a BERT tokenizer is shipped — a bare `vocab.txt`, a `tokenizer.json`, or a
- * folder saved by transformers — and {@link BertTokenizer.save} writes a folder that both transformers
- * (`BertTokenizer` / `BertTokenizerFast.from_pretrained`) and `tokenizers` (`Tokenizer.from_file`) load.
+ * folder saved by transformers (the file formats are in files.ts) — and {@link BertTokenizer.save} writes a
+ * folder that both transformers (`BertTokenizer` / `BertTokenizerFast.from_pretrained`) and `tokenizers`
+ * (`Tokenizer.from_file`) load.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { BasicTokenizer, BertNormalizerOptions } from "./basic";
 import { WordPiece } from "./wordpiece";
+import { defined, optionsFromConfigFiles, readTokenizerJson, readVocabFile, tokenizerJsonOf, TokenizerJson, writeTokenizerFolder } from "./files";
+
+export type { AddedTokenJson, TemplatePieceJson, TokenizerJson } from "./files";
 
 /** Options of {@link BertTokenizer}. The normalizer options are those of {@link BertNormalizerOptions}. */
 export interface BertTokenizerOptions extends BertNormalizerOptions {
@@ -95,52 +99,6 @@ export interface DecodeOptions {
   cleanUpTokenizationSpaces?: boolean;
 }
 
-/** `tokenizer.json`'s entry for an added (special) token. */
-export interface AddedTokenJson {
-  id: number;
-  content: string;
-  single_word: boolean;
-  lstrip: boolean;
-  rstrip: boolean;
-  normalized: boolean;
-  special: boolean;
-}
-
-/** A piece of a TemplateProcessing template. */
-export type TemplatePieceJson =
-  | { SpecialToken: { id: string; type_id: number } }
-  | { Sequence: { id: "A" | "B"; type_id: number } };
-
-/** The subset of Hugging Face's `tokenizer.json` schema that a BERT tokenizer uses. */
-export interface TokenizerJson {
-  version: string;
-  truncation: null;
-  padding: null;
-  added_tokens: AddedTokenJson[];
-  normalizer: {
-    type: "BertNormalizer";
-    clean_text: boolean;
-    handle_chinese_chars: boolean;
-    strip_accents: boolean | null;
-    lowercase: boolean;
-  };
-  pre_tokenizer: { type: "BertPreTokenizer" };
-  post_processor: {
-    type: "TemplateProcessing";
-    single: TemplatePieceJson[];
-    pair: TemplatePieceJson[];
-    special_tokens: Record<string, { id: string; ids: number[]; tokens: string[] }>;
-  };
-  decoder: { type: "WordPiece"; prefix: string; cleanup: boolean };
-  model: {
-    type: "WordPiece";
-    unk_token: string;
-    continuing_subword_prefix: string;
-    max_input_chars_per_word: number;
-    vocab: Record<string, number>;
-  };
-}
-
 /**
  * How many tokens of sequences A and B (lengths `n1`, `n2`; `n2` undefined for a single sequence) survive
  * truncation to `maxLength` tokens when `numSpecial` special tokens will be added. This is Hugging Face's
@@ -197,48 +155,6 @@ function cleanUpTokenization(s: string): string {
 }
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
-
-/** Read a JSON file as an object. */
-function readJsonObject(file: string): Json {
-  const value: unknown = JSON.parse(fs.readFileSync(file, "utf8"));
-  if (!isObject(value)) throw new Error(`${file}: expected a JSON object`);
-  return value;
-}
-
-/** A special-token entry of tokenizer_config.json / special_tokens_map.json: a string or {content: ...}. */
-function tokenName(v: unknown): string | undefined {
-  if (typeof v === "string") return v;
-  if (isObject(v) && typeof v.content === "string") return v.content;
-  return undefined;
-}
-
-/** Special-token names and limits from transformers' tokenizer_config.json and special_tokens_map.json. */
-function optionsFromConfigFiles(dir: string): BertTokenizerOptions {
-  const config: Json = {};
-  for (const name of ["special_tokens_map.json", "tokenizer_config.json"]) {
-    const file = path.join(dir, name);
-    if (fs.existsSync(file)) Object.assign(config, readJsonObject(file));
-  }
-  const options: BertTokenizerOptions = {};
-  if (typeof config.do_lower_case === "boolean") options.lowercase = config.do_lower_case;
-  if (typeof config.strip_accents === "boolean") options.stripAccents = config.strip_accents;
-  if (typeof config.tokenize_chinese_chars === "boolean") options.handleChineseChars = config.tokenize_chinese_chars;
-  if (typeof config.model_max_length === "number") options.modelMaxLength = config.model_max_length;
-  options.unkToken = tokenName(config.unk_token);
-  options.padToken = tokenName(config.pad_token);
-  options.clsToken = tokenName(config.cls_token);
-  options.sepToken = tokenName(config.sep_token);
-  options.maskToken = tokenName(config.mask_token);
-  return options;
-}
-
-/** Drop the keys whose value is undefined, so that spreading the result does not erase defaults. */
-function defined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
 
 /** A WordPiece BERT tokenizer. See the module comment. */
 export class BertTokenizer {
@@ -313,9 +229,7 @@ export class BertTokenizer {
 
   /** A tokenizer from a `vocab.txt` (one token per line, id = line number). */
   static fromVocabFile(file: string, options: BertTokenizerOptions = {}): BertTokenizer {
-    const lines = fs.readFileSync(file, "utf8").split(/\r?\n/);
-    if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
-    return new BertTokenizer(lines.map((l) => l.trimEnd()), options);
+    return new BertTokenizer(readVocabFile(file), options);
   }
 
   /**
@@ -324,64 +238,8 @@ export class BertTokenizer {
    * `modelMaxLength`, which the file does not record. Throws on any other kind of tokenizer.
    */
   static fromTokenizerJson(file: string, options: BertTokenizerOptions = {}): BertTokenizer {
-    const json = readJsonObject(file);
-    const fail = (what: string): never => {
-      throw new Error(`${file}: ${what} (only BERT WordPiece tokenizers are supported)`);
-    };
-    const model = isObject(json.model) ? json.model : fail("no model");
-    if (model.type !== "WordPiece") fail(`model type ${String(model.type)}`);
-    const vocabMap = isObject(model.vocab) ? model.vocab : fail("model.vocab missing");
-    const vocab: string[] = [];
-    for (const [token, id] of Object.entries(vocabMap)) {
-      if (typeof id !== "number" || !Number.isInteger(id) || id < 0) fail(`bad id for "${token}"`);
-      vocab[id as number] = token;
-    }
-    for (let i = 0; i < vocab.length; i++) if (vocab[i] === undefined) fail(`vocabulary has no token with id ${i}`);
-    if (Array.isArray(json.added_tokens)) {
-      for (const t of json.added_tokens) {
-        if (isObject(t) && vocab[t.id as number] !== t.content) fail(`added token ${JSON.stringify(t.content)} is not in the vocabulary`);
-      }
-    }
-
-    const o: BertTokenizerOptions = {};
-    if (typeof model.unk_token === "string") o.unkToken = model.unk_token;
-    if (typeof model.continuing_subword_prefix === "string") o.continuingSubwordPrefix = model.continuing_subword_prefix;
-    if (typeof model.max_input_chars_per_word === "number") o.maxInputCharsPerWord = model.max_input_chars_per_word;
-
-    const norm = json.normalizer;
-    if (norm === null || norm === undefined) {
-      o.cleanText = false;
-      o.handleChineseChars = false;
-      o.stripAccents = false;
-      o.lowercase = false;
-    } else if (isObject(norm) && norm.type === "BertNormalizer") {
-      o.cleanText = norm.clean_text !== false;
-      o.handleChineseChars = norm.handle_chinese_chars !== false;
-      o.lowercase = norm.lowercase !== false;
-      o.stripAccents = typeof norm.strip_accents === "boolean" ? norm.strip_accents : null;
-    } else {
-      fail(`normalizer ${isObject(norm) ? String(norm.type) : "?"}`);
-    }
-    const pre = json.pre_tokenizer;
-    if (!isObject(pre) || pre.type !== "BertPreTokenizer") fail("pre_tokenizer is not BertPreTokenizer");
-
-    const post = json.post_processor;
-    if (isObject(post) && post.type === "TemplateProcessing" && Array.isArray(post.single)) {
-      const specials = post.single.filter(isObject).map((p) => p.SpecialToken).filter(isObject);
-      if (specials.length !== 2 || typeof specials[0].id !== "string" || typeof specials[1].id !== "string") {
-        fail("post_processor template is not [CLS] $A [SEP]");
-      }
-      o.clsToken = specials[0].id as string;
-      o.sepToken = specials[1].id as string;
-    } else if (isObject(post) && post.type === "BertProcessing" && Array.isArray(post.cls) && Array.isArray(post.sep)) {
-      o.clsToken = String(post.cls[0]);
-      o.sepToken = String(post.sep[0]);
-    } else if (post !== null && post !== undefined) {
-      fail(`post_processor ${isObject(post) ? String(post.type) : "?"}`);
-    }
-    const dec = json.decoder;
-    if (isObject(dec) && dec.type === "WordPiece" && typeof dec.cleanup === "boolean") o.decoderCleanup = dec.cleanup;
-    return new BertTokenizer(vocab, { ...o, ...defined(options) });
+    const { vocab, options: fromFile } = readTokenizerJson(file);
+    return new BertTokenizer(vocab, { ...fromFile, ...defined(options) });
   }
 
   /**
@@ -531,53 +389,7 @@ export class BertTokenizer {
 
   /** This tokenizer as a Hugging Face `tokenizer.json` object. */
   toTokenizerJson(): TokenizerJson {
-    const specials = [...this.specialIds].sort((x, y) => x - y);
-    const special = (id: string, typeId: number): TemplatePieceJson => ({ SpecialToken: { id, type_id: typeId } });
-    const seq = (id: "A" | "B", typeId: number): TemplatePieceJson => ({ Sequence: { id, type_id: typeId } });
-    const vocab: Record<string, number> = {};
-    this.vocab.forEach((t, i) => {
-      vocab[t] = i;
-    });
-    const specialTokens: TokenizerJson["post_processor"]["special_tokens"] = {};
-    for (const [token, id] of [[this.clsToken, this.clsId], [this.sepToken, this.sepId]] as const) {
-      specialTokens[token] = { id: token, ids: [id], tokens: [token] };
-    }
-    return {
-      version: "1.0",
-      truncation: null,
-      padding: null,
-      added_tokens: specials.map((id) => ({
-        id,
-        content: this.vocab[id],
-        single_word: false,
-        lstrip: false,
-        rstrip: false,
-        normalized: false,
-        special: true,
-      })),
-      normalizer: {
-        type: "BertNormalizer",
-        clean_text: this.normalizerOptions.cleanText,
-        handle_chinese_chars: this.normalizerOptions.handleChineseChars,
-        strip_accents: this.normalizerOptions.stripAccents,
-        lowercase: this.normalizerOptions.lowercase,
-      },
-      pre_tokenizer: { type: "BertPreTokenizer" },
-      post_processor: {
-        type: "TemplateProcessing",
-        single: [special(this.clsToken, 0), seq("A", 0), special(this.sepToken, 0)],
-        pair: [special(this.clsToken, 0), seq("A", 0), special(this.sepToken, 0), seq("B", 1), special(this.sepToken, 1)],
-        special_tokens: specialTokens,
-      },
-      decoder: { type: "WordPiece", prefix: this.wordPiece.continuingSubwordPrefix, cleanup: this.decoderCleanup },
-      model: {
-        type: "WordPiece",
-        unk_token: this.unkToken,
-        continuing_subword_prefix: this.wordPiece.continuingSubwordPrefix,
-        max_input_chars_per_word: this.wordPiece.maxInputCharsPerWord,
-        vocab,
-      },
-    };
+    return tokenizerJsonOf(this);
   }
 
   /**
@@ -586,39 +398,6 @@ export class BertTokenizer {
    * `special_tokens_map.json`.
    */
   save(dir: string): void {
-    fs.mkdirSync(dir, { recursive: true });
-    const sortedJson = (o: Json) =>
-      JSON.stringify(Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))), null, 2) + "\n";
-    fs.writeFileSync(path.join(dir, "vocab.txt"), this.vocab.map((t) => t + "\n").join(""));
-    fs.writeFileSync(path.join(dir, "tokenizer.json"), JSON.stringify(this.toTokenizerJson(), null, 2));
-    const names = {
-      cls_token: this.clsToken,
-      mask_token: this.maskToken,
-      pad_token: this.padToken,
-      sep_token: this.sepToken,
-      unk_token: this.unkToken,
-    };
-    const addedTokensDecoder: Json = {};
-    for (const id of [...this.specialIds].sort((x, y) => x - y)) {
-      addedTokensDecoder[String(id)] = {
-        content: this.vocab[id], lstrip: false, normalized: false, rstrip: false, single_word: false, special: true,
-      };
-    }
-    fs.writeFileSync(path.join(dir, "special_tokens_map.json"), sortedJson(names));
-    fs.writeFileSync(
-      path.join(dir, "tokenizer_config.json"),
-      sortedJson({
-        ...names,
-        added_tokens_decoder: addedTokensDecoder,
-        clean_up_tokenization_spaces: true,
-        do_basic_tokenize: true,
-        do_lower_case: this.normalizerOptions.lowercase,
-        model_max_length: this.modelMaxLength,
-        never_split: null,
-        strip_accents: this.normalizerOptions.stripAccents,
-        tokenize_chinese_chars: this.normalizerOptions.handleChineseChars,
-        tokenizer_class: "BertTokenizer",
-      }),
-    );
+    writeTokenizerFolder(this, dir);
   }
 }
