@@ -19,7 +19,7 @@ import {
   type Example,
 } from "../lib/data/datasets";
 import { toDataFrame } from "../lib/data/dataframe";
-import { cleanMail, mulberry32, parseSynset, truncateAtWord } from "../scripts/prepare-datasets";
+import { mulberry32, parseSynset } from "../scripts/prepare-datasets";
 
 /** All three splits of a dataset, loaded once. */
 function loadAll(name: DatasetName): Record<string, Example[]> {
@@ -159,11 +159,6 @@ describe("prepare-datasets helpers", () => {
     assert.ok(xs.every((x) => x >= 0 && x < 1));
   });
 
-  it("truncateAtWord cuts at a word boundary", () => {
-    assert.equal(truncateAtWord("short", 10), "short");
-    assert.equal(truncateAtWord("the quick brown fox jumps", 21), "the quick brown fox");
-  });
-
   it("parseSynset reads a wndb(5WN) data line", () => {
     const line =
       "01322604 05 n 02 grey_wolf 0 gray_wolf 0 002 @ 01321230 n 0000 #m 01321579 n 0000 | a wolf with a " +
@@ -174,24 +169,5 @@ describe("prepare-datasets helpers", () => {
       lemma: "grey wolf",
     });
     assert.equal(parseSynset("00001740 00 s 01 galore(ip) 0 000 | in abundance").lemma, "galore");
-  });
-
-  it("cleanMail keeps the subject, decodes MIME and strips HTML", () => {
-    const raw = [
-      "From: a@b.c",
-      "Subject: =?iso-8859-1?Q?caf=E9_news?=",
-      'Content-Type: multipart/alternative; boundary="XX"',
-      "",
-      "preamble",
-      "--XX",
-      "Content-Type: text/html; charset=iso-8859-1",
-      "Content-Transfer-Encoding: quoted-printable",
-      "",
-      "<p>Caf=E9 &amp; cr&egrave;me,</p><p>dis<!--x-->count   now=",
-      "!</p>",
-      "--XX--",
-      "",
-    ].join("\n");
-    assert.equal(cleanMail(Buffer.from(raw, "latin1").toString("latin1")), "Subject: café news\nCafé & crème, discount now!");
   });
 });
