@@ -17,7 +17,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as os from "node:os";
-import { defaultSeed, gradeNotebook, GradeReport, sandboxDecision, SandboxRequiredError, writeFileAtomic } from "../lib/grader/grade";
+import { defaultSeed, gradeNotebook, GradeReport, sandboxDecision, SandboxRequiredError } from "../lib/grader/grade";
+import { writeFileAtomic } from "../lib/util/files";
 import { killAllKernels } from "../lib/grader/kernel-client";
 import { exportHtml } from "../lib/grader/html-export";
 import { formatReport, reportsToCsv } from "../lib/grader/report";

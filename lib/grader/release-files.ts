@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { readNotebook, serializeNotebook } from "../notebook/ipynb";
-import { writeFileAtomic } from "./grade";
+import { writeFileAtomic } from "../util/files";
 import { releaseNotebook } from "./release";
 import { RELEASE_DIR, releasePathFor } from "./verify";
 

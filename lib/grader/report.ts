@@ -1,6 +1,10 @@
 /** How a grading report is shown: a readable summary, and one CSV row per notebook for a folder. */
 import * as path from "node:path";
-import type { GradeReport, TestResult } from "./grade";
+import { describeCheck } from "../notebook/grading";
+import { cloneNotebook, NbOutput, Notebook } from "../notebook/ipynb";
+import { gradeIdOf, isGraded } from "./cells";
+import type { GradeReport } from "./grade";
+import type { GradeMode, TestResult } from "./verdicts";
 
 const MARK: Record<TestResult["status"], string> = { passed: "✔", failed: "✘", error: "✘", timeout: "⏱", not_run: "·", not_attempted: "○" };
 
@@ -48,4 +52,24 @@ export function reportsToCsv(reports: GradeReport[], relativeTo: string): string
     return [path.relative(relativeTo, r.notebook), r.score, r.max_score, ...ids.map((id) => byId.get(id)?.score ?? ""), r.warnings.length];
   });
   return [header, ...rows].map((row) => row.map(csvField).join(",")).join("\n") + "\n";
+}
+
+/** The executed copy handed back: each test cell ends with the grader's verdict; hidden tests show nothing else. */
+export function feedbackCopy(nb: Notebook, results: TestResult[], mode: GradeMode): Notebook {
+  const copy = cloneNotebook(nb);
+  const byId = new Map(results.map((r) => [r.grade_id, r]));
+  for (const cell of copy.cells) {
+    const id = gradeIdOf(cell);
+    const result = id && isGraded(cell) ? byId.get(id) : undefined;
+    if (!result || cell.cell_type !== "code") continue;
+    const line = describeCheck({ grade_id: result.grade_id, score: result.score, max_score: result.max_score, status: result.status === "passed" ? "passed" : result.status === "failed" ? "failed" : "error", message: result.status === "passed" ? "" : `${result.status}: ${result.message}` });
+    const verdict: NbOutput = { output_type: "display_data", data: { "text/plain": `grader (${mode} mode): ${line}` }, metadata: {} };
+    if (result.visibility === "hidden" && mode === "instructor") {
+      cell.source = `// Hidden test "${result.grade_id}" (${result.max_score} point${result.max_score === 1 ? "" : "s"}): its code is not handed back; the grader's verdict is below.`;
+      cell.outputs = [verdict];
+    } else {
+      cell.outputs = [...(cell.outputs ?? []), verdict];
+    }
+  }
+  return copy;
 }

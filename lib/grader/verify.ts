@@ -12,7 +12,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { readNotebook, serializeNotebook } from "../notebook/ipynb";
 import { CHECKPOINT_MIME, CheckpointRecord } from "../notebook/checkpoint";
-import { defaultSeed, gradeNotebook, GradeOptions, GradeReport, referenceFor, sandboxDecision } from "./grade";
+import { defaultSeed, gradeNotebook, GradeOptions, GradeReport, sandboxDecision } from "./grade";
+import { referenceFor } from "./reference";
 import { gradeIdOf, isGraded } from "./cells";
 import { releaseNotebook } from "./release";
 

@@ -1,0 +1,158 @@
+/**
+ * The verdicts step of grading: each test's score from the executed notebook.
+ *   - a test that did not run, timed out or crashed scores 0 (every mode);
+ *   - student mode: the verdict record check() printed in the test's own cell;
+ *   - instructor mode: the cell's observations compared with the solution's (the reference, same seed);
+ *   - a failing test whose exercise is still the released stub is "not attempted".
+ * Records printed anywhere but their own graded cell count for nothing (with a warning).
+ */
+import { CheckRecord, RESULT_MIME } from "../notebook/grading";
+import { OBSERVATIONS_MIME } from "../notebook/observe";
+import { cellName, cellSource, NbCell, NbOutput, Notebook, outputText } from "../notebook/ipynb";
+import { cellTimeoutS, gradeIdOf, isGraded, isSolution, TestSpec } from "./cells";
+import { asObservationRecord, compareRecords } from "./observations";
+import type { Reference } from "./reference";
+import { CellRun, CellStatus, describeLimit } from "./run-notebook";
+
+export type GradeMode = "student" | "instructor";
+export type TestStatus = "passed" | "failed" | "error" | "timeout" | "not_run" | "not_attempted";
+
+export interface TestResult {
+  grade_id: string;
+  score: number;
+  max_score: number;
+  status: TestStatus;
+  visibility: "public" | "hidden";
+  message: string;
+}
+
+export interface CellProblem {
+  /** 1-based position in the notebook's cells. */
+  cell: number;
+  /** "In [k]", as the student sees it (see cellName). */
+  name: string;
+  grade_id?: string;
+  status: CellStatus;
+  message: string;
+}
+
+/** The first error line a cell wrote to stderr ("Error: Not implemented"), for messages. */
+function firstErrorLine(outputs: NbOutput[] | undefined): string {
+  const stderr = (outputs ?? []).filter((o) => o.output_type === "stream" && o.name === "stderr").map(outputText).join("");
+  const line = stderr.split("\n").find((l) => /^\w*(Error|Exception)\b|error TS\d+/.test(l.trim())) ?? stderr.split("\n").find((l) => l.trim() !== "");
+  return (line ?? "").trim().slice(0, 300);
+}
+
+export function recordsIn<T>(outputs: NbOutput[] | undefined, mime: string): T[] {
+  return (outputs ?? []).flatMap((o) => (o.data && o.data[mime] !== undefined ? [o.data[mime] as unknown as T] : []));
+}
+
+const MAX_MESSAGE = 300;
+const clip = (s: string): string => (s.length > MAX_MESSAGE ? `${s.slice(0, MAX_MESSAGE - 3)}...` : s);
+
+export function isCheckRecord(v: unknown): v is CheckRecord {
+  const r = v as Partial<CheckRecord> | null;
+  return !!r && typeof r.grade_id === "string" && typeof r.score === "number" && typeof r.max_score === "number" && ["passed", "failed", "error"].includes(String(r.status));
+}
+
+/** Warnings for records printed outside their own test cell (they count for nothing). */
+function strayRecordWarnings(nb: Notebook, tests: TestSpec[]): string[] {
+  const warnings: string[] = [];
+  const testIds = new Set(tests.map((t) => t.grade_id));
+  nb.cells.forEach((cell, i) => {
+    const id = gradeIdOf(cell);
+    const records = [...recordsIn<unknown>(cell.outputs, RESULT_MIME), ...recordsIn<unknown>(cell.outputs, OBSERVATIONS_MIME)];
+    if (records.length === 0) return;
+    if (!id || !isGraded(cell) || !testIds.has(id)) {
+      warnings.push(`${cellName(nb, i)} printed ${records.length} verdict record(s) but is not a graded test cell: ignored`);
+      return;
+    }
+    const foreign = records.filter((r) => (r as { grade_id?: unknown } | null)?.grade_id !== id);
+    if (foreign.length > 0) warnings.push(`test cell "${id}" printed ${foreign.length} verdict record(s) for another test: ignored`);
+  });
+  return warnings;
+}
+
+/** What every mode does first: a test that did not run, timed out or crashed scores 0. */
+function runFailure(base: Omit<TestResult, "score" | "status" | "message">, cell: NbCell | undefined, run: CellRun | undefined): TestResult | undefined {
+  if (!cell || !run || run.status === "not_run") return { ...base, score: 0, status: "not_run", message: run?.reason ? `not run: ${run.reason}` : "not run" };
+  if (run.status === "timeout") return { ...base, score: 0, status: "timeout", message: `the test did not finish: ${describeLimit(run.limit, cellTimeoutS(cell))} — look for an endless loop or a very slow step` };
+  if (run.status === "dead") return { ...base, score: 0, status: "error", message: `the kernel died while running this test${run.limit ? ` (${describeLimit(run.limit, 0)})` : ""}` };
+  return undefined;
+}
+
+/** Student mode: the verdict check() printed in the cell (it can only fool its own author). */
+function scoreByVerdict(test: TestSpec, cell: NbCell, base: Omit<TestResult, "score" | "status" | "message">, warnings: string[]): TestResult {
+  const own = recordsIn<unknown>(cell.outputs, RESULT_MIME).filter((r): r is CheckRecord => isCheckRecord(r) && r.grade_id === test.grade_id);
+  if (own.length === 0) {
+    const why = firstErrorLine(cell.outputs);
+    return { ...base, score: 0, status: "error", message: `the test produced no verdict${why ? `: ${why}` : ""}` };
+  }
+  if (own.length > 1) {
+    warnings.push(`test cell "${test.grade_id}" printed ${own.length} verdict records (a forged one?): scored 0`);
+    return { ...base, score: 0, status: "error", message: `the test cell printed ${own.length} verdicts for "${test.grade_id}" instead of one: not counted` };
+  }
+  const r = own[0];
+  if (r.max_score !== test.points || !(r.score === 0 || r.score === test.points)) {
+    return { ...base, score: 0, status: "error", message: `the verdict claims ${r.score}/${r.max_score} points; this test is worth ${test.points}: not counted` };
+  }
+  return { ...base, score: r.status === "passed" ? r.score : 0, status: r.status, message: clip(r.message) };
+}
+
+/** Instructor mode: the grader compares the cell's observations with the solution's (same seed). */
+function scoreByObservations(test: TestSpec, cell: NbCell, base: Omit<TestResult, "score" | "status" | "message">, reference: Reference, warnings: string[]): TestResult {
+  const own = recordsIn<unknown>(cell.outputs, OBSERVATIONS_MIME).filter((r) => (r as { grade_id?: unknown } | null)?.grade_id === test.grade_id);
+  const hidden = test.visibility === "hidden";
+  if (own.length === 0) {
+    const why = firstErrorLine(cell.outputs);
+    return { ...base, score: 0, status: "error", message: `the test produced no observations${why ? `: ${why}` : ""}` };
+  }
+  if (own.length > 1) {
+    warnings.push(`test cell "${test.grade_id}" printed ${own.length} observation records (a forged one?): scored 0`);
+    return { ...base, score: 0, status: "error", message: `the test cell printed ${own.length} observation records for "${test.grade_id}" instead of one: not counted` };
+  }
+  const got = asObservationRecord(own[0]);
+  if (!got) return { ...base, score: 0, status: "error", message: "the test's observation record is malformed: not counted" };
+  const want = reference.records.get(test.grade_id);
+  if (!want) {
+    warnings.push(`the solution produced no observations for "${test.grade_id}" (instructor: npm run grade -- --verify-solutions)`);
+    return { ...base, score: 0, status: "error", message: "the solution produced no observations for this test: it could not be graded" };
+  }
+  const cmp = compareRecords(got, want, { hidden });
+  const local = recordsIn<unknown>(cell.outputs, RESULT_MIME).find((r): r is CheckRecord => isCheckRecord(r) && r.grade_id === test.grade_id);
+  if (cmp.ok) return { ...base, score: test.points, status: "passed", message: "" };
+  if (local?.status === "passed") warnings.push(`test cell "${test.grade_id}" reported "passed" in the kernel, but its observations differ from the solution's: scored by the grader's comparison`);
+  // The check's own message carries the instructor's hint; hidden tests show only what the grader found.
+  const hint = !hidden && local && local.status !== "passed" ? `${local.message} — ` : "";
+  const stopped = got.error && want.observations.some((w) => !got.observations.some((g) => g.name === w.name));
+  return { ...base, score: 0, status: stopped ? "error" : "failed", message: clip(`${hint}${cmp.message}`) };
+}
+
+/** Every test's result, in the order of `tests`; warnings about stray or forged records are added to `warnings`. */
+export function scoreTests(nb: Notebook, tests: TestSpec[], runs: Map<number, CellRun>, mode: GradeMode, stubs: Map<string, string>, warnings: string[], reference?: Reference): TestResult[] {
+  warnings.push(...strayRecordWarnings(nb, tests));
+  const results: TestResult[] = [];
+  for (const test of tests) {
+    const index = nb.cells.findIndex((c) => isGraded(c) && gradeIdOf(c) === test.grade_id);
+    const cell = nb.cells[index];
+    const base = { grade_id: test.grade_id, max_score: test.points, visibility: test.visibility };
+    if (mode === "student" && test.visibility === "hidden") {
+      results.push({ ...base, score: 0, status: "not_run", message: "hidden test: it runs when your instructor grades this notebook" });
+      continue;
+    }
+    let result = runFailure(base, cell, runs.get(index)) ?? (reference ? scoreByObservations(test, cell, base, reference, warnings) : scoreByVerdict(test, cell, base, warnings));
+    const exercise = test.exercise ? nb.cells.find((c) => isSolution(c) && gradeIdOf(c) === test.exercise) : undefined;
+    if (result.status !== "passed" && test.exercise && exercise && stubs.get(test.exercise) === cellSource(exercise)) {
+      result = { ...result, status: "not_attempted", message: `exercise "${test.exercise}" has not been attempted yet (it is still the stub)` };
+    }
+    results.push(result);
+  }
+  return results;
+}
+
+/** The cells that did not finish cleanly, for the report. */
+export function problemsOf(nb: Notebook, runs: CellRun[]): CellProblem[] {
+  return runs
+    .filter((r) => r.status !== "ok")
+    .map((r) => ({ cell: r.index + 1, name: r.name, grade_id: gradeIdOf(nb.cells[r.index]), status: r.status, message: r.reason ?? firstErrorLine(nb.cells[r.index].outputs) }));
+}
