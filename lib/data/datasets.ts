@@ -61,7 +61,7 @@ function readDatasetFile(file: string): string {
     return fs.readFileSync(file, "utf8");
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : String(err);
-    throw new Error(`Cannot read dataset file ${file}: ${reason}. ${REGENERATE}`);
+    throw new Error(`Cannot read dataset file ${file}: ${reason}. ${REGENERATE}`, { cause: err });
   }
 }
 
@@ -94,7 +94,7 @@ export function loadSplit(name: DatasetName, split: Split, opts: LoadOptions = {
     try {
       parsed = JSON.parse(line);
     } catch (err) {
-      throw new Error(`Malformed line in ${file}:${i + 1}: ${(err as Error).message}. ${REGENERATE}`);
+      throw new Error(`Malformed line in ${file}:${i + 1}: ${(err as Error).message}. ${REGENERATE}`, { cause: err });
     }
     const example = toExample(parsed);
     if (typeof example === "string") throw new Error(`Malformed line in ${file}:${i + 1}: ${example}. ${REGENERATE}`);
@@ -111,7 +111,7 @@ export function labelNames(name: DatasetName, opts: Pick<LoadOptions, "root"> = 
   try {
     names = JSON.parse(content);
   } catch (err) {
-    throw new Error(`Malformed ${file}: ${(err as Error).message}. ${REGENERATE}`);
+    throw new Error(`Malformed ${file}: ${(err as Error).message}. ${REGENERATE}`, { cause: err });
   }
   if (!Array.isArray(names) || !names.every((n): n is string => typeof n === "string")) {
     throw new Error(`Malformed ${file}: expected an array of strings. ${REGENERATE}`);

@@ -50,7 +50,7 @@ export function readConfig(dir: string): BertConfig {
   try {
     json = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
   } catch (e) {
-    throw new Error(`${file} is not valid JSON: ${(e as Error).message}`);
+    throw new Error(`${file} is not valid JSON: ${(e as Error).message}`, { cause: e });
   }
   return configFromHF(json, file);
 }

@@ -202,6 +202,7 @@ function extractText(headers: Headers, body: string): { plain: string[]; html: s
 /** Collapse white space and long runs of the same punctuation (`-----`, `=====`). */
 function tidy(text: string): string {
   return text
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what is removed
     .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u00a0\u200b\ufeff]/g, " ")
     .replace(/([^\p{L}\p{N}\s])\1{3,}/gu, "$1$1$1")
     .replace(/\s+/g, " ")
