@@ -13,10 +13,15 @@ import { parseArgs, runMain } from "../lib/util/args";
 import { sleep } from "../lib/util/async";
 
 const ROOT = path.resolve(__dirname, "..");
-const args = parseArgs(process.argv.slice(2), {
-  settle: { type: "number", default: 3, min: 0, help: "seconds to wait after a cell before reading the memory" },
-}, { positionals: { max: Infinity, name: "notebooks" } });
-const files = args._.length > 0 ? args._.map((f) => path.resolve(f)) : ["02-lora", "07-qlora-nf4"].map((n) => path.join(ROOT, "solutions", "week03", `${n}.ipynb`));
+const args = parseArgs(
+  process.argv.slice(2),
+  {
+    settle: { type: "number", default: 3, min: 0, help: "seconds to wait after a cell before reading the memory" },
+  },
+  { positionals: { max: Infinity, name: "notebooks" } },
+);
+const files =
+  args._.length > 0 ? args._.map((f) => path.resolve(f)) : ["02-lora", "07-qlora-nf4"].map((n) => path.join(ROOT, "solutions", "week03", `${n}.ipynb`));
 const mib = (bytes: number) => `${(bytes / (1024 * 1024)).toFixed(0)} MiB`;
 
 async function measure(file: string): Promise<string[]> {
@@ -40,7 +45,13 @@ async function measure(file: string): Promise<string[]> {
     }
     process.stderr.write("\n");
     const after = await settle();
-    return [path.basename(file), mib(started), mib(imported), mib(after), `${((Date.now() - t0) / 1000).toFixed(0)} s${failed ? ` (${failed} cells failed)` : ""}`];
+    return [
+      path.basename(file),
+      mib(started),
+      mib(imported),
+      mib(after),
+      `${((Date.now() - t0) / 1000).toFixed(0)} s${failed ? ` (${failed} cells failed)` : ""}`,
+    ];
   } finally {
     await kernel.shutdown();
   }

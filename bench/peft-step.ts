@@ -36,8 +36,15 @@ async function main(): Promise<void> {
     const prepared = prepareMethod(method, model);
     model.train();
     const opt = new AdamW(prepared.model.namedParameters(), { lr: 1e-4, lrScale: prepared.lrScale });
-    const ids = tf.tensor2d(Array.from({ length: args.batch * args.seq }, (_, i) => 5 + ((i * 7919) % (config.vocabSize - 5))), [args.batch, args.seq], "int32");
-    const labels = tf.tensor1d(Array.from({ length: args.batch }, (_, i) => i % 2), "int32");
+    const ids = tf.tensor2d(
+      Array.from({ length: args.batch * args.seq }, (_, i) => 5 + ((i * 7919) % (config.vocabSize - 5))),
+      [args.batch, args.seq],
+      "int32",
+    );
+    const labels = tf.tensor1d(
+      Array.from({ length: args.batch }, (_, i) => i % 2),
+      "int32",
+    );
     const step = () => trainStep(opt, () => crossEntropy(prepared.model.forward({ inputIds: ids }), labels), { lr: 1e-4, maxGradNorm: 1 });
     for (let i = 0; i < 2; i++) step();
     return { method, step, times: [] as number[] };
@@ -63,12 +70,18 @@ async function main(): Promise<void> {
     const copy = loadBertForSequenceClassification(args.checkpoint, { labels: ["a", "b"] }).model;
     const r = quantizeLinears(copy, ENCODER_LINEARS, { quantType: "nf4", blocksize: 64, doubleQuant });
     if (!doubleQuant) console.log(`| fp32 | ${r.fp32WeightBytes.toLocaleString("en-US")} | 100.0% | 32 |`);
-    console.log(`| NF4${doubleQuant ? " + double quantization" : ""} | ${r.quantizedWeightBytes.toLocaleString("en-US")} | ${((100 * r.quantizedWeightBytes) / r.fp32WeightBytes).toFixed(1)}% | ${r.bitsPerParameter.toFixed(3)} |`);
+    console.log(
+      `| NF4${doubleQuant ? " + double quantization" : ""} | ${r.quantizedWeightBytes.toLocaleString("en-US")} | ${((100 * r.quantizedWeightBytes) / r.fp32WeightBytes).toFixed(1)}% | ${r.bitsPerParameter.toFixed(3)} |`,
+    );
     copy.dispose();
   }
 
   const { model } = loadBertForSequenceClassification(args.checkpoint, { labels: ["a", "b"] });
-  const ids = tf.tensor2d(Array.from({ length: 4 * 16 }, (_, i) => 5 + i), [4, 16], "int32");
+  const ids = tf.tensor2d(
+    Array.from({ length: 4 * 16 }, (_, i) => 5 + i),
+    [4, 16],
+    "int32",
+  );
   const labels = tf.tensor1d([0, 1, 0, 1], "int32");
   console.log("\nAdamW state for full fine-tuning (measured after one step)\n| state | bytes | relative to fp32 |\n| --- | ---: | ---: |");
   for (const state of ["fp32", "8bit"] as const) {

@@ -34,9 +34,16 @@ async function main(): Promise<void> {
   model.train();
   const opt = new AdamW(model.namedParameters(), { lr: 1e-4 });
   const vocab = readConfig(args.checkpoint).vocabSize;
-  const ids = tf.tensor2d(Array.from({ length: args.batch * args.seq }, (_, i) => 5 + ((i * 7919) % (vocab - 5))), [args.batch, args.seq], "int32");
+  const ids = tf.tensor2d(
+    Array.from({ length: args.batch * args.seq }, (_, i) => 5 + ((i * 7919) % (vocab - 5))),
+    [args.batch, args.seq],
+    "int32",
+  );
   const mask = tf.ones([args.batch, args.seq], "int32") as tf.Tensor2D;
-  const labels = tf.tensor1d(Array.from({ length: args.batch }, (_, i) => i % 2), "int32");
+  const labels = tf.tensor1d(
+    Array.from({ length: args.batch }, (_, i) => i % 2),
+    "int32",
+  );
   const step = () => trainStep(opt, () => crossEntropy(model.forward({ inputIds: ids, attentionMask: mask }), labels), { lr: 1e-4, maxGradNorm: 1 });
   for (let i = 0; i < 3; i++) step();
   const times: number[] = [];
@@ -49,9 +56,14 @@ async function main(): Promise<void> {
 
   const cfgPath = path.join(args.checkpoint, "config.json");
   const torch = (threads: number) => {
-    const out = execFileSync("/usr/bin/python3", ["bench/train_step_torch.py", cfgPath, String(args.batch), String(args.seq), String(threads), String(args.steps)], {
-      env: { ...process.env, OPENBLAS_NUM_THREADS: "1", OMP_NUM_THREADS: String(threads) }, encoding: "utf8",
-    });
+    const out = execFileSync(
+      "/usr/bin/python3",
+      ["bench/train_step_torch.py", cfgPath, String(args.batch), String(args.seq), String(threads), String(args.steps)],
+      {
+        env: { ...process.env, OPENBLAS_NUM_THREADS: "1", OMP_NUM_THREADS: String(threads) },
+        encoding: "utf8",
+      },
+    );
     return JSON.parse(out.trim().split("\n").pop() as string) as { median_ms: number; torch: string };
   };
   let t1: { median_ms: number; torch: string } | null = null;

@@ -54,8 +54,13 @@ function parseForced(value: string | undefined): BackendChoice | null {
   if (value === undefined || value === "") return null;
   const v = value.trim().toLowerCase();
   const aliases: Record<string, BackendChoice> = {
-    "tensorflow-gpu": "tensorflow-gpu", "node-gpu": "tensorflow-gpu", gpu: "tensorflow-gpu",
-    tensorflow: "tensorflow", node: "tensorflow", wasm: "wasm", cpu: "cpu",
+    "tensorflow-gpu": "tensorflow-gpu",
+    "node-gpu": "tensorflow-gpu",
+    gpu: "tensorflow-gpu",
+    tensorflow: "tensorflow",
+    node: "tensorflow",
+    wasm: "wasm",
+    cpu: "cpu",
   };
   const choice = aliases[v];
   if (!choice) {

@@ -36,25 +36,54 @@ async function main(): Promise<void> {
       const prepared = prepareMethod(method, model); // the methods' defaults: full lr 2e-4, head 3e-3
       console.log(`\n${taskName} · ${prepared.describe} (new: ${report.newlyInitialised.join(", ")})`);
       const r = await finetuneClassifier(model, task.splits.train, task.splits.validation, {
-        epochs: args.epochs, batchSize: 16, lr: prepared.lr, seed: args.seed, warmupRatio: 0.1,
-        onEpoch: (e) => console.log(`  epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)}, validation accuracy ${e.validation?.accuracy.toFixed(4)}, macro-F1 ${e.validation?.macroF1.toFixed(4)} (${e.seconds.toFixed(0)} s)`),
+        epochs: args.epochs,
+        batchSize: 16,
+        lr: prepared.lr,
+        seed: args.seed,
+        warmupRatio: 0.1,
+        onEpoch: (e) =>
+          console.log(
+            `  epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)}, validation accuracy ${e.validation?.accuracy.toFixed(4)}, macro-F1 ${e.validation?.macroF1.toFixed(4)} (${e.seconds.toFixed(0)} s)`,
+          ),
       });
       const test = evaluateClassifier(model, task.splits.test);
       rows.push({
-        task: taskName, method, lr: prepared.lr, epochs: args.epochs, trainExamples: task.splits.train.length, testExamples: task.splits.test.length,
-        testAccuracy: test.accuracy, testMacroF1: test.macroF1, validation: r.epochs[r.epochs.length - 1].validation,
-        trainableParams: r.trainableParams, totalParams: r.totalParams, trainSeconds: Math.round(r.seconds), secondsPerEpoch: Math.round(r.seconds / r.epochs.length),
-        stepsPerSecond: Number(r.stepsPerSecond.toFixed(2)), peakBytes: r.peakBytes,
+        task: taskName,
+        method,
+        lr: prepared.lr,
+        epochs: args.epochs,
+        trainExamples: task.splits.train.length,
+        testExamples: task.splits.test.length,
+        testAccuracy: test.accuracy,
+        testMacroF1: test.macroF1,
+        validation: r.epochs[r.epochs.length - 1].validation,
+        trainableParams: r.trainableParams,
+        totalParams: r.totalParams,
+        trainSeconds: Math.round(r.seconds),
+        secondsPerEpoch: Math.round(r.seconds / r.epochs.length),
+        stepsPerSecond: Number(r.stepsPerSecond.toFixed(2)),
+        peakBytes: r.peakBytes,
       });
       model.dispose();
     }
   }
-  const out = { generatedBy: `npm run baselines -- --tasks ${args.tasks} --epochs ${args.epochs}${args.limit ? ` --limit ${args.limit}` : ""}`, backend: backend.choice, checkpoint: args.checkpoint, seed: args.seed, date: new Date().toISOString().slice(0, 10), results: rows };
+  const out = {
+    generatedBy: `npm run baselines -- --tasks ${args.tasks} --epochs ${args.epochs}${args.limit ? ` --limit ${args.limit}` : ""}`,
+    backend: backend.choice,
+    checkpoint: args.checkpoint,
+    seed: args.seed,
+    date: new Date().toISOString().slice(0, 10),
+    results: rows,
+  };
   fs.mkdirSync(path.dirname(args.out), { recursive: true });
   fs.writeFileSync(args.out, JSON.stringify(out, null, 2) + "\n");
-  console.log(`\n| task | method | trainable params | test accuracy | test macro-F1 | train time | peak tensor memory |\n| --- | --- | --- | --- | --- | --- | --- |`);
+  console.log(
+    `\n| task | method | trainable params | test accuracy | test macro-F1 | train time | peak tensor memory |\n| --- | --- | --- | --- | --- | --- | --- |`,
+  );
   for (const r of rows as Array<Record<string, number | string>>) {
-    console.log(`| ${r.task} | ${r.method} | ${Number(r.trainableParams).toLocaleString("en-US")} (${((100 * Number(r.trainableParams)) / Number(r.totalParams)).toFixed(2)}%) | ${(100 * Number(r.testAccuracy)).toFixed(2)}% | ${(100 * Number(r.testMacroF1)).toFixed(2)}% | ${r.trainSeconds} s | ${(Number(r.peakBytes) / 1e6).toFixed(1)} MB |`);
+    console.log(
+      `| ${r.task} | ${r.method} | ${Number(r.trainableParams).toLocaleString("en-US")} (${((100 * Number(r.trainableParams)) / Number(r.totalParams)).toFixed(2)}%) | ${(100 * Number(r.testAccuracy)).toFixed(2)}% | ${(100 * Number(r.testMacroF1)).toFixed(2)}% | ${r.trainSeconds} s | ${(Number(r.peakBytes) / 1e6).toFixed(1)} MB |`,
+    );
   }
   console.log(`\nwrote ${args.out}`);
 }

@@ -32,27 +32,32 @@ const ROOT = path.resolve(__dirname, "..");
  * The folder the user typed the command in: npm runs scripts from the repository root and passes the
  * original folder as INIT_CWD, so `npm run grade -- 02-lora.ipynb` works from notebooks/week03.
  */
-const USER_CWD = process.env.npm_lifecycle_event === "grade" && process.env.INIT_CWD && fs.existsSync(process.env.INIT_CWD) ? process.env.INIT_CWD : process.cwd();
+const USER_CWD =
+  process.env.npm_lifecycle_event === "grade" && process.env.INIT_CWD && fs.existsSync(process.env.INIT_CWD) ? process.env.INIT_CWD : process.cwd();
 /** A path the user gave, resolved from their folder. */
 const given = (p: string): string => path.resolve(USER_CWD, p);
 /** A path as the user would type it from their folder. */
 const shown = (p: string): string => path.relative(USER_CWD, p) || ".";
 
-const args = parseArgs(process.argv.slice(2), {
-  instructor: { type: "boolean", default: false, help: "grade as the instructor: restore test cells from the source and run hidden tests" },
-  source: { type: "string", default: "", help: "the source notebook (default: the same path under solutions/)" },
-  json: { type: "string", default: "", help: "also write the report (a list of reports for a folder) to this file" },
-  out: { type: "string", default: "", help: "folder for feedback (default: <notebook>.feedback/ beside each notebook)" },
-  csv: { type: "string", default: "", help: "CSV of a folder's scores (default: <folder>/grades.csv)" },
-  html: { type: "boolean", default: false, help: "also export the executed copy to HTML (needs Jupyter's nbconvert)" },
-  quiet: { type: "boolean", default: false, help: "do not print a line per cell" },
-  jobs: { type: "number", default: 0, min: 1, integer: true, help: "grade this many submissions at once (not given: one per CPU core)" },
-  regrade: { type: "boolean", default: false, help: "grade again the submissions that already have a report" },
-  seed: { type: "number", default: 0, min: 1, integer: true, help: "the seed for the tests' inputs (not given: a new random one; the report records it)" },
-  unsandboxed: { type: "boolean", default: false, help: "instructor mode: run submissions even where the sandbox (bubblewrap) is unavailable" },
-  "verify-solutions": { type: "boolean", default: false, help: "check that every source notebook scores 100 %" },
-  "verify-release": { type: "boolean", default: false, help: "check that the student versions are released and fail on the stubs" },
-}, { positionals: { max: Infinity, name: "notebooks or folders" } });
+const args = parseArgs(
+  process.argv.slice(2),
+  {
+    instructor: { type: "boolean", default: false, help: "grade as the instructor: restore test cells from the source and run hidden tests" },
+    source: { type: "string", default: "", help: "the source notebook (default: the same path under solutions/)" },
+    json: { type: "string", default: "", help: "also write the report (a list of reports for a folder) to this file" },
+    out: { type: "string", default: "", help: "folder for feedback (default: <notebook>.feedback/ beside each notebook)" },
+    csv: { type: "string", default: "", help: "CSV of a folder's scores (default: <folder>/grades.csv)" },
+    html: { type: "boolean", default: false, help: "also export the executed copy to HTML (needs Jupyter's nbconvert)" },
+    quiet: { type: "boolean", default: false, help: "do not print a line per cell" },
+    jobs: { type: "number", default: 0, min: 1, integer: true, help: "grade this many submissions at once (not given: one per CPU core)" },
+    regrade: { type: "boolean", default: false, help: "grade again the submissions that already have a report" },
+    seed: { type: "number", default: 0, min: 1, integer: true, help: "the seed for the tests' inputs (not given: a new random one; the report records it)" },
+    unsandboxed: { type: "boolean", default: false, help: "instructor mode: run submissions even where the sandbox (bubblewrap) is unavailable" },
+    "verify-solutions": { type: "boolean", default: false, help: "check that every source notebook scores 100 %" },
+    "verify-release": { type: "boolean", default: false, help: "check that the student versions are released and fail on the stubs" },
+  },
+  { positionals: { max: Infinity, name: "notebooks or folders" } },
+);
 
 function progress(run: CellRun, cell: NbCell): void {
   if (args.quiet) return;
@@ -96,9 +101,20 @@ function existingReport(file: string, outBase: string): GradeReport | undefined 
 /** A report for a submission the grader itself could not grade (the batch goes on). */
 function crashReport(file: string, e: unknown): GradeReport {
   return {
-    notebook: file, mode: args.instructor ? "instructor" : "student", score: 0, max_score: 0, hidden_max_score: 0, tests: [], checkpoints: [], cell_problems: [],
-    warnings: [`the grader could not grade this file: ${e instanceof Error ? e.message : String(e)}`], env: {}, seed: 0, sandboxed: false,
-    limits: { memoryMiB: 0, processes: 0, streamBytes: 0, displayBytes: 0, diskMiB: 0 }, duration_ms: 0,
+    notebook: file,
+    mode: args.instructor ? "instructor" : "student",
+    score: 0,
+    max_score: 0,
+    hidden_max_score: 0,
+    tests: [],
+    checkpoints: [],
+    cell_problems: [],
+    warnings: [`the grader could not grade this file: ${e instanceof Error ? e.message : String(e)}`],
+    env: {},
+    seed: 0,
+    sandboxed: false,
+    limits: { memoryMiB: 0, processes: 0, streamBytes: 0, displayBytes: 0, diskMiB: 0 },
+    duration_ms: 0,
   };
 }
 
@@ -114,7 +130,16 @@ async function gradeOne(file: string, outBase: string, seed: number, log: (line:
   }
   log(`grading ${shown(file)}${args.instructor ? " (instructor)" : ""}`);
   const executedPath = path.join(feedback, `${stem}.ipynb`);
-  const { report, executed } = await gradeNotebook(file, { mode: args.instructor ? "instructor" : "student", root: ROOT, source, sourcePath, executedPath, onCell: progress, seed, unsandboxed: args.unsandboxed });
+  const { report, executed } = await gradeNotebook(file, {
+    mode: args.instructor ? "instructor" : "student",
+    root: ROOT,
+    source,
+    sourcePath,
+    executedPath,
+    onCell: progress,
+    seed,
+    unsandboxed: args.unsandboxed,
+  });
   if (args.html && executed) {
     try {
       log(`  HTML: ${shown(exportHtml(executedPath, undefined, { report }))}`);
@@ -162,7 +187,9 @@ async function main(): Promise<number> {
   if (args["verify-solutions"]) return verify("solutions");
   if (args["verify-release"]) return verify("release");
   if (args._.length !== 1) {
-    console.error("usage: npm run grade -- PATH [--instructor] [--source FILE] [--json FILE] [--out DIR] [--csv FILE] [--html] [--jobs N] [--regrade]\n       npm run grade -- --verify-solutions | --verify-release   (npm run grade -- --help for all options)");
+    console.error(
+      "usage: npm run grade -- PATH [--instructor] [--source FILE] [--json FILE] [--out DIR] [--csv FILE] [--html] [--jobs N] [--regrade]\n       npm run grade -- --verify-solutions | --verify-release   (npm run grade -- --help for all options)",
+    );
     return 2;
   }
   const target = given(args._[0]);
@@ -183,7 +210,9 @@ async function main(): Promise<number> {
   const csv = args.csv ? given(args.csv) : path.join(target, "grades.csv");
   writeFileAtomic(csv, reportsToCsv(reports, target));
   if (args.json) writeFileAtomic(given(args.json), `${JSON.stringify(reports, null, 2)}\n`);
-  console.log(`\n${reports.length} notebooks graded in ${((Date.now() - started) / 1000).toFixed(1)} s (${jobs} at a time, seed ${seed}); scores in ${shown(csv)}`);
+  console.log(
+    `\n${reports.length} notebooks graded in ${((Date.now() - started) / 1000).toFixed(1)} s (${jobs} at a time, seed ${seed}); scores in ${shown(csv)}`,
+  );
   return 0;
 }
 

@@ -33,32 +33,36 @@ import { parseArgs, runMain, UsageError } from "../lib/util/args";
 
 const SHIPPED = SHIPPED_CHECKPOINT_DIR;
 
-const args = parseArgs(process.argv.slice(3), {
-  task: { type: "string", default: "spam", help: `task: ${DATASET_NAMES.join(" | ")}` },
-  method: { type: "string", default: "lora", help: `method: ${METHODS.join(" | ")}` },
-  methods: { type: "string", default: METHODS.join(","), help: "compare: comma-separated methods" },
-  checkpoint: { type: "string", default: SHIPPED, help: "pretrained model folder" },
-  base: { type: "string", default: SHIPPED, help: "merge: the base checkpoint folder" },
-  adapter: { type: "string", default: "", help: "eval/merge: adapter (or fine-tuned model) folder" },
-  out: { type: "string", default: "", help: "output folder (train, merge) or results file (compare)" },
-  split: { type: "string", default: "test", help: "eval: train | validation | test" },
-  r: { type: "number", default: 0, min: 1, integer: true, help: "rank (not given: the method's default)" },
-  alpha: { type: "number", default: 0, above: 0, help: "LoRA alpha (not given: 2·r)" },
-  dropout: { type: "number", default: 0, min: 0, help: "adapter dropout (not given: the method's default, 0.1 for qlora, else 0)" },
-  lr: { type: "number", default: 0, above: 0, help: "learning rate (not given: the method's default)" },
-  "vector-length": { type: "number", default: 0, min: 1, integer: true, help: "VB-LoRA vector length (not given: 64)" },
-  "num-vectors": { type: "number", default: 0, min: 1, integer: true, help: "VB-LoRA bank size (not given: 64)" },
-  epochs: { type: "number", default: 2, min: 1, integer: true, help: "epochs" },
-  "max-steps": { type: "number", default: 0, min: 1, integer: true, help: "stop after N optimiser steps (not given: no limit)" },
-  "batch-size": { type: "number", default: 16, min: 1, integer: true, help: "batch size" },
-  limit: { type: "number", default: 0, min: 1, integer: true, help: "cap every split at N examples (not given: all)" },
-  seed: { type: "number", default: 42, min: 0, integer: true, help: "random seed" },
-  overwrite: { type: "boolean", default: false, help: "replace existing output files" },
-  "budget-kb": { type: "number", default: 600, above: 0, help: "qr-adaptor: memory budget in kB (memory model of docs/peft-reference.md)" },
-  population: { type: "number", default: 12, min: 2, integer: true, help: "qr-adaptor: NSGA-II population" },
-  generations: { type: "number", default: 4, min: 1, integer: true, help: "qr-adaptor: NSGA-II generations" },
-  "train-examples": { type: "number", default: 320, min: 1, integer: true, help: "qr-adaptor: examples per cheap evaluation" },
-}, { command: `npm run peft -- ${process.argv[2] ?? "<command>"}` });
+const args = parseArgs(
+  process.argv.slice(3),
+  {
+    task: { type: "string", default: "spam", help: `task: ${DATASET_NAMES.join(" | ")}` },
+    method: { type: "string", default: "lora", help: `method: ${METHODS.join(" | ")}` },
+    methods: { type: "string", default: METHODS.join(","), help: "compare: comma-separated methods" },
+    checkpoint: { type: "string", default: SHIPPED, help: "pretrained model folder" },
+    base: { type: "string", default: SHIPPED, help: "merge: the base checkpoint folder" },
+    adapter: { type: "string", default: "", help: "eval/merge: adapter (or fine-tuned model) folder" },
+    out: { type: "string", default: "", help: "output folder (train, merge) or results file (compare)" },
+    split: { type: "string", default: "test", help: "eval: train | validation | test" },
+    r: { type: "number", default: 0, min: 1, integer: true, help: "rank (not given: the method's default)" },
+    alpha: { type: "number", default: 0, above: 0, help: "LoRA alpha (not given: 2·r)" },
+    dropout: { type: "number", default: 0, min: 0, help: "adapter dropout (not given: the method's default, 0.1 for qlora, else 0)" },
+    lr: { type: "number", default: 0, above: 0, help: "learning rate (not given: the method's default)" },
+    "vector-length": { type: "number", default: 0, min: 1, integer: true, help: "VB-LoRA vector length (not given: 64)" },
+    "num-vectors": { type: "number", default: 0, min: 1, integer: true, help: "VB-LoRA bank size (not given: 64)" },
+    epochs: { type: "number", default: 2, min: 1, integer: true, help: "epochs" },
+    "max-steps": { type: "number", default: 0, min: 1, integer: true, help: "stop after N optimiser steps (not given: no limit)" },
+    "batch-size": { type: "number", default: 16, min: 1, integer: true, help: "batch size" },
+    limit: { type: "number", default: 0, min: 1, integer: true, help: "cap every split at N examples (not given: all)" },
+    seed: { type: "number", default: 42, min: 0, integer: true, help: "random seed" },
+    overwrite: { type: "boolean", default: false, help: "replace existing output files" },
+    "budget-kb": { type: "number", default: 600, above: 0, help: "qr-adaptor: memory budget in kB (memory model of docs/peft-reference.md)" },
+    population: { type: "number", default: 12, min: 2, integer: true, help: "qr-adaptor: NSGA-II population" },
+    generations: { type: "number", default: 4, min: 1, integer: true, help: "qr-adaptor: NSGA-II generations" },
+    "train-examples": { type: "number", default: 320, min: 1, integer: true, help: "qr-adaptor: examples per cheap evaluation" },
+  },
+  { command: `npm run peft -- ${process.argv[2] ?? "<command>"}` },
+);
 
 function taskName(): DatasetName {
   if (!(DATASET_NAMES as readonly string[]).includes(args.task)) throw new UsageError(`--task must be one of ${DATASET_NAMES.join(", ")}, got "${args.task}"`);
@@ -100,8 +104,16 @@ async function train(): Promise<void> {
   console.log(`${task}: ${prepared.describe}`);
   if (prepared.peft) prepared.peft.printTrainableParameters();
   const r = await finetuneClassifier(prepared.model, data.splits.train, data.splits.validation, {
-    epochs: args.epochs, batchSize: args["batch-size"], lr: prepared.lr, lrScale: prepared.lrScale, seed: args.seed, maxSteps: args["max-steps"] || undefined,
-    onEpoch: (e) => console.log(`epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)}, validation accuracy ${e.validation?.accuracy.toFixed(4)}, macro-F1 ${e.validation?.macroF1.toFixed(4)} (${e.seconds.toFixed(0)} s)`),
+    epochs: args.epochs,
+    batchSize: args["batch-size"],
+    lr: prepared.lr,
+    lrScale: prepared.lrScale,
+    seed: args.seed,
+    maxSteps: args["max-steps"] || undefined,
+    onEpoch: (e) =>
+      console.log(
+        `epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)}, validation accuracy ${e.validation?.accuracy.toFixed(4)}, macro-F1 ${e.validation?.macroF1.toFixed(4)} (${e.seconds.toFixed(0)} s)`,
+      ),
   });
   const test = evaluateClassifier(prepared.model, data.splits.test);
   fs.mkdirSync(out, { recursive: true });
@@ -109,10 +121,23 @@ async function train(): Promise<void> {
     ? savePretrained(prepared.peft, out, { overwrite: args.overwrite }).bytes
     : (saveBertCheckpoint(model, out, { tokenizer, overwrite: args.overwrite }), fs.statSync(path.join(out, "model.safetensors")).size);
   const metrics = {
-    task, method: args.method, description: prepared.describe, labels: data.labels, checkpoint: args.checkpoint,
-    testAccuracy: test.accuracy, testMacroF1: test.macroF1, trainableParams: r.trainableParams, totalParams: r.totalParams,
-    adapterBytes: bytes, trainSeconds: r.seconds, steps: r.steps, stepsPerSecond: r.stepsPerSecond, peakBytes: r.peakBytes,
-    epochs: r.epochs, lr: prepared.lr, seed: args.seed,
+    task,
+    method: args.method,
+    description: prepared.describe,
+    labels: data.labels,
+    checkpoint: args.checkpoint,
+    testAccuracy: test.accuracy,
+    testMacroF1: test.macroF1,
+    trainableParams: r.trainableParams,
+    totalParams: r.totalParams,
+    adapterBytes: bytes,
+    trainSeconds: r.seconds,
+    steps: r.steps,
+    stepsPerSecond: r.stepsPerSecond,
+    peakBytes: r.peakBytes,
+    epochs: r.epochs,
+    lr: prepared.lr,
+    seed: args.seed,
   };
   fs.writeFileSync(path.join(out, "metrics.json"), JSON.stringify(metrics, null, 2) + "\n");
   console.log(`test accuracy ${(100 * test.accuracy).toFixed(2)}%, macro-F1 ${(100 * test.macroF1).toFixed(2)}% — wrote ${out}`);
@@ -121,7 +146,11 @@ async function train(): Promise<void> {
 /** An adapter folder on the base checkpoint; labels from the folder's metrics.json, else the task's. */
 function loadAdapter(dir: string, base: string, task: DatasetName | null) {
   const metricsFile = path.join(dir, "metrics.json");
-  const labels = fs.existsSync(metricsFile) ? (JSON.parse(fs.readFileSync(metricsFile, "utf8")) as { labels: string[] }).labels : task ? labelNames(task) : undefined;
+  const labels = fs.existsSync(metricsFile)
+    ? (JSON.parse(fs.readFileSync(metricsFile, "utf8")) as { labels: string[] }).labels
+    : task
+      ? labelNames(task)
+      : undefined;
   const { model, tokenizer } = loadBertForSequenceClassification(base, { labels });
   return { model: fromPretrained(model, dir), tokenizer };
 }
@@ -153,19 +182,34 @@ async function merge(): Promise<void> {
 
 async function compare(): Promise<void> {
   const task = taskName();
-  const methods = args.methods.split(",").map((m) => m.trim()).filter(Boolean);
+  const methods = args.methods
+    .split(",")
+    .map((m) => m.trim())
+    .filter(Boolean);
   const out = args.out || `results/compare-${task}.json`;
   refuseExisting(out, out.replace(/\.json$/, "") + ".html");
   const o = methodOptions();
   const rows = await compareMethods({
-    task, methods, checkpoint: args.checkpoint, epochs: args.epochs, batchSize: args["batch-size"], limit: args.limit || undefined, seed: args.seed,
+    task,
+    methods,
+    checkpoint: args.checkpoint,
+    epochs: args.epochs,
+    batchSize: args["batch-size"],
+    limit: args.limit || undefined,
+    seed: args.seed,
     options: Object.fromEntries(methods.map((m) => [m, o])),
-    onResult: (row) => console.log(`${row.method}: test accuracy ${(100 * row.accuracy).toFixed(2)}%, ${row.trainableParams.toLocaleString("en-US")} trainable, ${row.trainSeconds.toFixed(0)} s`),
+    onResult: (row) =>
+      console.log(
+        `${row.method}: test accuracy ${(100 * row.accuracy).toFixed(2)}%, ${row.trainableParams.toLocaleString("en-US")} trainable, ${row.trainSeconds.toFixed(0)} s`,
+      ),
   });
   console.log(`\n${comparisonTable(rows)}`);
   fs.mkdirSync(path.dirname(out), { recursive: true });
   const command = `npm run peft -- compare --task ${task} --methods ${methods.join(",")} --epochs ${args.epochs}${args.limit ? ` --limit ${args.limit}` : ""}`;
-  fs.writeFileSync(out, JSON.stringify({ generatedBy: command, date: new Date().toISOString().slice(0, 10), checkpoint: args.checkpoint, seed: args.seed, rows }, null, 2) + "\n");
+  fs.writeFileSync(
+    out,
+    JSON.stringify({ generatedBy: command, date: new Date().toISOString().slice(0, 10), checkpoint: args.checkpoint, seed: args.seed, rows }, null, 2) + "\n",
+  );
   const figures = out.replace(/\.json$/, "") + ".html";
   writeFiguresHtml(comparisonFigures(rows), figures, `PEFT comparison: ${task}`);
   console.log(`wrote ${out} and ${figures}`);
@@ -184,29 +228,79 @@ async function qrAdaptor(): Promise<void> {
   const evaluate = cheapEvaluator({ checkpoint: args.checkpoint, task, trainExamples: args["train-examples"], seed: args.seed });
   const started = Date.now();
   const result = await qrAdaptorSearch({
-    layers, budgetBytes, importances, evaluate, populationSize: args.population, generations: args.generations, seed: args.seed,
-    onGeneration: (g, front) => console.log(`  generation ${g}: front of ${front.length}, best score ${Math.max(...front.map((f) => f.score)).toFixed(4)} (${((Date.now() - started) / 1000).toFixed(0)} s)`),
+    layers,
+    budgetBytes,
+    importances,
+    evaluate,
+    populationSize: args.population,
+    generations: args.generations,
+    seed: args.seed,
+    onGeneration: (g, front) =>
+      console.log(
+        `  generation ${g}: front of ${front.length}, best score ${Math.max(...front.map((f) => f.score)).toFixed(4)} (${((Date.now() - started) / 1000).toFixed(0)} s)`,
+      ),
   });
   console.log(`\nwarm start (repaired into ${formatBytes(budgetBytes)}):\n${formatConfiguration(layers, result.warmStart.config)}`);
-  console.log(`\nchosen (utility 0.6·P̂ − 0.4·M̂): validation accuracy ${result.chosenScore.toFixed(4)}, ${formatBytes(result.chosenMemory)}\n${formatConfiguration(layers, result.chosen)}`);
+  console.log(
+    `\nchosen (utility 0.6·P̂ − 0.4·M̂): validation accuracy ${result.chosenScore.toFixed(4)}, ${formatBytes(result.chosenMemory)}\n${formatConfiguration(layers, result.chosen)}`,
+  );
   console.log(`\nPareto front (${result.evaluations} configurations evaluated):`);
-  for (const f of result.front) console.log(`  ${f.config.map((c) => `${c.bits}b/r${c.rank}`).join("  ")}   score ${f.score.toFixed(4)}   ${formatBytes(f.memory)}`);
+  for (const f of result.front)
+    console.log(`  ${f.config.map((c) => `${c.bits}b/r${c.rank}`).join("  ")}   score ${f.score.toFixed(4)}   ${formatBytes(f.memory)}`);
   fs.mkdirSync(path.dirname(out), { recursive: true });
   const command = `npm run peft -- qr-adaptor --task ${task} --budget-kb ${args["budget-kb"]} --population ${args.population} --generations ${args.generations} --train-examples ${args["train-examples"]}`;
-  fs.writeFileSync(out, JSON.stringify({
-    generatedBy: command, date: new Date().toISOString().slice(0, 10), budgetBytes, layers, importances,
-    warmStart: { config: result.warmStart.config, memory: memoryBytes(layers, result.warmStart.config), score: result.warmStart.score },
-    chosen: { config: result.chosen, score: result.chosenScore, memory: result.chosenMemory }, front: result.front, evaluations: result.evaluations,
-    seconds: Math.round((Date.now() - started) / 1000),
-  }, null, 2) + "\n");
+  fs.writeFileSync(
+    out,
+    JSON.stringify(
+      {
+        generatedBy: command,
+        date: new Date().toISOString().slice(0, 10),
+        budgetBytes,
+        layers,
+        importances,
+        warmStart: { config: result.warmStart.config, memory: memoryBytes(layers, result.warmStart.config), score: result.warmStart.score },
+        chosen: { config: result.chosen, score: result.chosenScore, memory: result.chosenMemory },
+        front: result.front,
+        evaluations: result.evaluations,
+        seconds: Math.round((Date.now() - started) / 1000),
+      },
+      null,
+      2,
+    ) + "\n",
+  );
   const label = (c: typeof result.chosen) => c.map((x) => `${x.bits}b/r${x.rank}`).join(" ");
-  writeFiguresHtml([{
-    data: [
-      { type: "scatter", mode: "lines+markers", name: "Pareto front", x: result.front.map((f) => f.memory / 1000), y: result.front.map((f) => f.score), text: result.front.map((f) => label(f.config)) },
-      { type: "scatter", mode: "markers", name: "chosen", x: [result.chosenMemory / 1000], y: [result.chosenScore], marker: { size: 14, symbol: "star" }, text: [label(result.chosen)] },
+  writeFiguresHtml(
+    [
+      {
+        data: [
+          {
+            type: "scatter",
+            mode: "lines+markers",
+            name: "Pareto front",
+            x: result.front.map((f) => f.memory / 1000),
+            y: result.front.map((f) => f.score),
+            text: result.front.map((f) => label(f.config)),
+          },
+          {
+            type: "scatter",
+            mode: "markers",
+            name: "chosen",
+            x: [result.chosenMemory / 1000],
+            y: [result.chosenScore],
+            marker: { size: 14, symbol: "star" },
+            text: [label(result.chosen)],
+          },
+        ],
+        layout: {
+          title: { text: `QR-Adaptor on ${task}: budget ${formatBytes(budgetBytes)}` },
+          xaxis: { title: { text: "memory (kB, memory model)" } },
+          yaxis: { title: { text: "validation accuracy (short fine-tune)" } },
+        },
+      },
     ],
-    layout: { title: { text: `QR-Adaptor on ${task}: budget ${formatBytes(budgetBytes)}` }, xaxis: { title: { text: "memory (kB, memory model)" } }, yaxis: { title: { text: "validation accuracy (short fine-tune)" } } },
-  }], out.replace(/\.json$/, "") + ".html", "QR-Adaptor");
+    out.replace(/\.json$/, "") + ".html",
+    "QR-Adaptor",
+  );
   console.log(`wrote ${out}`);
 }
 
@@ -215,7 +309,9 @@ const COMMANDS: Record<string, () => Promise<void>> = { train, eval: evaluate, m
 async function main(): Promise<void> {
   const command = process.argv[2];
   if (!command || !COMMANDS[command]) {
-    throw new UsageError(`${command ? `unknown command "${command}"; ` : ""}usage: npm run peft -- <${Object.keys(COMMANDS).join("|")}> [options] (npm run peft -- train --help lists the options)`);
+    throw new UsageError(
+      `${command ? `unknown command "${command}"; ` : ""}usage: npm run peft -- <${Object.keys(COMMANDS).join("|")}> [options] (npm run peft -- train --help lists the options)`,
+    );
   }
   await initBackend();
   await COMMANDS[command]();

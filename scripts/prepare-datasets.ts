@@ -160,14 +160,51 @@ function prepareSpam(): Prepared {
  * lexicographer file names and numbers").
  */
 export const LEXNAMES: readonly string[] = [
-  "adj.all", "adj.pert", "adv.all", "noun.Tops", "noun.act", "noun.animal", "noun.artifact",
-  "noun.attribute", "noun.body", "noun.cognition", "noun.communication", "noun.event", "noun.feeling",
-  "noun.food", "noun.group", "noun.location", "noun.motive", "noun.object", "noun.person",
-  "noun.phenomenon", "noun.plant", "noun.possession", "noun.process", "noun.quantity", "noun.relation",
-  "noun.shape", "noun.state", "noun.substance", "noun.time", "verb.body", "verb.change", "verb.cognition",
-  "verb.communication", "verb.competition", "verb.consumption", "verb.contact", "verb.creation",
-  "verb.emotion", "verb.motion", "verb.perception", "verb.possession", "verb.social", "verb.stative",
-  "verb.weather", "adj.ppl",
+  "adj.all",
+  "adj.pert",
+  "adv.all",
+  "noun.Tops",
+  "noun.act",
+  "noun.animal",
+  "noun.artifact",
+  "noun.attribute",
+  "noun.body",
+  "noun.cognition",
+  "noun.communication",
+  "noun.event",
+  "noun.feeling",
+  "noun.food",
+  "noun.group",
+  "noun.location",
+  "noun.motive",
+  "noun.object",
+  "noun.person",
+  "noun.phenomenon",
+  "noun.plant",
+  "noun.possession",
+  "noun.process",
+  "noun.quantity",
+  "noun.relation",
+  "noun.shape",
+  "noun.state",
+  "noun.substance",
+  "noun.time",
+  "verb.body",
+  "verb.change",
+  "verb.cognition",
+  "verb.communication",
+  "verb.competition",
+  "verb.consumption",
+  "verb.contact",
+  "verb.creation",
+  "verb.emotion",
+  "verb.motion",
+  "verb.perception",
+  "verb.possession",
+  "verb.social",
+  "verb.stative",
+  "verb.weather",
+  "adj.ppl",
 ];
 
 /** Directory holding WordNet's data.* files. */
@@ -192,7 +229,11 @@ export function parseSynset(line: string): Row {
   const lemma = firstWord.replace(/\((a|p|ip)\)$/, "").replace(/_/g, " ");
   const gloss = bar < 0 ? "" : line.slice(bar + 3).trim();
   // The definition is what precedes the first quoted example.
-  const definition = gloss.split('; "')[0].replace(/^"[\s\S]*$/, "").replace(/[;\s]+$/, "").trim();
+  const definition = gloss
+    .split('; "')[0]
+    .replace(/^"[\s\S]*$/, "")
+    .replace(/[;\s]+$/, "")
+    .trim();
   return { text: definition, label, lemma };
 }
 

@@ -108,14 +108,26 @@ async function main(): Promise<void> {
 
   const special = { pad: tokenizer.padId, unk: tokenizer.unkId, cls: tokenizer.clsId, sep: tokenizer.sepId, mask: tokenizer.maskId };
   const masking: MaskingOptions = {
-    maskId: special.mask, vocabSize: tokenizer.vocabSize,
+    maskId: special.mask,
+    vocabSize: tokenizer.vocabSize,
     specialIds: [special.pad, special.unk, special.cls, special.sep, special.mask],
     firstRegularId: Math.max(special.pad, special.unk, special.cls, special.sep, special.mask) + 1,
   };
 
   // 3. A fixed masked held-out set, and the baseline: always predict the most frequent training token.
   const evalRng = new Rng(12345);
-  const evalBatches = lengthBucketedBatches(valid.map((s) => s.length), args["tokens-per-batch"], new Rng(1)).map((idx) => maskBatch(idx.map((i) => valid[i]), special.pad, masking, evalRng));
+  const evalBatches = lengthBucketedBatches(
+    valid.map((s) => s.length),
+    args["tokens-per-batch"],
+    new Rng(1),
+  ).map((idx) =>
+    maskBatch(
+      idx.map((i) => valid[i]),
+      special.pad,
+      masking,
+      evalRng,
+    ),
+  );
   const counts = new Map<number, number>();
   for (const seq of train) for (const id of seq) if (!masking.specialIds.includes(id)) counts.set(id, (counts.get(id) ?? 0) + 1);
   const [mostFrequent] = [...counts.entries()].sort((a, b) => b[1] - a[1])[0];
@@ -147,7 +159,11 @@ async function main(): Promise<void> {
   const model = new BertForMaskedLM(config, { rng: new Rng(args.seed + 1) });
   const optimizer = new AdamW(model.namedParameters(), { lr: args.lr, weightDecay: 0.01 });
   const budgetMs = (QUICK ? 0.25 : args.minutes) * 60_000;
-  const probe = lengthBucketedBatches(train.map((s) => s.length), args["tokens-per-batch"], new Rng(0)).length;
+  const probe = lengthBucketedBatches(
+    train.map((s) => s.length),
+    args["tokens-per-batch"],
+    new Rng(0),
+  ).length;
   // Estimate total steps from a short timing of the first 20 steps, so the schedule decays within the budget.
   let totalSteps = probe * args.epochs;
   const warmupSteps = () => Math.round(0.06 * totalSteps);
@@ -160,14 +176,23 @@ async function main(): Promise<void> {
   let bar = progress("pretrain", totalSteps, "terminal");
   outer: for (let epoch = 1; epoch <= args.epochs; epoch++) {
     model.train();
-    for (const idx of lengthBucketedBatches(train.map((s) => s.length), args["tokens-per-batch"], rng)) {
+    for (const idx of lengthBucketedBatches(
+      train.map((s) => s.length),
+      args["tokens-per-batch"],
+      rng,
+    )) {
       if (step === 20) {
         const perStep = (Date.now() - trainStart) / 20;
         totalSteps = Math.min(totalSteps, Math.floor(budgetMs / perStep));
         bar = progress("pretrain", totalSteps, "terminal");
       }
       if (step >= totalSteps) break outer;
-      const batch = maskBatch(idx.map((i) => train[i]), special.pad, masking, rng);
+      const batch = maskBatch(
+        idx.map((i) => train[i]),
+        special.pad,
+        masking,
+        rng,
+      );
       const lr = learningRate("linear", args.lr, step, totalSteps, warmupSteps());
       const { loss } = trainStep(optimizer, () => mlmLoss(model, batch), { lr, maxGradNorm: 1.0 });
       disposeMaskedBatch(batch);
@@ -198,18 +223,46 @@ async function main(): Promise<void> {
   fs.mkdirSync(outDir, { recursive: true });
   saveBertCheckpoint(model, outDir, { tokenizer, overwrite: true });
   const summary = {
-    backend: backend.choice, parameters: model.numParameters(), config: { layers: config.numHiddenLayers, hidden: config.hiddenSize, heads: config.numAttentionHeads, intermediate: config.intermediateSize, vocab: config.vocabSize, maxPositions: config.maxPositionEmbeddings },
+    backend: backend.choice,
+    parameters: model.numParameters(),
+    config: {
+      layers: config.numHiddenLayers,
+      hidden: config.hiddenSize,
+      heads: config.numAttentionHeads,
+      intermediate: config.intermediateSize,
+      vocab: config.vocabSize,
+      maxPositions: config.maxPositionEmbeddings,
+    },
     corpus: { texts: texts.length, tokens: trainTokens, heldOutTexts: heldOut.length, heldOutMaskedPositions: evalTotal },
-    training: { steps: step, epochs: Number((step / probe).toFixed(1)), seconds: Math.round(trainSeconds), peakLr: args.lr, tokensPerBatch: args["tokens-per-batch"], maxLength: args["max-length"], seed: args.seed },
-    heldOut: { maskedTokenAccuracy: final.accuracy, loss: final.loss, mostFrequentToken: tokenizer.tokenOf(mostFrequent) ?? "?", mostFrequentTokenAccuracy: baseline },
-    evaluations: evals, lossLog: log,
+    training: {
+      steps: step,
+      epochs: Number((step / probe).toFixed(1)),
+      seconds: Math.round(trainSeconds),
+      peakLr: args.lr,
+      tokensPerBatch: args["tokens-per-batch"],
+      maxLength: args["max-length"],
+      seed: args.seed,
+    },
+    heldOut: {
+      maskedTokenAccuracy: final.accuracy,
+      loss: final.loss,
+      mostFrequentToken: tokenizer.tokenOf(mostFrequent) ?? "?",
+      mostFrequentTokenAccuracy: baseline,
+    },
+    evaluations: evals,
+    lossLog: log,
   };
   fs.writeFileSync(path.join(outDir, "training_log.json"), JSON.stringify(summary, null, 1) + "\n");
-  fs.writeFileSync(path.join(outDir, "loss_curve.svg"), svgLineChart(
-    [{ name: "training loss (mean of 50 steps)", x: log.map((l) => l.step), y: log.map((l) => l.loss) },
-      { name: "held-out loss (end of epoch)", x: evals.map((e) => e.step), y: evals.map((e) => e.loss) }],
-    { title: "Masked-LM pre-training", xLabel: "step", yLabel: "cross-entropy" },
-  ));
+  fs.writeFileSync(
+    path.join(outDir, "loss_curve.svg"),
+    svgLineChart(
+      [
+        { name: "training loss (mean of 50 steps)", x: log.map((l) => l.step), y: log.map((l) => l.loss) },
+        { name: "held-out loss (end of epoch)", x: evals.map((e) => e.step), y: evals.map((e) => e.loss) },
+      ],
+      { title: "Masked-LM pre-training", xLabel: "step", yLabel: "cross-entropy" },
+    ),
+  );
   fs.writeFileSync(path.join(outDir, "README.md"), readme(summary, fs.statSync(path.join(outDir, "model.safetensors")).size));
   console.log(`wrote ${outDir} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   optimizer.dispose();
@@ -218,7 +271,9 @@ async function main(): Promise<void> {
 }
 
 type Summary = {
-  backend: string; parameters: number; config: Record<string, number>;
+  backend: string;
+  parameters: number;
+  config: Record<string, number>;
   corpus: { texts: number; tokens: number; heldOutTexts: number; heldOutMaskedPositions: number };
   training: { steps: number; epochs: number; seconds: number; peakLr: number; tokensPerBatch: number; maxLength: number; seed: number };
   heldOut: { maskedTokenAccuracy: number; loss: number; mostFrequentToken: string; mostFrequentTokenAccuracy: number };

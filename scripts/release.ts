@@ -13,10 +13,14 @@ import { findNotebooks, releaseDiffers, SOURCES_DIR } from "../lib/grader/verify
 import { parseArgs, runMain } from "../lib/util/args";
 
 const ROOT = path.resolve(__dirname, "..");
-const args = parseArgs(process.argv.slice(2), {
-  check: { type: "boolean", default: false, help: "only check that the student versions are up to date" },
-  force: { type: "boolean", default: false, help: "overwrite student versions changed since the last release (each is backed up first)" },
-}, { positionals: { max: Infinity, name: "source notebooks or folders" } });
+const args = parseArgs(
+  process.argv.slice(2),
+  {
+    check: { type: "boolean", default: false, help: "only check that the student versions are up to date" },
+    force: { type: "boolean", default: false, help: "overwrite student versions changed since the last release (each is backed up first)" },
+  },
+  { positionals: { max: Infinity, name: "source notebooks or folders" } },
+);
 
 function main(): number {
   const files = args._.length > 0 ? args._.flatMap((p) => findNotebooks(path.resolve(p))) : findNotebooks(path.join(ROOT, SOURCES_DIR));
@@ -33,7 +37,9 @@ function main(): number {
   for (const line of run.lines) console.log(line);
   for (const error of run.errors) console.error(error);
   if (run.refused.length > 0) {
-    console.error(`release: not overwritten, changed since the last release (someone's work?):\n  ${run.refused.map((f) => path.relative(process.cwd(), f)).join("\n  ")}\nMove them away, or run again with --force (each is kept as <file>.<date>.bak first).`);
+    console.error(
+      `release: not overwritten, changed since the last release (someone's work?):\n  ${run.refused.map((f) => path.relative(process.cwd(), f)).join("\n  ")}\nMove them away, or run again with --force (each is kept as <file>.<date>.bak first).`,
+    );
     return 1;
   }
   return run.errors.length === 0 ? 0 : 1;

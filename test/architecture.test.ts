@@ -65,12 +65,21 @@ describe("architecture: lib/ folders", () => {
     const graph = folderGraph();
     assert.ok(graph.get("peft")?.has("nn"), "the walk sees imports (peft uses nn)");
     const cycle = findCycle(graph);
-    const because = cycle ? cycle.slice(1).map((b, i) => `  ${graph.get(cycle[i])!.get(b)}`).join("\n") : "";
+    const because = cycle
+      ? cycle
+          .slice(1)
+          .map((b, i) => `  ${graph.get(cycle[i])!.get(b)}`)
+          .join("\n")
+      : "";
     assert.equal(cycle, null, `folder cycle ${cycle?.join(" → ")}:\n${because}`);
   });
 
   it("the walk finds a cycle when there is one", () => {
-    const graph = new Map([["a", new Map([["b", "x"]])], ["b", new Map([["c", "y"]])], ["c", new Map([["a", "z"]])]]);
+    const graph = new Map([
+      ["a", new Map([["b", "x"]])],
+      ["b", new Map([["c", "y"]])],
+      ["c", new Map([["a", "z"]])],
+    ]);
     assert.deepEqual(findCycle(graph), ["a", "b", "c", "a"]);
   });
 });

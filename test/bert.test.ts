@@ -50,13 +50,16 @@ describe("BERT modules", () => {
     const m = new BertForMaskedLM(tiny);
     const names = m.namedParameters().map(([n]) => n);
     assert.ok(!names.some((n) => n.includes("pooler")));
-    assert.deepEqual(names.filter((n) => n.startsWith("cls.")), [
-      "cls.predictions.bias",
-      "cls.predictions.transform.dense.weight",
-      "cls.predictions.transform.dense.bias",
-      "cls.predictions.transform.LayerNorm.weight",
-      "cls.predictions.transform.LayerNorm.bias",
-    ]);
+    assert.deepEqual(
+      names.filter((n) => n.startsWith("cls.")),
+      [
+        "cls.predictions.bias",
+        "cls.predictions.transform.dense.weight",
+        "cls.predictions.transform.dense.bias",
+        "cls.predictions.transform.LayerNorm.weight",
+        "cls.predictions.transform.LayerNorm.bias",
+      ],
+    );
     const ids = tf.tensor2d([[2, 7, 9, 3]], [1, 4], "int32");
     assert.deepEqual(m.forward({ inputIds: ids }).shape, [1, 4, 50]);
     assert.deepEqual(m.forward({ inputIds: ids }, tf.tensor1d([1, 2], "int32")).shape, [2, 50]);
@@ -65,7 +68,10 @@ describe("BERT modules", () => {
 
   it("the lecture's target names (query, key, value, dense) address the same modules as in Python", () => {
     const m = new BertForSequenceClassification(bertConfig({ ...tiny, numHiddenLayers: 2 }), { numLabels: 2 });
-    const linears = m.namedModules().filter(([, mod]) => mod instanceof Linear).map(([n]) => n);
+    const linears = m
+      .namedModules()
+      .filter(([, mod]) => mod instanceof Linear)
+      .map(([n]) => n);
     const match = (t: string) => linears.filter((n) => n === t || n.endsWith(`.${t}`));
     assert.deepEqual(match("query"), ["bert.encoder.layer.0.attention.self.query", "bert.encoder.layer.1.attention.self.query"]);
     assert.equal(match("dense").length, 2 * 3 + 1); // attention.output, intermediate, output per layer + pooler
@@ -75,7 +81,10 @@ describe("BERT modules", () => {
   it("padding does not change the states of real tokens (attention mask)", () => {
     const m = new BertForSequenceClassification(tiny, { numLabels: 2 }).eval();
     const short = m.bert.forward({ inputIds: tf.tensor2d([[2, 11, 12, 3]], [1, 4], "int32"), attentionMask: tf.tensor2d([[1, 1, 1, 1]], [1, 4], "int32") });
-    const padded = m.bert.forward({ inputIds: tf.tensor2d([[2, 11, 12, 3, 0, 0]], [1, 6], "int32"), attentionMask: tf.tensor2d([[1, 1, 1, 1, 0, 0]], [1, 6], "int32") });
+    const padded = m.bert.forward({
+      inputIds: tf.tensor2d([[2, 11, 12, 3, 0, 0]], [1, 6], "int32"),
+      attentionMask: tf.tensor2d([[1, 1, 1, 1, 0, 0]], [1, 6], "int32"),
+    });
     assertClose(short, tf.slice(padded, [0, 0, 0], [1, 4, 8]), 1e-5, "hidden states");
     m.dispose();
   });

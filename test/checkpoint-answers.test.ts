@@ -27,7 +27,13 @@ describe("checkpoint questions", () => {
     const wrong = await evaluateCheckpoint("q", () => 32, hash);
     assert.equal(wrong.status, "incorrect");
     assert.match(wrong.message, /32 is not it yet/);
-    const stub = await evaluateCheckpoint("q", () => { throw new Error("Not implemented"); }, hash);
+    const stub = await evaluateCheckpoint(
+      "q",
+      () => {
+        throw new Error("Not implemented");
+      },
+      hash,
+    );
     assert.deepEqual(stub, { id: "q", status: "unanswered", message: "not answered yet (Not implemented)" });
     assert.equal((await evaluateCheckpoint("q", () => undefined as unknown as number, hash)).status, "incorrect");
   });

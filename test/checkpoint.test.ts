@@ -29,7 +29,8 @@ describe("checkpoints", () => {
 
   describe("the shipped pretrained model", () => {
     it("is a Hugging Face folder of at most ~10 MB whose weights all load", () => {
-      for (const f of ["config.json", "model.safetensors", "vocab.txt", "tokenizer.json", "README.md"]) assert.ok(fs.existsSync(path.join(SHIPPED, f)), `${f} missing`);
+      for (const f of ["config.json", "model.safetensors", "vocab.txt", "tokenizer.json", "README.md"])
+        assert.ok(fs.existsSync(path.join(SHIPPED, f)), `${f} missing`);
       assert.ok(fs.statSync(path.join(SHIPPED, "model.safetensors")).size <= 10.5e6);
       const names = listCheckpointTensors(SHIPPED).map((t) => t.name);
       assert.ok(names.includes("bert.encoder.layer.0.attention.self.query.weight"));
@@ -44,17 +45,31 @@ describe("checkpoints", () => {
     it("gives the same masked-LM logits as an independent PyTorch implementation", () => {
       // test/fixtures/bert/mlm-reference.json comes from scripts/reference/make-bert-fixture.py (PyTorch).
       const ref = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/bert/mlm-reference.json"), "utf8")) as {
-        input_ids: number[][]; attention_mask: number[][]; vocab_columns: number[]; logits: number[][][]; argmax: number[][];
+        input_ids: number[][];
+        attention_mask: number[][];
+        vocab_columns: number[];
+        logits: number[][][];
+        argmax: number[][];
       };
       const { model } = loadBertForMaskedLM(SHIPPED);
       const [b, t] = [ref.input_ids.length, ref.input_ids[0].length];
-      const logits = model.forward({ inputIds: tf.tensor2d(ref.input_ids.flat(), [b, t], "int32"), attentionMask: tf.tensor2d(ref.attention_mask.flat(), [b, t], "int32") });
+      const logits = model.forward({
+        inputIds: tf.tensor2d(ref.input_ids.flat(), [b, t], "int32"),
+        attentionMask: tf.tensor2d(ref.attention_mask.flat(), [b, t], "int32"),
+      });
       const ours = logits.arraySync() as number[][][];
-      ref.logits.forEach((rows, bi) => rows.forEach((row, ti) => {
-        assertClose(ref.vocab_columns.map((c) => ours[bi][ti][c]), row, 2e-4, `logits [${bi}, ${ti}]`);
-        const argmax = ours[bi][ti].indexOf(Math.max(...ours[bi][ti]));
-        assert.equal(argmax, ref.argmax[bi][ti], `arg-max token at [${bi}, ${ti}]`);
-      }));
+      ref.logits.forEach((rows, bi) =>
+        rows.forEach((row, ti) => {
+          assertClose(
+            ref.vocab_columns.map((c) => ours[bi][ti][c]),
+            row,
+            2e-4,
+            `logits [${bi}, ${ti}]`,
+          );
+          const argmax = ours[bi][ti].indexOf(Math.max(...ours[bi][ti]));
+          assert.equal(argmax, ref.argmax[bi][ti], `arg-max token at [${bi}, ${ti}]`);
+        }),
+      );
       model.dispose();
     });
 
@@ -63,7 +78,12 @@ describe("checkpoints", () => {
       const texts = loadTextCorpus({ splits: ["validation"], limit: 150 });
       const seqs = texts.map((x) => tokenizer.encode(x, { maxLength: 48, truncation: true }).inputIds);
       const s = { pad: tokenizer.padId, unk: tokenizer.unkId, cls: tokenizer.clsId, sep: tokenizer.sepId, mask: tokenizer.maskId };
-      const batch = maskBatch(seqs, s.pad, { maskId: s.mask, vocabSize: tokenizer.vocabSize, specialIds: [s.pad, s.unk, s.cls, s.sep, s.mask], firstRegularId: 5 }, new Rng(9));
+      const batch = maskBatch(
+        seqs,
+        s.pad,
+        { maskId: s.mask, vocabSize: tokenizer.vocabSize, specialIds: [s.pad, s.unk, s.cls, s.sep, s.mask], firstRegularId: 5 },
+        new Rng(9),
+      );
       const { correct, total } = mlmAccuracy(model, batch);
       const targets = Array.from(batch.targets.dataSync());
       const counts = new Map<number, number>();
@@ -77,7 +97,13 @@ describe("checkpoints", () => {
     it("loads as a sequence classifier with only the pooler and classifier new", () => {
       const { model, report } = loadBertForSequenceClassification(SHIPPED, { labels: ["ham", "spam"] });
       assert.deepEqual(report.newlyInitialised.sort(), ["bert.pooler.dense.bias", "bert.pooler.dense.weight", "classifier.bias", "classifier.weight"]);
-      assert.deepEqual(report.unused.sort(), ["cls.predictions.bias", "cls.predictions.transform.LayerNorm.bias", "cls.predictions.transform.LayerNorm.weight", "cls.predictions.transform.dense.bias", "cls.predictions.transform.dense.weight"]);
+      assert.deepEqual(report.unused.sort(), [
+        "cls.predictions.bias",
+        "cls.predictions.transform.LayerNorm.bias",
+        "cls.predictions.transform.LayerNorm.weight",
+        "cls.predictions.transform.dense.bias",
+        "cls.predictions.transform.dense.weight",
+      ]);
       model.dispose();
     });
   });
@@ -104,20 +130,38 @@ describe("checkpoints", () => {
     it("reads old-style names (LayerNorm.gamma/beta) and a bare BertModel checkpoint without the bert. prefix", () => {
       const dir = tmpDir();
       const source = new BertModel(tiny, { addPoolingLayer: false, rng: new Rng(8) });
-      const tensors = new Map(source.namedParameters().map(([n, p]) => [n.replace(/LayerNorm\.weight$/, "LayerNorm.gamma").replace(/LayerNorm\.bias$/, "LayerNorm.beta"), { shape: p.shape, data: p.dataSync() as Float32Array }]));
+      const tensors = new Map(
+        source
+          .namedParameters()
+          .map(([n, p]) => [
+            n.replace(/LayerNorm\.weight$/, "LayerNorm.gamma").replace(/LayerNorm\.bias$/, "LayerNorm.beta"),
+            { shape: p.shape, data: p.dataSync() as Float32Array },
+          ]),
+      );
       writeSafetensors(path.join(dir, "model.safetensors"), tensors);
       const target = new BertForMaskedLM(tiny, { rng: new Rng(99) });
       const report = loadWeightsInto(target, dir);
       assert.equal(report.loaded.length, source.namedParameters().length);
-      assertClose(target.getSubmodule("bert.embeddings.LayerNorm").param("weight"), source.getSubmodule("embeddings.LayerNorm").param("weight"), 0, "LayerNorm.gamma → weight");
-      assert.deepEqual(report.newlyInitialised.filter((n) => !n.startsWith("cls.")), []);
+      assertClose(
+        target.getSubmodule("bert.embeddings.LayerNorm").param("weight"),
+        source.getSubmodule("embeddings.LayerNorm").param("weight"),
+        0,
+        "LayerNorm.gamma → weight",
+      );
+      assert.deepEqual(
+        report.newlyInitialised.filter((n) => !n.startsWith("cls.")),
+        [],
+      );
     });
 
     it("bad folders fail with messages that say what to do", () => {
       assert.throws(() => loadBertForMaskedLM("/nonexistent/ckpt"), /does not exist/);
       const dir = tmpDir();
       assert.throws(() => loadBertForMaskedLM(dir), /config\.json is missing/);
-      fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ model_type: "bert", vocab_size: 30, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 16 }));
+      fs.writeFileSync(
+        path.join(dir, "config.json"),
+        JSON.stringify({ model_type: "bert", vocab_size: 30, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 16 }),
+      );
       fs.writeFileSync(path.join(dir, "pytorch_model.bin"), "pickle");
       assert.throws(() => loadBertForMaskedLM(dir), /only pytorch_model\.bin.*Convert it once/s);
       fs.writeFileSync(path.join(dir, "model.safetensors"), Buffer.from([1, 2, 3]));

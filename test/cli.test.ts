@@ -42,7 +42,10 @@ describe("command lines: bad input is one line and exit code 2", function () {
     };
     const parse = (argv: string[]) => parseArgs([...argv, "--debug"], spec); // --debug: throw instead of exit
     assert.throws(() => parse(["--instrutor"]), /unknown option --instrutor; did you mean --instructor\?/);
-    assert.throws(() => parse(["--zzzzzzzz"]), (e: Error) => /unknown option --zzzzzzzz \(--help/.test(e.message));
+    assert.throws(
+      () => parse(["--zzzzzzzz"]),
+      (e: Error) => /unknown option --zzzzzzzz \(--help/.test(e.message),
+    );
     assert.throws(() => parse(["--r", "abc"]), /--r expects a number, got "abc"/);
     assert.throws(() => parse(["--r", "2.5"]), /--r expects a whole number/);
     assert.throws(() => parse(["--r", "0"]), /--r must be at least 1, got 0/);
@@ -88,10 +91,14 @@ describe("command lines: bad input is one line and exit code 2", function () {
 
   it("compare and qr-adaptor never replace an existing results file without --overwrite", () => {
     const out = path.join(tmp, "compare-spam.json");
-    fs.writeFileSync(out, "{\"keep\": true}\n");
-    refused("scripts/peft.ts", ["compare", "--task", "spam", "--methods", "head", "--out", out], /exists already; pass --overwrite to replace it, or --out FILE$/);
+    fs.writeFileSync(out, '{"keep": true}\n');
+    refused(
+      "scripts/peft.ts",
+      ["compare", "--task", "spam", "--methods", "head", "--out", out],
+      /exists already; pass --overwrite to replace it, or --out FILE$/,
+    );
     refused("scripts/peft.ts", ["qr-adaptor", "--task", "spam", "--out", out], /exists already; pass --overwrite/);
-    assert.equal(fs.readFileSync(out, "utf8"), "{\"keep\": true}\n", "the file is untouched");
+    assert.equal(fs.readFileSync(out, "utf8"), '{"keep": true}\n', "the file is untouched");
   });
 
   it("a checkpoint with a NaN weight is refused when it loads, naming the tensor", () => {
@@ -106,7 +113,11 @@ describe("command lines: bad input is one line and exit code 2", function () {
       out.set(k, { shape: e.shape, data });
     }
     writeSafetensors(file, out, metadata);
-    refused("scripts/peft.ts", ["train", "--task", "spam", "--checkpoint", damaged, "--limit", "8", "--max-steps", "1", "--out", path.join(tmp, "never2")],
-      /^peft: .*tensor "bert\.encoder\.layer\.1\.output\.dense\.weight" holds NaN at index 5: the checkpoint is damaged/, 1);
+    refused(
+      "scripts/peft.ts",
+      ["train", "--task", "spam", "--checkpoint", damaged, "--limit", "8", "--max-steps", "1", "--out", path.join(tmp, "never2")],
+      /^peft: .*tensor "bert\.encoder\.layer\.1\.output\.dense\.weight" holds NaN at index 5: the checkpoint is damaged/,
+      1,
+    );
   });
 });

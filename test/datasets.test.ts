@@ -7,17 +7,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import {
-  DATASET_NAMES,
-  SPLITS,
-  datasetsRoot,
-  labelIds,
-  labelNames,
-  loadSplit,
-  loadTextCorpus,
-  type DatasetName,
-  type Example,
-} from "../lib/data/datasets";
+import { DATASET_NAMES, SPLITS, datasetsRoot, labelIds, labelNames, loadSplit, loadTextCorpus, type DatasetName, type Example } from "../lib/data/datasets";
 import { toDataFrame } from "../lib/data/dataframe";
 import { mulberry32, parseSynset } from "../scripts/prepare-datasets";
 
@@ -95,7 +85,13 @@ describe("datasets", () => {
     assert.equal(corpus.length, data.spam.validation.length + data.wordnet.validation.length);
     assert.ok(corpus.every((t) => typeof t === "string"));
     assert.equal(loadTextCorpus({ names: ["wordnet"], limit: 3 }).length, 3);
-    const ids = labelIds([{ text: "x", label: "spam" }, { text: "y", label: "ham" }], ["ham", "spam"]);
+    const ids = labelIds(
+      [
+        { text: "x", label: "spam" },
+        { text: "y", label: "ham" },
+      ],
+      ["ham", "spam"],
+    );
     assert.deepEqual([...ids], [1, 0]);
     assert.throws(() => labelIds([{ text: "x", label: "eggs" }], ["ham", "spam"]), /Unknown label "eggs"/);
   });
@@ -155,7 +151,10 @@ describe("prepare-datasets helpers", () => {
     const a = mulberry32(42);
     const b = mulberry32(42);
     const xs = Array.from({ length: 100 }, () => a());
-    assert.deepEqual(xs, Array.from({ length: 100 }, () => b()));
+    assert.deepEqual(
+      xs,
+      Array.from({ length: 100 }, () => b()),
+    );
     assert.ok(xs.every((x) => x >= 0 && x < 1));
   });
 

@@ -30,17 +30,15 @@ describe("showing DataFrames", () => {
     const log = console.log;
     console.log = (s: string) => lines.push(s);
     try {
-      printRows([{ method: "full", params: 1478786 }, { method: "lora <r=8>", params: 36864 }]);
+      printRows([
+        { method: "full", params: 1478786 },
+        { method: "lora <r=8>", params: 36864 },
+      ]);
     } finally {
       console.log = log;
     }
     const text = lines.join("\n").split("\n");
-    assert.deepEqual(text, [
-      "   method       params",
-      "-  ----------  -------",
-      "0  full        1478786",
-      "1  lora <r=8>    36864",
-    ]);
+    assert.deepEqual(text, ["   method       params", "-  ----------  -------", "0  full        1478786", "1  lora <r=8>    36864"]);
     if (before === 0) assert.equal(Object.keys(require.cache).filter((k) => /[\\/]danfojs[\\/]/.test(k)).length, 0, "danfojs was not loaded");
   });
 });

@@ -27,9 +27,11 @@ const SECRET = `grader-secret-${process.pid}`;
 
 /** Wrong on purpose (both exercises): what every attacking submission "solves" with. */
 const WRONG_PARAMS = "function loraParams(dIn: number, dOut: number, r: number): number {\n  return 0;\n}";
-const WRONG_DELTA = "function loraDelta(A: tf.Tensor2D, B: tf.Tensor2D, alpha: number): tf.Tensor2D {\n  return tf.zeros([B.shape[0], A.shape[1]]) as tf.Tensor2D;\n}";
+const WRONG_DELTA =
+  "function loraDelta(A: tf.Tensor2D, B: tf.Tensor2D, alpha: number): tf.Tensor2D {\n  return tf.zeros([B.shape[0], A.shape[1]]) as tf.Tensor2D;\n}";
 const RIGHT_PARAMS = "function loraParams(dIn: number, dOut: number, r: number): number {\n  return r * (dIn + dOut);\n}";
-const RIGHT_DELTA = "function loraDelta(A: tf.Tensor2D, B: tf.Tensor2D, alpha: number): tf.Tensor2D {\n  return tf.tidy(() => tf.matMul(B, A).mul(alpha / A.shape[0]) as tf.Tensor2D);\n}";
+const RIGHT_DELTA =
+  "function loraDelta(A: tf.Tensor2D, B: tf.Tensor2D, alpha: number): tf.Tensor2D {\n  return tf.tidy(() => tf.matMul(B, A).mul(alpha / A.shape[0]) as tf.Tensor2D);\n}";
 
 function submission(params: string, delta: string): Notebook {
   const nb = readNotebook(STUDENT);
@@ -99,15 +101,29 @@ try { fs.writeFileSync("out-of-repo.bin", Buffer.alloc(1 << 20)); console.log("s
 };
 
 /** Instructor grading of the sample, one seed for all: one reference run serves every submission. */
-const opts = (extra: Partial<GradeOptions> = {}): GradeOptions => ({ mode: "instructor", root: ROOT, source: readNotebook(SOURCE), sourcePath: SOURCE, seed: SEED, limits: { memoryMiB: 2500 }, ...extra });
+const opts = (extra: Partial<GradeOptions> = {}): GradeOptions => ({
+  mode: "instructor",
+  root: ROOT,
+  source: readNotebook(SOURCE),
+  sourcePath: SOURCE,
+  seed: SEED,
+  limits: { memoryMiB: 2500 },
+  ...extra,
+});
 const statuses = (r: GradeReport): Record<string, string> => Object.fromEntries(r.tests.map((t) => [t.grade_id, `${t.status} ${t.score}/${t.max_score}`]));
 const sha = (f: string): string => createHash("sha256").update(fs.readFileSync(f)).digest("hex");
 /** Every text a notebook's outputs hold: streams, and the text/plain of displays. */
 const allOutput = (nb: Notebook): string =>
-  nb.cells.map((c: NbCell) => (c.outputs ?? []).map((o) => {
-    const plain = o.data?.["text/plain"];
-    return `${outputText(o)}${Array.isArray(plain) ? plain.join("") : typeof plain === "string" ? plain : ""}`;
-  }).join("")).join("\n");
+  nb.cells
+    .map((c: NbCell) =>
+      (c.outputs ?? [])
+        .map((o) => {
+          const plain = o.data?.["text/plain"];
+          return `${outputText(o)}${Array.isArray(plain) ? plain.join("") : typeof plain === "string" ? plain : ""}`;
+        })
+        .join(""),
+    )
+    .join("\n");
 
 function pgrep(pattern: string): string[] {
   const r = spawnSync("pgrep", ["-f", pattern], { encoding: "utf8" });
@@ -117,12 +133,14 @@ function pgrep(pattern: string): string[] {
 async function pool<T, R>(items: T[], n: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]);
+      }
+    }),
+  );
   return out;
 }
 
@@ -226,7 +244,12 @@ describe("grading a determined student (real kernel, sandboxed)", function () {
     const right = path.join(tmp, "right.ipynb");
     writeNotebook(right, submission(RIGHT_PARAMS, RIGHT_DELTA));
     const { report } = await gradeNotebook(right, opts());
-    assert.deepEqual(statuses(report), { "test-sample-params": "passed 1/1", "test-sample-params-hidden": "passed 1/1", "test-sample-delta": "passed 2/2", "test-sample-delta-hidden": "passed 1/1" });
+    assert.deepEqual(statuses(report), {
+      "test-sample-params": "passed 1/1",
+      "test-sample-params-hidden": "passed 1/1",
+      "test-sample-delta": "passed 2/2",
+      "test-sample-delta-hidden": "passed 1/1",
+    });
     assert.deepEqual(report.warnings, []);
   });
 });
@@ -235,7 +258,8 @@ describe("grading a class (npm run grade on a folder)", function () {
   this.timeout(900000);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "coursekit-batch-"));
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
-  const grade = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "grade.ts"), ...args], { cwd: ROOT, encoding: "utf8", timeout: 600000 });
+  const grade = (args: string[]) =>
+    spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "grade.ts"), ...args], { cwd: ROOT, encoding: "utf8", timeout: 600000 });
 
   /** Six students: every mix of right and wrong, one who attacks the grader, one broken file. */
   function classFolder(dir: string): void {
@@ -266,12 +290,16 @@ describe("grading a class (npm run grade on a folder)", function () {
   /** The CSV's rows, checked against EXPECTED_CSV; a difference names each student's warnings and test messages. */
   function assertCsv(dir: string): void {
     const rows = fs.readFileSync(path.join(dir, "grades.csv"), "utf8").trim().split("\n");
-    const why = () => rows.filter((row, i) => row !== EXPECTED_CSV[i]).map((row) => {
-      const reportFile = path.join(dir, path.dirname(row.split(",")[0]), "assignment.feedback", "report.json");
-      if (!fs.existsSync(reportFile)) return `${row}: no report`;
-      const r = JSON.parse(fs.readFileSync(reportFile, "utf8")) as GradeReport;
-      return `${row}\n  warnings: ${JSON.stringify(r.warnings)}\n  tests: ${r.tests.map((t) => `${t.grade_id} ${t.status}: ${t.message}`).join("; ")}`;
-    }).join("\n");
+    const why = () =>
+      rows
+        .filter((row, i) => row !== EXPECTED_CSV[i])
+        .map((row) => {
+          const reportFile = path.join(dir, path.dirname(row.split(",")[0]), "assignment.feedback", "report.json");
+          if (!fs.existsSync(reportFile)) return `${row}: no report`;
+          const r = JSON.parse(fs.readFileSync(reportFile, "utf8")) as GradeReport;
+          return `${row}\n  warnings: ${JSON.stringify(r.warnings)}\n  tests: ${r.tests.map((t) => `${t.grade_id} ${t.status}: ${t.message}`).join("; ")}`;
+        })
+        .join("\n");
     assert.deepEqual(rows, EXPECTED_CSV, `grades.csv differs from the expected\n${why()}\nexpected:\n${EXPECTED_CSV.join("\n")}`);
   }
 
@@ -308,7 +336,11 @@ describe("grading a class (npm run grade on a folder)", function () {
     classFolder(dir);
     const kernelDirsBefore = new Set(fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith("coursekit-kernel-")));
     const descendants = new Set<number>();
-    const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "grade.ts"), dir, "--instructor", "--jobs", "2", "--seed", String(SEED)], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const child: ChildProcess = spawn(
+      process.execPath,
+      ["--import", "tsx", path.join(ROOT, "scripts", "grade.ts"), dir, "--instructor", "--jobs", "2", "--seed", String(SEED)],
+      { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
+    );
     let err = "";
     child.stderr?.on("data", (d: Buffer) => (err += d.toString()));
     // Wait until cells are running in a kernel, then interrupt.
@@ -338,7 +370,12 @@ describe("where the sandbox is unavailable", function () {
       const file = path.join(tmp, "assignment.ipynb");
       writeNotebook(file, submission(RIGHT_PARAMS, WRONG_DELTA));
       const env = { ...process.env, COURSEKIT_BWRAP: "none" };
-      const run = (extra: string[]) => spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "grade.ts"), file, "--instructor", "--source", SOURCE, "--quiet", "--seed", String(SEED), ...extra], { cwd: ROOT, encoding: "utf8", env, timeout: 300000 });
+      const run = (extra: string[]) =>
+        spawnSync(
+          process.execPath,
+          ["--import", "tsx", path.join(ROOT, "scripts", "grade.ts"), file, "--instructor", "--source", SOURCE, "--quiet", "--seed", String(SEED), ...extra],
+          { cwd: ROOT, encoding: "utf8", env, timeout: 300000 },
+        );
       const refused = run([]);
       assert.equal(refused.status, 2, refused.stdout + refused.stderr);
       assert.match(refused.stderr, /refusing to run a submission's code outside the sandbox: COURSEKIT_BWRAP=none\. Install bubblewrap, or pass --unsandboxed/);
@@ -372,7 +409,12 @@ describe("the same submission gets the same report on a busy machine", function 
       }
       const strip = (r: GradeReport) => r.tests.map((t) => ({ ...t }));
       assert.deepEqual(strip(loaded), strip(idle));
-      assert.deepEqual(statuses(loaded), { "test-sample-params": "passed 1/1", "test-sample-params-hidden": "passed 1/1", "test-sample-delta": "failed 0/2", "test-sample-delta-hidden": "failed 0/1" });
+      assert.deepEqual(statuses(loaded), {
+        "test-sample-params": "passed 1/1",
+        "test-sample-params-hidden": "passed 1/1",
+        "test-sample-delta": "failed 0/2",
+        "test-sample-delta-hidden": "failed 0/1",
+      });
       assert.deepEqual(loaded.warnings, idle.warnings);
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });

@@ -64,7 +64,10 @@ describe("autograder (real tslab kernel)", function () {
     assert.deepEqual(v.problems, []);
     assert.equal(v.report?.score, 5);
     assert.equal(v.report?.max_score, 5);
-    assert.deepEqual(v.report?.checkpoints.map((c) => c.status), ["correct"]);
+    assert.deepEqual(
+      v.report?.checkpoints.map((c) => c.status),
+      ["correct"],
+    );
   });
 
   it("verify-release: the student version is the release and its stubs fail every test (not attempted)", async () => {
@@ -88,7 +91,9 @@ describe("autograder (real tslab kernel)", function () {
     cells[at("test-sample-params")].source = 'await check("test-sample-params", 1, () => {});';
     cells[at("test-sample-delta-hidden")].source = 'await check("test-sample-delta-hidden", 1, () => {});';
     cells.splice(at("test-sample-delta"), 1);
-    const forge = codeCell(`import { notebookDisplayBundle } from "./lib/notebook/tslab";\n${forgedRecord("test-sample-delta", 2)}\n${forgedRecord("test-sample-delta-hidden", 1)}`);
+    const forge = codeCell(
+      `import { notebookDisplayBundle } from "./lib/notebook/tslab";\n${forgedRecord("test-sample-delta", 2)}\n${forgedRecord("test-sample-delta-hidden", 1)}`,
+    );
     const fakeTest = codeCell('await check("test-bonus", 10, () => {});');
     fakeTest.metadata.nbgrader = { grade: true, solution: false, locked: true, points: 10, grade_id: "test-bonus", schema_version: 3 };
     const die = codeCell('console.log("bye"); process.exit(1);');
@@ -133,9 +138,11 @@ describe("autograder (real tslab kernel)", function () {
   it("an endless loop times out (interrupted, or killed and replayed) and a double verdict scores 0", async () => {
     const looping = craft((cells, at) => {
       // Exercise 1 forges a passing verdict every time it is called, inside the real test cell.
-      cells[at("sample-params")].source = `import { notebookDisplayBundle } from "./lib/notebook/tslab";\nfunction loraParams(dIn: number, dOut: number, r: number): number {\n  ${forgedRecord("test-sample-params", 1)}\n  return 0;\n}`;
+      cells[at("sample-params")].source =
+        `import { notebookDisplayBundle } from "./lib/notebook/tslab";\nfunction loraParams(dIn: number, dOut: number, r: number): number {\n  ${forgedRecord("test-sample-params", 1)}\n  return 0;\n}`;
       // Exercise 2 never returns (a synchronous loop: tslab's SIGINT stops it).
-      cells[at("sample-delta")].source = "function loraDelta(A: tf.Tensor2D, B: tf.Tensor2D, alpha: number): tf.Tensor2D {\n  while (true) { /* forever */ }\n}";
+      cells[at("sample-delta")].source =
+        "function loraDelta(A: tf.Tensor2D, B: tf.Tensor2D, alpha: number): tf.Tensor2D {\n  while (true) { /* forever */ }\n}";
       // A loop after an await cannot be interrupted: the kernel is killed, restarted and replayed.
       cells.splice(at("sample-delta") + 1, 0, codeCell("await new Promise((r) => setTimeout(r, 10));\nfor (;;) { /* forever */ }"));
     });
@@ -165,7 +172,10 @@ describe("autograder (real tslab kernel)", function () {
     assert.equal(report.max_score, 3);
     assert.equal(report.hidden_max_score, 2);
     assert.deepEqual(report.warnings, []);
-    assert.deepEqual(report.checkpoints.map((c) => c.status), ["unanswered"]);
+    assert.deepEqual(
+      report.checkpoints.map((c) => c.status),
+      ["unanswered"],
+    );
   });
 
   it("the notebook's time budget (CPU seconds after the first cell): once it is used up, the remaining cells are not run", async () => {
@@ -175,7 +185,10 @@ describe("autograder (real tslab kernel)", function () {
     tight.cells.splice(2, 0, codeCell("const t0 = Date.now();\nwhile (Date.now() - t0 < 20000) { /* busy */ }"));
     const { report } = await gradeNotebook(save("tight.ipynb", tight), { mode: "instructor", root: ROOT, source: tight });
     assert.equal(report.score, 0);
-    assert.ok(report.tests.every((t) => t.status === "not_run" && /time budget \(2 s\) was used up/.test(t.message)), JSON.stringify(report.tests));
+    assert.ok(
+      report.tests.every((t) => t.status === "not_run" && /time budget \(2 s\) was used up/.test(t.message)),
+      JSON.stringify(report.tests),
+    );
     assert.equal(report.cell_problems[0].status, "timeout", "the cell running when the budget ran out was interrupted");
     assert.match(report.warnings.join("\n"), /time budget \(2 s\) was used up before In \[\d+\] \([\w-]+\): it and the cells after it were not run/);
     assert.equal(report.warnings.filter((w) => /was used up/.test(w)).length, 1, "one warning, not one per cell");
@@ -205,7 +218,11 @@ describe("autograder (real tslab kernel)", function () {
     });
     writeNotebook(path.join(folder, "alice", "assignment.ipynb"), alice);
     fs.writeFileSync(path.join(folder, "bob", "assignment.ipynb"), "{ broken");
-    const out = execFileSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "grade.ts"), folder, "--instructor", "--quiet", "--json", path.join(tmp, "all.json")], { cwd: ROOT, encoding: "utf8" });
+    const out = execFileSync(
+      process.execPath,
+      ["--import", "tsx", path.join(ROOT, "scripts", "grade.ts"), folder, "--instructor", "--quiet", "--json", path.join(tmp, "all.json")],
+      { cwd: ROOT, encoding: "utf8" },
+    );
     assert.match(out, /2 notebooks graded/);
     const csv = fs.readFileSync(path.join(folder, "grades.csv"), "utf8").trim().split("\n");
     assert.equal(csv[0], "notebook,score,max_score,test-sample-params,test-sample-params-hidden,test-sample-delta,test-sample-delta-hidden,warnings");
@@ -282,7 +299,9 @@ function analysePng(file: string): { bars: number; nonWhite: number } {
       else if (filter === 3) out = v + ((a + b) >> 1);
       else if (filter === 4) {
         const p = a + b - c;
-        const pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
+        const pa = Math.abs(p - a),
+          pb = Math.abs(p - b),
+          pc = Math.abs(p - c);
         out = v + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c);
       }
       line[x] = out & 0xff;
@@ -304,14 +323,16 @@ describe("every notebook of the course (real tslab kernel)", function () {
   // Two notebooks at a time (one per core): time limits count CPU seconds, so a busy machine changes nothing.
   before(async () => {
     let next = 0;
-    await Promise.all([0, 1].map(async () => {
-      while (next < sources.length) {
-        const file = sources[next++];
-        const solution = await verifySolution(ROOT, file);
-        const release = await verifyRelease(ROOT, file); // compared with the same reference run
-        verdicts.set(file, { solution, release });
-      }
-    }));
+    await Promise.all(
+      [0, 1].map(async () => {
+        while (next < sources.length) {
+          const file = sources[next++];
+          const solution = await verifySolution(ROOT, file);
+          const release = await verifyRelease(ROOT, file); // compared with the same reference run
+          verdicts.set(file, { solution, release });
+        }
+      }),
+    );
   });
   for (const file of sources) {
     const rel = path.relative(ROOT, file);

@@ -36,7 +36,11 @@ describe("graded cells: check()", () => {
       await new Promise((r) => setTimeout(r, 1));
       throw new Error("Not implemented");
     });
-    const { printed } = await quietly(() => check("ex3", 1, () => { throw new Error("Not implemented"); }));
+    const { printed } = await quietly(() =>
+      check("ex3", 1, () => {
+        throw new Error("Not implemented");
+      }),
+    );
     assert.deepEqual(printed, ["✘ ex3: 0/1 point — error: Not implemented"]);
     assert.deepEqual([value.status, value.score, value.message], ["error", 0, "Not implemented"]);
   });

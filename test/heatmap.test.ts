@@ -4,13 +4,29 @@ import { heatmapGrid } from "../lib/plot/heatmap";
 
 describe("heatmapGrid", () => {
   it("lays panels out row by row, each on its own axes, row 0 at the top", () => {
-    const fig = heatmapGrid([
-      { title: "signed", z: [[-1, 2], [3, 4]] },
-      { title: "positive", z: [[1, 2]] },
-      { title: "third", z: [[0]] },
-    ], { columns: 2, rowHeight: 200 });
+    const fig = heatmapGrid(
+      [
+        {
+          title: "signed",
+          z: [
+            [-1, 2],
+            [3, 4],
+          ],
+        },
+        { title: "positive", z: [[1, 2]] },
+        { title: "third", z: [[0]] },
+      ],
+      { columns: 2, rowHeight: 200 },
+    );
     assert.equal(fig.data.length, 3);
-    assert.deepEqual(fig.data.map((d) => [d.xaxis, d.yaxis]), [["x", "y"], ["x2", "y2"], ["x3", "y3"]]);
+    assert.deepEqual(
+      fig.data.map((d) => [d.xaxis, d.yaxis]),
+      [
+        ["x", "y"],
+        ["x2", "y2"],
+        ["x3", "y3"],
+      ],
+    );
     const layout = fig.layout as Record<string, { domain: number[]; autorange?: string }>;
     assert.equal(layout.yaxis.autorange, "reversed", "matrices read top-down");
     assert.ok(layout.xaxis.domain[1] <= layout.xaxis2.domain[0], "first row: side by side");

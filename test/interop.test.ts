@@ -46,11 +46,51 @@ const SEQ = 64;
 const STEPS = 4;
 
 type Matrix = number[][];
-interface Inputs { input_ids: number[][]; attention_mask: number[][] }
-interface LoadResult { messages: string[]; base_messages: string[]; missing_keys: string[]; unexpected_keys: string[]; file_keys_not_in_model: string[]; model_keys_not_in_file: string[]; file_value_max_diff: number; peft_class: string; merged_class: string; logits: Matrix; merged_logits: Matrix; perturbed: { tensor: string; by: number; logits: Matrix } }
-interface PeftMade { losses: number[]; messages: string[]; logits: Matrix; disabled_logits: Matrix; merged_logits: Matrix }
-interface QuantCase { quant_type: "nf4" | "fp4"; compress_statistics: boolean; n: number; blocksize: number; error?: string; packed?: number[]; dequantized?: number[]; absmax?: number[]; offset?: number; absmax_codes?: number[]; absmax2?: number[]; absmax_restored?: number[] }
-interface LoadingInfo { missing_keys: string[]; unexpected_keys: string[]; mismatched_keys: string[]; error_msgs: string[] }
+interface Inputs {
+  input_ids: number[][];
+  attention_mask: number[][];
+}
+interface LoadResult {
+  messages: string[];
+  base_messages: string[];
+  missing_keys: string[];
+  unexpected_keys: string[];
+  file_keys_not_in_model: string[];
+  model_keys_not_in_file: string[];
+  file_value_max_diff: number;
+  peft_class: string;
+  merged_class: string;
+  logits: Matrix;
+  merged_logits: Matrix;
+  perturbed: { tensor: string; by: number; logits: Matrix };
+}
+interface PeftMade {
+  losses: number[];
+  messages: string[];
+  logits: Matrix;
+  disabled_logits: Matrix;
+  merged_logits: Matrix;
+}
+interface QuantCase {
+  quant_type: "nf4" | "fp4";
+  compress_statistics: boolean;
+  n: number;
+  blocksize: number;
+  error?: string;
+  packed?: number[];
+  dequantized?: number[];
+  absmax?: number[];
+  offset?: number;
+  absmax_codes?: number[];
+  absmax2?: number[];
+  absmax_restored?: number[];
+}
+interface LoadingInfo {
+  missing_keys: string[];
+  unexpected_keys: string[];
+  mismatched_keys: string[];
+  error_msgs: string[];
+}
 interface PyResults {
   versions: { peft: string; transformers: string; torch: string; bitsandbytes: string };
   timings: Record<string, number>;
@@ -75,13 +115,20 @@ function interopPython(): string | null {
 
 const flat = (m: Matrix): number[] => m.flat();
 const fmt = (x: number): string => x.toExponential(1);
-const slug = (name: string): string => name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+const slug = (name: string): string =>
+  name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-|-$/g, "");
 
 /** Runs the model in eval mode on the inputs; returns the logits as nested arrays. */
 function logitsOf(model: { forward(i: BertInputs): tf.Tensor; eval(): unknown }, inputs: Inputs): Matrix {
   model.eval();
   return tf.tidy(() => {
-    const batch: BertInputs = { inputIds: tf.tensor2d(inputs.input_ids, undefined, "int32"), attentionMask: tf.tensor2d(inputs.attention_mask, undefined, "int32") };
+    const batch: BertInputs = {
+      inputIds: tf.tensor2d(inputs.input_ids, undefined, "int32"),
+      attentionMask: tf.tensor2d(inputs.attention_mask, undefined, "int32"),
+    };
     return model.forward(batch).arraySync() as Matrix;
   });
 }
@@ -119,15 +166,33 @@ const KIT_METHODS: KitMethod[] = [
       const peft = getPeftModel(m, config);
       return { model: peft, config, peft, lr: 1e-2, describe: "rsLoRA r=8 α=16" };
     },
-    perturb: "lora_B", perturbBy: 1e-2,
+    perturb: "lora_B",
+    perturbBy: 1e-2,
   },
   { name: "DoRA", wrap: (m) => ({ ...prepareMethod("dora", m), lr: 1e-2 }), perturb: "lora_magnitude_vector", perturbBy: 1e-2 },
-  { name: "VB-LoRA", wrap: (m) => prepareMethod("vblora", m, { numVectors: 64, vectorLength: 64, lr: 5e-2 }), perturb: "vblora_vector_bank", perturbBy: 1e-2, topkSave: true },
+  {
+    name: "VB-LoRA",
+    wrap: (m) => prepareMethod("vblora", m, { numVectors: 64, vectorLength: 64, lr: 5e-2 }),
+    perturb: "vblora_vector_bank",
+    perturbBy: 1e-2,
+    topkSave: true,
+  },
   { name: "WaveFT", wrap: (m) => prepareMethod("waveft", m, { lr: 2e-3 }), perturb: "waveft_spectrum", perturbBy: 1e-3 },
   { name: "QLoRA (LoRA part)", wrap: (m) => ({ ...prepareMethod("qlora", m), lr: 1e-2 }), perturb: "lora_B", perturbBy: 1e-2, qlora: true },
 ];
 
-interface KitCase { name: string; method: string; adapterDir: string; baseDir: string; logits: Matrix; mergedLogits: Matrix; effect: number; perturb: string; perturbBy: number; note?: string }
+interface KitCase {
+  name: string;
+  method: string;
+  adapterDir: string;
+  baseDir: string;
+  logits: Matrix;
+  mergedLogits: Matrix;
+  effect: number;
+  perturb: string;
+  perturbBy: number;
+  note?: string;
+}
 
 describe("interop with Python peft / transformers / bitsandbytes", function () {
   this.timeout(600_000);
@@ -147,7 +212,8 @@ describe("interop with Python peft / transformers / bitsandbytes", function () {
   before(async function () {
     const python = interopPython();
     if (!python) {
-      const msg = "no interop Python environment (peft, transformers, torch, bitsandbytes): run `bash scripts/setup-interop.sh` (creates .venv-interop) or set COURSEKIT_INTEROP_PYTHON";
+      const msg =
+        "no interop Python environment (peft, transformers, torch, bitsandbytes): run `bash scripts/setup-interop.sh` (creates .venv-interop) or set COURSEKIT_INTEROP_PYTHON";
       if (process.env.CI) throw new Error(msg);
       console.log(`    skipped: ${msg}`);
       this.skip();
@@ -159,9 +225,21 @@ describe("interop with Python peft / transformers / bitsandbytes", function () {
     const train = balanced(loadSplit("spam", "train", { limit: 400 }), 4);
     const testSplit = loadSplit("spam", "test");
     testTexts = testSplit.map((e) => e.text);
-    evalInputs = encode(tokenizer, balanced(testSplit, 8).map((e) => e.text));
-    const trainInputs = { ...encode(tokenizer, train.map((e) => e.text)), labels: train.map((e) => labels.indexOf(e.label)) };
-    const trainBatch: BertInputs = { inputIds: tf.tensor2d(trainInputs.input_ids, undefined, "int32"), attentionMask: tf.tensor2d(trainInputs.attention_mask, undefined, "int32") };
+    evalInputs = encode(
+      tokenizer,
+      balanced(testSplit, 8).map((e) => e.text),
+    );
+    const trainInputs = {
+      ...encode(
+        tokenizer,
+        train.map((e) => e.text),
+      ),
+      labels: train.map((e) => labels.indexOf(e.label)),
+    };
+    const trainBatch: BertInputs = {
+      inputIds: tf.tensor2d(trainInputs.input_ids, undefined, "int32"),
+      attentionMask: tf.tensor2d(trainInputs.attention_mask, undefined, "int32"),
+    };
     const trainLabels = tf.tensor1d(trainInputs.labels, "int32");
 
     // ---- kit side: train, save, logits ----
@@ -215,8 +293,30 @@ describe("interop with Python peft / transformers / bitsandbytes", function () {
           mergedCheckpointLogits = mergedLogits;
         }
       }
-      kitCases.push({ name: method.name, method: method.name, adapterDir: path.join(dir, "adapter"), baseDir, logits, mergedLogits, effect, perturb: method.perturb, perturbBy: method.perturbBy, note });
-      if (method.topkSave) kitCases.push({ name: `${method.name} (top-k save)`, method: method.name, adapterDir: path.join(dir, "adapter-topk"), baseDir, logits, mergedLogits, effect, perturb: method.perturb, perturbBy: method.perturbBy });
+      kitCases.push({
+        name: method.name,
+        method: method.name,
+        adapterDir: path.join(dir, "adapter"),
+        baseDir,
+        logits,
+        mergedLogits,
+        effect,
+        perturb: method.perturb,
+        perturbBy: method.perturbBy,
+        note,
+      });
+      if (method.topkSave)
+        kitCases.push({
+          name: `${method.name} (top-k save)`,
+          method: method.name,
+          adapterDir: path.join(dir, "adapter-topk"),
+          baseDir,
+          logits,
+          mergedLogits,
+          effect,
+          perturb: method.perturb,
+          perturbBy: method.perturbBy,
+        });
       peft.dispose();
     }
     tf.dispose([trainBatch.inputIds, trainBatch.attentionMask, trainLabels]);
@@ -224,7 +324,12 @@ describe("interop with Python peft / transformers / bitsandbytes", function () {
     // ---- MLM logits, tokens, quantization input ----
     const mlm = loadBertForMaskedLM(SHIPPED);
     const mlmInputs = { input_ids: evalInputs.input_ids.slice(0, MLM_ROWS), attention_mask: evalInputs.attention_mask.slice(0, MLM_ROWS) };
-    kitMlm = tf.tidy(() => mlm.model.forward({ inputIds: tf.tensor2d(mlmInputs.input_ids, undefined, "int32"), attentionMask: tf.tensor2d(mlmInputs.attention_mask, undefined, "int32") }).dataSync() as Float32Array);
+    kitMlm = tf.tidy(
+      () =>
+        mlm.model
+          .forward({ inputIds: tf.tensor2d(mlmInputs.input_ids, undefined, "int32"), attentionMask: tf.tensor2d(mlmInputs.attention_mask, undefined, "int32") })
+          .dataSync() as Float32Array,
+    );
     mlm.model.dispose();
     kitTokens = { full: testTexts.map((t) => tokenizer.encode(t).inputIds), truncated: testTexts.map((t) => tokenizer.encode(t, { maxLength: 64 }).inputIds) };
     const texts = path.join(work, "test-texts.json");
@@ -235,10 +340,21 @@ describe("interop with Python peft / transformers / bitsandbytes", function () {
 
     // ---- Python side, one process for everything ----
     const request = {
-      shipped: SHIPPED, num_labels: labels.length, eval: evalInputs, train: trainInputs, steps: STEPS,
-      target_regex: ENCODER_LINEARS, modules_to_save: HEAD_MODULES,
+      shipped: SHIPPED,
+      num_labels: labels.length,
+      eval: evalInputs,
+      train: trainInputs,
+      steps: STEPS,
+      target_regex: ENCODER_LINEARS,
+      modules_to_save: HEAD_MODULES,
       kit_cases: kitCases.map((c) => ({ name: c.name, adapter_dir: c.adapterDir, base_dir: c.baseDir, perturb: c.perturb, perturb_by: c.perturbBy })),
-      peft_cases: PEFT_CASES.map((name, i) => ({ name, method: name.startsWith("VB-LoRA") ? "VB-LoRA" : name, topk_save: name.includes("top-k"), seed: i + 1, out_dir: path.join(work, "peft", slug(name)) })),
+      peft_cases: PEFT_CASES.map((name, i) => ({
+        name,
+        method: name.startsWith("VB-LoRA") ? "VB-LoRA" : name,
+        topk_save: name.includes("top-k"),
+        seed: i + 1,
+        out_dir: path.join(work, "peft", slug(name)),
+      })),
       checkpoint: { dir: path.join(work, "kit-merged-checkpoint") },
       mlm: { rows: MLM_ROWS, out_file: path.join(work, "mlm-logits-python.f32") },
       tokenizer: { texts_file: texts },
@@ -247,12 +363,17 @@ describe("interop with Python peft / transformers / bitsandbytes", function () {
     fs.writeFileSync(path.join(work, "request.json"), JSON.stringify(request));
     const t0 = Date.now();
     const r = spawnSync(python as string, [SCRIPT, work], {
-      encoding: "utf8", maxBuffer: 64 << 20, timeout: 400_000,
+      encoding: "utf8",
+      maxBuffer: 64 << 20,
+      timeout: 400_000,
       env: { ...process.env, HF_HUB_OFFLINE: "1", TRANSFORMERS_OFFLINE: "1", PYTHONWARNINGS: "ignore::DeprecationWarning" },
     });
-    if (r.status !== 0) throw new Error(`${SCRIPT} failed (status ${r.status}${r.error ? `, ${r.error.message}` : ""}):\n${r.stdout}\n${r.stderr.slice(-4000)}`);
+    if (r.status !== 0)
+      throw new Error(`${SCRIPT} failed (status ${r.status}${r.error ? `, ${r.error.message}` : ""}):\n${r.stdout}\n${r.stderr.slice(-4000)}`);
     py = JSON.parse(fs.readFileSync(path.join(work, "python-results.json"), "utf8")) as PyResults;
-    console.log(`    python side: ${((Date.now() - t0) / 1000).toFixed(1)} s (peft ${py.versions.peft}, transformers ${py.versions.transformers}, torch ${py.versions.torch}, bitsandbytes ${py.versions.bitsandbytes})`);
+    console.log(
+      `    python side: ${((Date.now() - t0) / 1000).toFixed(1)} s (peft ${py.versions.peft}, transformers ${py.versions.transformers}, torch ${py.versions.torch}, bitsandbytes ${py.versions.bitsandbytes})`,
+    );
   });
 
   after(() => {
@@ -279,7 +400,9 @@ describe("interop with Python peft / transformers / bitsandbytes", function () {
           const d = maxAbsDiff(flat(r.logits), flat(c.logits));
           const dm = maxAbsDiff(flat(r.merged_logits), flat(c.mergedLogits));
           const dp = maxAbsDiff(flat(r.perturbed.logits), flat(c.logits));
-          console.log(`      ${name}: loads in peft ${py.versions.peft}: yes, max |Δlogit| = ${fmt(d)} (merged ${fmt(dm)}); adapter effect ${fmt(c.effect)}; ${r.perturbed.tensor.replace(/^base_model\.model\./, "")} +${r.perturbed.by} → ${fmt(dp)}${c.note ? `; ${c.note}` : ""}`);
+          console.log(
+            `      ${name}: loads in peft ${py.versions.peft}: yes, max |Δlogit| = ${fmt(d)} (merged ${fmt(dm)}); adapter effect ${fmt(c.effect)}; ${r.perturbed.tensor.replace(/^base_model\.model\./, "")} +${r.perturbed.by} → ${fmt(dp)}${c.note ? `; ${c.note}` : ""}`,
+          );
           assert.ok(d <= TOL, `${name}: max |Δlogit| ${d} > ${TOL}`);
           assert.ok(dm <= TOL, `${name} merged: max |Δlogit| ${dm} > ${TOL}`);
           assert.ok(dp > 10 * TOL, `negative control: perturbing ${r.perturbed.tensor} by ${r.perturbed.by} moved the logits by only ${dp}`);
@@ -310,7 +433,9 @@ describe("interop with Python peft / transformers / bitsandbytes", function () {
         saved.dispose();
         const merged = logitsOf(peft.mergeAndUnload(), evalInputs);
         const dm = maxAbsDiff(flat(merged), flat(r.merged_logits));
-        console.log(`      ${name}: peft ${py.versions.peft} → kit: loads: yes, max |Δlogit| = ${fmt(d)} (merged ${fmt(dm)}); adapter effect ${fmt(effect)}; ${pname.replace(/^base_model\.model\./, "")} +0.01 → ${fmt(dp)}`);
+        console.log(
+          `      ${name}: peft ${py.versions.peft} → kit: loads: yes, max |Δlogit| = ${fmt(d)} (merged ${fmt(dm)}); adapter effect ${fmt(effect)}; ${pname.replace(/^base_model\.model\./, "")} +0.01 → ${fmt(dp)}`,
+        );
         assert.ok(d <= TOL, `${name}: max |Δlogit| ${d} > ${TOL}`);
         assert.ok(dm <= TOL, `${name} merged: max |Δlogit| ${dm} > ${TOL}`);
         assert.ok(dp > 10 * TOL, `negative control: moved by only ${dp}`);
@@ -322,7 +447,11 @@ describe("interop with Python peft / transformers / bitsandbytes", function () {
   describe("checkpoints and tokenizer", () => {
     it("the kit's merged LoRA checkpoint loads in transformers with the same logits", () => {
       const r = py.checkpoint;
-      assert.deepEqual([r.loading_info.missing_keys, r.loading_info.unexpected_keys, r.loading_info.mismatched_keys], [[], [], []], JSON.stringify(r.loading_info));
+      assert.deepEqual(
+        [r.loading_info.missing_keys, r.loading_info.unexpected_keys, r.loading_info.mismatched_keys],
+        [[], [], []],
+        JSON.stringify(r.loading_info),
+      );
       assert.equal(r.num_labels, 2);
       const d = maxAbsDiff(flat(r.logits), flat(mergedCheckpointLogits));
       console.log(`      merged checkpoint (saveBertCheckpoint) → BertForSequenceClassification: missing/unexpected keys: none, max |Δlogit| = ${fmt(d)}`);
@@ -346,7 +475,9 @@ describe("interop with Python peft / transformers / bitsandbytes", function () {
       const bad = r.input_ids.map((ids, i) => (JSON.stringify(ids) === JSON.stringify(kitTokens.full[i]) ? -1 : i)).filter((i) => i >= 0);
       const badTrunc = r.truncated_64.map((ids, i) => (JSON.stringify(ids) === JSON.stringify(kitTokens.truncated[i]) ? -1 : i)).filter((i) => i >= 0);
       const tokens = r.input_ids.reduce((s, ids) => s + ids.length, 0);
-      console.log(`      tokenizer: ${testTexts.length - bad.length}/${testTexts.length} test mails identical to ${r.class} (${tokens} tokens, no truncation); truncated to 64: ${testTexts.length - badTrunc.length}/${testTexts.length}`);
+      console.log(
+        `      tokenizer: ${testTexts.length - bad.length}/${testTexts.length} test mails identical to ${r.class} (${tokens} tokens, no truncation); truncated to 64: ${testTexts.length - badTrunc.length}/${testTexts.length}`,
+      );
       assert.deepEqual(bad, [], `mails whose ids differ: ${bad.slice(0, 5).join(", ")}`);
       assert.deepEqual(badTrunc, [], `mails whose truncated ids differ: ${badTrunc.slice(0, 5).join(", ")}`);
     });
@@ -392,7 +523,9 @@ describe("interop with Python peft / transformers / bitsandbytes", function () {
           const bnbErr = maxAbsDiff(c.absmax_restored as number[], trueAbsmax);
           const dOffset = Math.abs(kit.nested.offset - (c.offset as number));
           const dV = maxAbsDiff(dequantize(kit), c.dequantized as number[]);
-          console.log(`      ${label}: ${codes}, |Δoffset| = ${fmt(dOffset)}, restored-absmax error kit ${fmt(kitErr)} vs bnb ${fmt(bnbErr)}, max |Δvalue| = ${fmt(dV)} (different 8-bit code books for the scales)`);
+          console.log(
+            `      ${label}: ${codes}, |Δoffset| = ${fmt(dOffset)}, restored-absmax error kit ${fmt(kitErr)} vs bnb ${fmt(bnbErr)}, max |Δvalue| = ${fmt(dV)} (different 8-bit code books for the scales)`,
+          );
           assert.ok(codesEqual, `${label}: packed codes differ`);
           assert.ok(dOffset <= 1e-6 * Math.abs(c.offset as number), `${label}: offset ${kit.nested.offset} vs ${c.offset}`);
           const absmaxMax = Math.max(...trueAbsmax);

@@ -64,7 +64,11 @@ describe("JupyterLab in Chromium: a student runs 02-lora, solves an exercise, sa
 
   before(async function () {
     const chromium = findChromium();
-    const missing = !hasJupyterLab() ? `JupyterLab is not installed in ${VENV_PYTHON}; run \`npm run setup\`` : !chromium ? "Chromium is not installed (apt-get install chromium)" : "";
+    const missing = !hasJupyterLab()
+      ? `JupyterLab is not installed in ${VENV_PYTHON}; run \`npm run setup\``
+      : !chromium
+        ? "Chromium is not installed (apt-get install chromium)"
+        : "";
     if (missing) {
       if (IN_CI) throw new Error(`${missing} (CI must run this test)`);
       console.log(`      skipped: ${missing}`);
@@ -94,8 +98,15 @@ describe("JupyterLab in Chromium: a student runs 02-lora, solves an exercise, sa
       PYDEVD_DISABLE_FILE_VALIDATION: "1",
     };
     const args = [
-      "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", `--port=${port}`, `--IdentityProvider.token=${TOKEN}`,
-      `--ServerApp.root_dir=${tmp}`, `--LabApp.user_settings_dir=${settings}`, `--LabApp.workspaces_dir=${path.join(tmp, "workspaces")}`,
+      "-m",
+      "jupyterlab",
+      "--no-browser",
+      "--ip=127.0.0.1",
+      `--port=${port}`,
+      `--IdentityProvider.token=${TOKEN}`,
+      `--ServerApp.root_dir=${tmp}`,
+      `--LabApp.user_settings_dir=${settings}`,
+      `--LabApp.workspaces_dir=${path.join(tmp, "workspaces")}`,
       "--LabApp.expose_app_in_browser=True",
     ];
     if (process.getuid?.() === 0) args.push("--allow-root");
@@ -115,7 +126,15 @@ describe("JupyterLab in Chromium: a student runs 02-lora, solves an exercise, sa
     browser = await pw.launch({
       executablePath: chromium,
       headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
     page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   });
@@ -137,7 +156,9 @@ describe("JupyterLab in Chromium: a student runs 02-lora, solves an exercise, sa
   /** The kernel's status as JupyterLab shows it ("idle", "busy", …). */
   const kernelStatus = () =>
     page.evaluate(() => {
-      const app = (globalThis as unknown as { jupyterapp?: { shell: { currentWidget: { sessionContext?: { session?: { kernel?: { status: string } } } } | null } } }).jupyterapp;
+      const app = (
+        globalThis as unknown as { jupyterapp?: { shell: { currentWidget: { sessionContext?: { session?: { kernel?: { status: string } } } } | null } } }
+      ).jupyterapp;
       return app?.shell.currentWidget?.sessionContext?.session?.kernel?.status ?? "none";
     });
 
@@ -155,7 +176,10 @@ describe("JupyterLab in Chromium: a student runs 02-lora, solves an exercise, sa
 
   const clickMenu = async (menu: string, item: string) => {
     await page.locator(".lm-MenuBar-itemLabel", { hasText: new RegExp(`^${menu}$`) }).click();
-    await page.locator(".lm-Menu-itemLabel", { hasText: new RegExp(`^${item}$`) }).first().click();
+    await page
+      .locator(".lm-Menu-itemLabel", { hasText: new RegExp(`^${item}$`) })
+      .first()
+      .click();
   };
 
   it("Run > Run All Cells: maths, every plotly figure, HTML tables and the progress bar render", async function () {
@@ -195,7 +219,9 @@ describe("JupyterLab in Chromium: a student runs 02-lora, solves an exercise, sa
     await sleep(2000);
     const saved = readNotebook(path.join(folder, NOTEBOOK));
     const figureOutputs = saved.cells.flatMap((c) => c.outputs ?? []).filter((o) => o.data && PLOTLY_MIME in o.data).length;
-    const tableOutputs = saved.cells.flatMap((c) => c.outputs ?? []).filter((o) => /<table class="dataframe"/.test(String([o.data?.["text/html"] ?? ""].flat().join("")))).length;
+    const tableOutputs = saved.cells
+      .flatMap((c) => c.outputs ?? [])
+      .filter((o) => /<table class="dataframe"/.test(String([o.data?.["text/html"] ?? ""].flat().join("")))).length;
     assert.ok(figureOutputs >= 3, `02-lora shows its figures (${figureOutputs} figure outputs)`);
     assert.equal(plots, figureOutputs, "every figure output was drawn by JupyterLab's plotly renderer");
     assert.ok(tableOutputs >= 1, "02-lora shows tables");
@@ -230,12 +256,18 @@ describe("JupyterLab in Chromium: a student runs 02-lora, solves an exercise, sa
     await page.keyboard.press("Control+s");
     for (let i = 0; i < 40 && fs.statSync(path.join(folder, NOTEBOOK)).mtimeMs === before; i++) await sleep(250);
     const saved = readNotebook(path.join(folder, NOTEBOOK));
-    assert.ok(saved.cells.some((c) => cellSource(c).includes("tf.matMul(tf.matMul(x, A, false, true)")), "the typed solution is in the saved file");
+    assert.ok(
+      saved.cells.some((c) => cellSource(c).includes("tf.matMul(tf.matMul(x, A, false, true)")),
+      "the typed solution is in the saved file",
+    );
 
     // The student grades the file from its own folder, with a path relative to it.
     const out = await new Promise<string>((resolve, reject) =>
-      execFile("npm", ["--prefix", ROOT, "run", "--silent", "grade", "--", NOTEBOOK, "--quiet"], { cwd: folder, timeout: 600_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
-        err ? reject(new Error(`npm run grade failed: ${err.message}\n${stdout}\n${stderr}`)) : resolve(stdout + stderr),
+      execFile(
+        "npm",
+        ["--prefix", ROOT, "run", "--silent", "grade", "--", NOTEBOOK, "--quiet"],
+        { cwd: folder, timeout: 600_000, maxBuffer: 16 << 20 },
+        (err, stdout, stderr) => (err ? reject(new Error(`npm run grade failed: ${err.message}\n${stdout}\n${stderr}`)) : resolve(stdout + stderr)),
       ),
     );
     assert.match(out, /lora-delta-hand\s+2\/2\s+passed/, out);

@@ -108,10 +108,15 @@ describe("course kernel (peft-course)", function () {
     const home = path.join(tmp, "home");
     const stale = path.join(home, ".local", "share", "jupyter", "kernels", KERNEL);
     fs.mkdirSync(stale, { recursive: true });
-    fs.writeFileSync(path.join(stale, "kernel.json"), JSON.stringify({
-      argv: ["/bin/bash", "/gone/checkout/scripts/kernel/launch.sh", "{connection_file}"],
-      display_name: "TypeScript (PEFT course)", language: "typescript", env: { COURSEKIT_ROOT: "/gone/checkout" },
-    }));
+    fs.writeFileSync(
+      path.join(stale, "kernel.json"),
+      JSON.stringify({
+        argv: ["/bin/bash", "/gone/checkout/scripts/kernel/launch.sh", "{connection_file}"],
+        display_name: "TypeScript (PEFT course)",
+        language: "typescript",
+        env: { COURSEKIT_ROOT: "/gone/checkout" },
+      }),
+    );
     const env: NodeJS.ProcessEnv = { ...baseEnv, HOME: home };
     delete env.JUPYTER_PREFER_ENV_PATH;
     delete env.JUPYTER_DATA_DIR;
@@ -135,11 +140,16 @@ describe("course kernel (peft-course)", function () {
     await run(
       py,
       [
-        "-m", "nbconvert", "--to", "notebook", "--execute",
+        "-m",
+        "nbconvert",
+        "--to",
+        "notebook",
+        "--execute",
         `--ExecutePreprocessor.kernel_name=${KERNEL}`,
         "--ExecutePreprocessor.timeout=60",
         "--ExecutePreprocessor.startup_timeout=60",
-        "--output-dir", outDir,
+        "--output-dir",
+        outDir,
         SMOKE,
       ],
       env,
@@ -154,7 +164,10 @@ describe("course kernel (peft-course)", function () {
     const bad = outputs.filter((o) => o.output_type === "error" || (o.output_type === "stream" && o.name === "stderr"));
     assert.deepEqual(bad, [], `the notebook wrote errors:\n${dump}`);
 
-    const stdout = outputs.filter((o) => o.output_type === "stream" && o.name === "stdout").map(text).join("");
+    const stdout = outputs
+      .filter((o) => o.output_type === "stream" && o.name === "stdout")
+      .map(text)
+      .join("");
     for (const expected of [
       "backend: wasm\n",
       "in course kernel: true\n",
@@ -167,7 +180,8 @@ describe("course kernel (peft-course)", function () {
       assert.ok(stdout.includes(expected), `missing ${JSON.stringify(expected)} in the notebook's output:\n${dump}`);
     }
     // the progress bar: one display output, updated in place, whose final state shows every step and the scores
-    const html = executed.cells.flatMap((c: { outputs?: Array<{ output_type: string; data?: Record<string, string | string[]> }> }) => c.outputs ?? [])
+    const html = executed.cells
+      .flatMap((c: { outputs?: Array<{ output_type: string; data?: Record<string, string | string[]> }> }) => c.outputs ?? [])
       .filter((o: { output_type: string }) => o.output_type === "display_data")
       .map((o: { data?: Record<string, string | string[]> }) => [o.data?.["text/html"] ?? ""].flat().join(""));
     assert.equal(html.length, 1, `expected one progress display, got ${html.length}:\n${dump}`);

@@ -5,7 +5,14 @@ import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { numericalRank, singularValues, singularValuesOf } from "../lib/linalg/singular-values";
 
-interface Case { name: string; rows: number; cols: number; values: number[]; singular_values: number[]; rank_float32: number }
+interface Case {
+  name: string;
+  rows: number;
+  cols: number;
+  values: number[];
+  singular_values: number[];
+  rank_float32: number;
+}
 const fixture = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", "linalg", "svd.json"), "utf8")) as { cases: Case[] };
 
 describe("singular values", () => {

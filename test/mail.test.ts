@@ -5,7 +5,15 @@
  */
 import { strict as assert } from "node:assert";
 import {
-  cleanMail, decodeBytes, decodeEncodedWords, decodeQuotedPrintable, htmlToText, MAX_MAIL_CHARS, splitMessage, splitMultipart, truncateAtWord,
+  cleanMail,
+  decodeBytes,
+  decodeEncodedWords,
+  decodeQuotedPrintable,
+  htmlToText,
+  MAX_MAIL_CHARS,
+  splitMessage,
+  splitMultipart,
+  truncateAtWord,
 } from "../scripts/datasets/mail";
 
 /** A mail written as lines, as the corpus stores it (bytes as Latin-1 characters). */
@@ -24,7 +32,7 @@ describe("mail cleaning: headers and encodings", () => {
     assert.equal(decodeQuotedPrintable("caf=E9 =3D 1=\nsoft"), "caf\u00e9 = 1soft");
   });
 
-  it("charsets: the declared one, else UTF-8 when valid, else byte for byte (Node 20's \"windows-1252\" is Latin-1)", () => {
+  it('charsets: the declared one, else UTF-8 when valid, else byte for byte (Node 20\'s "windows-1252" is Latin-1)', () => {
     const utf8 = Buffer.from("déjà", "utf8").toString("latin1");
     assert.equal(decodeBytes(utf8), "déjà");
     assert.equal(decodeBytes("caf\xe9 \x93quoted\x94"), "caf\u00e9 \u0093quoted\u0094", "not UTF-8: each byte is its code point");
@@ -54,12 +62,26 @@ describe("mail cleaning: MIME and HTML", () => {
 
   it("plain text is preferred to HTML; HTML is used when alone; attachments are ignored", () => {
     const alternative = mail(
-      "Subject: both", 'Content-Type: multipart/mixed; boundary="M"', "",
-      "--M", 'Content-Type: multipart/alternative; boundary="A"', "",
-      "--A", "Content-Type: text/plain", "", "the plain text",
-      "--A", "Content-Type: text/html", "", "<p>the html</p>",
+      "Subject: both",
+      'Content-Type: multipart/mixed; boundary="M"',
+      "",
+      "--M",
+      'Content-Type: multipart/alternative; boundary="A"',
+      "",
+      "--A",
+      "Content-Type: text/plain",
+      "",
+      "the plain text",
+      "--A",
+      "Content-Type: text/html",
+      "",
+      "<p>the html</p>",
       "--A--",
-      "--M", "Content-Type: image/gif", "Content-Transfer-Encoding: base64", "", "R0lGODlhAQABAAAAACw=",
+      "--M",
+      "Content-Type: image/gif",
+      "Content-Transfer-Encoding: base64",
+      "",
+      "R0lGODlhAQABAAAAACw=",
       "--M--",
     );
     assert.equal(cleanMail(alternative), "Subject: both\nthe plain text");
@@ -71,16 +93,31 @@ describe("mail cleaning: MIME and HTML", () => {
 
   it("the whole chain: encoded subject, quoted-printable HTML part in Latin-1", () => {
     const raw = mail(
-      "From: a@b.c", "Subject: =?iso-8859-1?Q?caf=E9_news?=", 'Content-Type: multipart/alternative; boundary="XX"', "",
-      "preamble", "--XX", "Content-Type: text/html; charset=iso-8859-1", "Content-Transfer-Encoding: quoted-printable", "",
-      "<p>Caf=E9 &amp; cr&egrave;me,</p><p>dis<!--x-->count   now=", "!</p>", "--XX--", "",
+      "From: a@b.c",
+      "Subject: =?iso-8859-1?Q?caf=E9_news?=",
+      'Content-Type: multipart/alternative; boundary="XX"',
+      "",
+      "preamble",
+      "--XX",
+      "Content-Type: text/html; charset=iso-8859-1",
+      "Content-Transfer-Encoding: quoted-printable",
+      "",
+      "<p>Caf=E9 &amp; cr&egrave;me,</p><p>dis<!--x-->count   now=",
+      "!</p>",
+      "--XX--",
+      "",
     );
     assert.equal(cleanMail(raw), "Subject: café news\nCafé & crème, discount now!");
   });
 
   it("base64 text parts; white space collapsed and runs of punctuation shortened", () => {
-    const raw = mail("Subject: b64", "Content-Transfer-Encoding: base64", "Content-Type: text/plain; charset=utf-8", "",
-      Buffer.from("Grüße\n\n  from ========== here", "utf8").toString("base64"));
+    const raw = mail(
+      "Subject: b64",
+      "Content-Transfer-Encoding: base64",
+      "Content-Type: text/plain; charset=utf-8",
+      "",
+      Buffer.from("Grüße\n\n  from ========== here", "utf8").toString("base64"),
+    );
     assert.equal(cleanMail(Buffer.from(raw, "latin1").toString("latin1")), "Subject: b64\nGrüße from === here");
   });
 });

@@ -12,8 +12,14 @@ import { cellSource, Notebook, readNotebook } from "../lib/notebook/ipynb";
 const ROOT = path.resolve(__dirname, "..");
 const WEEK = path.join(ROOT, "solutions", "week03");
 const EXPECTED = [
-  "01-why-peft.ipynb", "02-lora.ipynb", "03-waveft.ipynb", "04-dora.ipynb",
-  "05-vb-lora.ipynb", "06-qr-adaptor.ipynb", "07-qlora-nf4.ipynb", "08-comparing-methods.ipynb",
+  "01-why-peft.ipynb",
+  "02-lora.ipynb",
+  "03-waveft.ipynb",
+  "04-dora.ipynb",
+  "05-vb-lora.ipynb",
+  "06-qr-adaptor.ipynb",
+  "07-qlora-nf4.ipynb",
+  "08-comparing-methods.ipynb",
 ];
 const lecture = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", "lecture-week03-checkpoints.json"), "utf8")) as {
   sections: Array<{ section: string; notebook: string; questions: string[] }>;
@@ -25,7 +31,10 @@ const text = (nb: Notebook) => nb.cells.map(cellSource).join("\n");
 
 describe("week 3 notebooks", () => {
   it("all eight sources are there, with their student versions", () => {
-    const found = fs.readdirSync(WEEK).filter((f) => f.endsWith(".ipynb")).sort();
+    const found = fs
+      .readdirSync(WEEK)
+      .filter((f) => f.endsWith(".ipynb"))
+      .sort();
     assert.deepEqual(found, EXPECTED);
     for (const f of EXPECTED) assert.ok(fs.existsSync(path.join(ROOT, "notebooks", "week03", f)), `notebooks/week03/${f}`);
   });
@@ -44,9 +53,19 @@ describe("week 3 notebooks", () => {
         const exercises = nb.cells.filter((c) => isSolution(c) && c.cell_type === "code" && !hasTag(c, "checkpoint")).map((c) => gradeIdOf(c));
         const tests = testSpecs(nb);
         assert.ok(exercises.length >= 2, `${exercises.length} exercises`);
-        for (const ex of exercises) assert.ok(tests.some((t) => t.exercise === ex), `exercise ${ex} has a graded test`);
-        assert.ok(tests.some((t) => t.visibility === "hidden"), "a hidden test");
-        assert.ok(nb.cells.filter(isGraded).every((c) => /\bcheck\(/.test(cellSource(c))), "every graded cell calls check()");
+        for (const ex of exercises)
+          assert.ok(
+            tests.some((t) => t.exercise === ex),
+            `exercise ${ex} has a graded test`,
+          );
+        assert.ok(
+          tests.some((t) => t.visibility === "hidden"),
+          "a hidden test",
+        );
+        assert.ok(
+          nb.cells.filter(isGraded).every((c) => /\bcheck\(/.test(cellSource(c))),
+          "every graded cell calls check()",
+        );
       });
 
       it("teaches with math, figures and a 'Lecture vs reference' note where the lecture simplifies", () => {
@@ -54,13 +73,19 @@ describe("week 3 notebooks", () => {
         assert.match(t, /\$[^$]+\$/, "LaTeX math");
         assert.match(t, /showFigure\(/, "a plotly figure");
         assert.match(t, /lecture vs\.? reference/i, "a 'Lecture vs reference' note");
-        assert.ok(nb.cells.some((c) => hasTag(c, "checkpoint")), "checkpoint cells");
+        assert.ok(
+          nb.cells.some((c) => hasTag(c, "checkpoint")),
+          "checkpoint cells",
+        );
       });
     });
   }
 
   it("every checkpoint question of the lecture appears in the notebook of its section", () => {
-    assert.equal(lecture.sections.reduce((n, s) => n + s.questions.length, 0), 21);
+    assert.equal(
+      lecture.sections.reduce((n, s) => n + s.questions.length, 0),
+      21,
+    );
     for (const s of lecture.sections) {
       const t = squash(text(readNotebook(path.join(WEEK, s.notebook))));
       for (const q of s.questions) assert.ok(t.includes(squash(q).slice(0, 60)), `${s.notebook} (${s.section}): "${q}"`);

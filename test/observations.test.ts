@@ -13,15 +13,32 @@ const rec = (observations: ObservationRecord["observations"], seed = 7): Observa
 describe("observations: what a test records", () => {
   it("encodes numbers, non-finite numbers, typed arrays, sets, maps, errors and tensors (read after the test disposed them)", async () => {
     const t = new TestContext("enc", 5);
-    const x = tf.tensor2d([[1, 2], [3, 4]]);
+    const x = tf.tensor2d([
+      [1, 2],
+      [3, 4],
+    ]);
     t.observe("tensor", x);
     x.dispose();
-    t.observe("mixed", { b: [1, NaN, -Infinity], a: new Float32Array([0.5]), s: new Set([3, 1, 2]), m: new Map([["k", true]]), e: new Error("boom"), u: undefined });
+    t.observe("mixed", {
+      b: [1, NaN, -Infinity],
+      a: new Float32Array([0.5]),
+      s: new Set([3, 1, 2]),
+      m: new Map([["k", true]]),
+      e: new Error("boom"),
+      u: undefined,
+    });
     const before = tf.memory().numTensors;
     const r = await t.finish();
     assert.equal(tf.memory().numTensors, before - 1, "the tensor's copy is disposed once read");
     assert.deepEqual(r.observations[0].value, { $tensor: { shape: [2, 2], dtype: "float32", values: [1, 2, 3, 4] } });
-    assert.deepEqual(r.observations[1].value, { a: [0.5], b: [1, { $num: "NaN" }, { $num: "-Infinity" }], e: { $error: "boom" }, m: { k: true }, s: { $set: [1, 2, 3] }, u: null });
+    assert.deepEqual(r.observations[1].value, {
+      a: [0.5],
+      b: [1, { $num: "NaN" }, { $num: "-Infinity" }],
+      e: { $error: "boom" },
+      m: { k: true },
+      s: { $set: [1, 2, 3] },
+      u: null,
+    });
   });
 
   it("seeded inputs: the same grade_id and seed give the same values, another seed other values", () => {
@@ -60,7 +77,11 @@ describe("observations: the grader's comparison", () => {
     assert.notEqual(difference("1", 1), null, "a string is not a number");
     assert.match(difference(1212417, 1212416) ?? "", /got 1212417, expected 1212416/, "whole numbers (counts) exactly");
     assert.equal(difference(1212417, 1212416, { rtol: 1e-4 }), null, "unless the test declares a tolerance");
-    assert.equal(difference({ $tensor: { shape: [1], dtype: "float32", values: [16777218] } }, { $tensor: { shape: [1], dtype: "float32", values: [16777216] } }), null, "tensor values always within the tolerance");
+    assert.equal(
+      difference({ $tensor: { shape: [1], dtype: "float32", values: [16777218] } }, { $tensor: { shape: [1], dtype: "float32", values: [16777216] } }),
+      null,
+      "tensor values always within the tolerance",
+    );
   });
 
   it("tensors: shape exact, values within the tolerance; arrays in order unless unordered; sets unordered", () => {
@@ -85,7 +106,16 @@ describe("observations: the grader's comparison", () => {
     assert.equal(compareRecords(rec([{ name: "y", value: 1.4, tolerance: {} }]), want).ok, true, "the solution's atol");
     assert.equal(compareRecords(rec([{ name: "y", value: 9, tolerance: { atol: 1e9 } }]), want).ok, false, "the student's own tolerance counts for nothing");
     assert.match(compareRecords(rec([]), want).message, /"y" was not observed/);
-    assert.match(compareRecords(rec([{ name: "y", value: 1, tolerance: {} }, { name: "y", value: 1, tolerance: {} }]), want).message, /observed 2 times/);
+    assert.match(
+      compareRecords(
+        rec([
+          { name: "y", value: 1, tolerance: {} },
+          { name: "y", value: 1, tolerance: {} },
+        ]),
+        want,
+      ).message,
+      /observed 2 times/,
+    );
     assert.match(compareRecords(rec([{ name: "y", value: 1, tolerance: {} }], 8), want).message, /seed 8, not the grading seed 7/);
     assert.match(compareRecords(rec([{ name: "y", value: 3, tolerance: {} }]), want).message, /expected 1/);
     assert.doesNotMatch(compareRecords(rec([{ name: "y", value: 3, tolerance: {} }]), want, { hidden: true }).message, /expected/);

@@ -61,10 +61,27 @@ describe("ops: fast matMul gradients and the wasm UnsortedSegmentSum kernel", ()
   });
 
   it("gather's gradient on this backend equals the cpu backend's (embedding rows used twice)", async () => {
-    const table = [[1, 2], [3, 4], [5, 6], [7, 8]];
+    const table = [
+      [1, 2],
+      [3, 4],
+      [5, 6],
+      [7, 8],
+    ];
     const ids = [3, 1, 3, 0, 1, 1];
-    const upstream = [[1, -1], [2, 0.5], [0.25, 3], [4, 4], [-2, 1], [0, 1]];
-    const gradOf = () => tf.tidy(() => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, tf.tensor1d(ids, "int32")), tf.tensor2d(upstream))))(tf.tensor2d(table)).arraySync());
+    const upstream = [
+      [1, -1],
+      [2, 0.5],
+      [0.25, 3],
+      [4, 4],
+      [-2, 1],
+      [0, 1],
+    ];
+    const gradOf = () =>
+      tf.tidy(() =>
+        tf
+          .grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, tf.tensor1d(ids, "int32")), tf.tensor2d(upstream))))(tf.tensor2d(table))
+          .arraySync(),
+      );
     const here = gradOf();
     const backend = tf.getBackend();
     await tf.setBackend("cpu");

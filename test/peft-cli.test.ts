@@ -11,7 +11,12 @@ import { strict as assert } from "node:assert";
 import { comparisonFigures, comparisonFrame, comparisonTable, ComparisonRow } from "../lib/experiments/compare";
 
 const ROOT = path.resolve(__dirname, "..");
-const cli = (args: string[]) => execFileSync(process.execPath, [path.join(ROOT, "node_modules/tsx/dist/cli.mjs"), "scripts/peft.ts", ...args], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+const cli = (args: string[]) =>
+  execFileSync(process.execPath, [path.join(ROOT, "node_modules/tsx/dist/cli.mjs"), "scripts/peft.ts", ...args], {
+    cwd: ROOT,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  });
 
 describe("PEFT command line", function () {
   this.timeout(180_000);
@@ -28,7 +33,10 @@ describe("PEFT command line", function () {
     assert.deepEqual(metrics.labels, ["ham", "spam"]);
     const evaluated = JSON.parse(cli(["eval", "--task", "spam", "--adapter", adapter, "--limit", "48"]).replace(/^[^{]*/, ""));
     assert.equal(evaluated.accuracy, metrics.testAccuracy, "eval reloads the same adapter");
-    assert.throws(() => cli(["train", "--task", "spam", "--method", "lora", "--max-steps", "1", "--limit", "16", "--out", adapter]), /already holds .*--overwrite/);
+    assert.throws(
+      () => cli(["train", "--task", "spam", "--method", "lora", "--max-steps", "1", "--limit", "16", "--out", adapter]),
+      /already holds .*--overwrite/,
+    );
     cli(["merge", "--adapter", adapter, "--out", merged]);
     const mergedEval = JSON.parse(cli(["eval", "--task", "spam", "--adapter", merged, "--limit", "48"]).replace(/^[^{]*/, ""));
     assert.ok(Math.abs(mergedEval.accuracy - metrics.testAccuracy) < 1e-9, "the merged checkpoint predicts like the adapter");
@@ -47,14 +55,30 @@ describe("PEFT command line", function () {
   });
 
   it("unknown methods and tasks are errors that list the choices", () => {
-    assert.throws(() => cli(["train", "--task", "spam", "--method", "prefix", "--out", path.join(dir, "x")]), /unknown method "prefix"; choose one of: full, head, lora, dora, vblora, waveft, qlora/);
+    assert.throws(
+      () => cli(["train", "--task", "spam", "--method", "prefix", "--out", path.join(dir, "x")]),
+      /unknown method "prefix"; choose one of: full, head, lora, dora, vblora, waveft, qlora/,
+    );
     assert.throws(() => cli(["eval", "--task", "imdb", "--adapter", adapter]), /--task must be one of spam, wordnet/);
   });
 
   it("comparison rows become a table, a danfojs DataFrame and plotly figures", () => {
     const row = (method: string, acc: number): ComparisonRow => ({
-      task: "spam", method, description: method, trainableParams: 1000, totalParams: 10000, trainablePercent: 10, storedBytes: 4000,
-      trainSeconds: 12, stepsPerSecond: 2, peakBytes: 2e6, accuracy: acc, macroF1: acc - 0.01, validationAccuracy: acc, epochs: 1, lr: 1e-3,
+      task: "spam",
+      method,
+      description: method,
+      trainableParams: 1000,
+      totalParams: 10000,
+      trainablePercent: 10,
+      storedBytes: 4000,
+      trainSeconds: 12,
+      stepsPerSecond: 2,
+      peakBytes: 2e6,
+      accuracy: acc,
+      macroF1: acc - 0.01,
+      validationAccuracy: acc,
+      epochs: 1,
+      lr: 1e-3,
     });
     const rows = [row("lora", 0.9), row("dora", 0.92)];
     assert.match(comparisonTable(rows), /\| spam \| dora \| 1,000 \| 10\.00% \| 4\.0 kB \| 12 s \| 2\.00 MB \| 92\.00% \| 91\.00% \|/);

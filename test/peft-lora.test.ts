@@ -16,15 +16,47 @@ import { readSafetensors, writeSafetensors } from "../lib/io/safetensors";
 import { Rng } from "../lib/util/random";
 import { assertClose, setupBackend } from "./helpers";
 
-const tiny = bertConfig({ vocabSize: 40, hiddenSize: 8, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 16, maxPositionEmbeddings: 16, hiddenDropoutProb: 0, attentionProbsDropoutProb: 0 });
-const inputs = () => ({ inputIds: tf.tensor2d([[2, 11, 12, 13, 3], [2, 20, 21, 3, 0]], [2, 5], "int32"), attentionMask: tf.tensor2d([[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]], [2, 5], "int32") });
+const tiny = bertConfig({
+  vocabSize: 40,
+  hiddenSize: 8,
+  numHiddenLayers: 2,
+  numAttentionHeads: 2,
+  intermediateSize: 16,
+  maxPositionEmbeddings: 16,
+  hiddenDropoutProb: 0,
+  attentionProbsDropoutProb: 0,
+});
+const inputs = () => ({
+  inputIds: tf.tensor2d(
+    [
+      [2, 11, 12, 13, 3],
+      [2, 20, 21, 3, 0],
+    ],
+    [2, 5],
+    "int32",
+  ),
+  attentionMask: tf.tensor2d(
+    [
+      [1, 1, 1, 1, 1],
+      [1, 1, 1, 1, 0],
+    ],
+    [2, 5],
+    "int32",
+  ),
+});
 const fresh = () => new BertForSequenceClassification(tiny, { numLabels: 2, rng: new Rng(3) }).eval();
 
 /** Sets every lora_B (and A) to random values so the adapter is not a no-op. */
 function perturb(model: { namedParameters(): Array<[string, tf.Variable]> }, seed: number): void {
   const rng = new Rng(seed);
   for (const [n, p] of model.namedParameters()) {
-    if (/lora_(A|B)\./.test(n)) p.assign(tf.tensor(Array.from({ length: p.size }, () => rng.normal() * 0.3), p.shape));
+    if (/lora_(A|B)\./.test(n))
+      p.assign(
+        tf.tensor(
+          Array.from({ length: p.size }, () => rng.normal() * 0.3),
+          p.shape,
+        ),
+      );
   }
 }
 
@@ -37,7 +69,10 @@ describe("PEFT: LoRA and DoRA", () => {
 
   it("injects by module name like peft and names parameters like peft", () => {
     const peft = getPeftModel(fresh(), loraConfig({ r: 2, targetModules: ["query", "value"] }));
-    const names = peft.namedParameters().map(([n]) => n).filter((n) => n.includes("lora"));
+    const names = peft
+      .namedParameters()
+      .map(([n]) => n)
+      .filter((n) => n.includes("lora"));
     assert.deepEqual(names.slice(0, 2), [
       "base_model.model.bert.encoder.layer.0.attention.self.query.lora_A.default.weight",
       "base_model.model.bert.encoder.layer.0.attention.self.query.lora_B.default.weight",
@@ -47,7 +82,10 @@ describe("PEFT: LoRA and DoRA", () => {
   });
 
   it("unknown or unsupported target names are errors that list the model's module names", () => {
-    assert.throws(() => getPeftModel(fresh(), loraConfig({ targetModules: ["query", "q_proj"] })), /target module "q_proj" is not in the model\. The model's adaptable \(Linear\) modules are named: query, key, value, dense, classifier/);
+    assert.throws(
+      () => getPeftModel(fresh(), loraConfig({ targetModules: ["query", "q_proj"] })),
+      /target module "q_proj" is not in the model\. The model's adaptable \(Linear\) modules are named: query, key, value, dense, classifier/,
+    );
     assert.throws(() => getPeftModel(fresh(), loraConfig({ targetModules: ["LayerNorm"] })), /matches ".*LayerNorm", a LayerNorm, which LORA cannot adapt/);
     assert.throws(() => getPeftModel(fresh(), loraConfig({ targetModules: "nothing\\.here" })), /matched no module/);
     const regex = getPeftModel(fresh(), loraConfig({ targetModules: ".*layer\\.1\\.attention\\.self\\.(query|key)" }));
@@ -64,7 +102,11 @@ describe("PEFT: LoRA and DoRA", () => {
   });
 
   it("merged equals unmerged, and unmerge restores W (LoRA, rsLoRA, DoRA)", () => {
-    for (const cfg of [{ useDora: false, useRslora: false }, { useDora: false, useRslora: true }, { useDora: true, useRslora: false }]) {
+    for (const cfg of [
+      { useDora: false, useRslora: false },
+      { useDora: false, useRslora: true },
+      { useDora: true, useRslora: false },
+    ]) {
       const peft = getPeftModel(fresh(), loraConfig({ r: 2, loraAlpha: 4, targetModules: ["query", "dense"], ...cfg }));
       perturb(peft, 7);
       const layer = peft.baseModel.getSubmodule("bert.encoder.layer.0.attention.self.query") as LoraLayer;
@@ -85,7 +127,16 @@ describe("PEFT: LoRA and DoRA", () => {
   });
 
   it("LoRA's scaling is alpha/r, or alpha/sqrt(r) with rsLoRA; rank and alpha patterns apply per module", () => {
-    const peft = getPeftModel(fresh(), loraConfig({ r: 4, loraAlpha: 8, targetModules: ["query", "value"], rankPattern: { "layer\\.1\\.attention\\.self\\.value": 2 }, alphaPattern: { value: 16 } }));
+    const peft = getPeftModel(
+      fresh(),
+      loraConfig({
+        r: 4,
+        loraAlpha: 8,
+        targetModules: ["query", "value"],
+        rankPattern: { "layer\\.1\\.attention\\.self\\.value": 2 },
+        alphaPattern: { value: 16 },
+      }),
+    );
     const q = peft.baseModel.getSubmodule("bert.encoder.layer.0.attention.self.query") as LoraLayer;
     const v0 = peft.baseModel.getSubmodule("bert.encoder.layer.0.attention.self.value") as LoraLayer;
     const v1 = peft.baseModel.getSubmodule("bert.encoder.layer.1.attention.self.value") as LoraLayer;
@@ -143,34 +194,59 @@ describe("PEFT: LoRA and DoRA", () => {
   it("printTrainableParameters uses peft's format", () => {
     const peft = getPeftModel(fresh(), loraConfig({ r: 2 }));
     const { trainable, all } = peft.trainableParameterCounts();
-    assert.equal(peft.trainableParametersLine(), `trainable params: ${trainable.toLocaleString("en-US")} || all params: ${all.toLocaleString("en-US")} || trainable%: ${((100 * trainable) / all).toFixed(4)}`);
+    assert.equal(
+      peft.trainableParametersLine(),
+      `trainable params: ${trainable.toLocaleString("en-US")} || all params: ${all.toLocaleString("en-US")} || trainable%: ${((100 * trainable) / all).toFixed(4)}`,
+    );
     assert.match(peft.trainableParametersLine(), /^trainable params: [\d,]+ \|\| all params: [\d,]+ \|\| trainable%: \d+\.\d{4}$/);
   });
 
   it("the gradient reaches exactly the adapter tensors (and modulesToSave), and only they change", () => {
     const peft = getPeftModel(fresh(), loraConfig({ r: 2, targetModules: ["query", "value"], useDora: true, modulesToSave: ["classifier"] }));
-    const trainable = peft.namedParameters().filter(([, p]) => p.trainable).map(([n]) => n);
-    assert.ok(trainable.every((n) => /lora_(A|B|magnitude_vector)\.default\.|classifier\./.test(n)), trainable.join(", "));
+    const trainable = peft
+      .namedParameters()
+      .filter(([, p]) => p.trainable)
+      .map(([n]) => n);
+    assert.ok(
+      trainable.every((n) => /lora_(A|B|magnitude_vector)\.default\.|classifier\./.test(n)),
+      trainable.join(", "),
+    );
     assert.equal(trainable.length, 4 * 3 + 2);
     const all = peft.namedParameters().map(([, p]) => p);
-    const { grads } = tf.variableGrads(() => tf.sum(tf.square(peft.forward(inputs()))) as tf.Scalar, all.filter((p) => p.trainable));
+    const { grads } = tf.variableGrads(
+      () => tf.sum(tf.square(peft.forward(inputs()))) as tf.Scalar,
+      all.filter((p) => p.trainable),
+    );
     const withGrad = new Set(Object.keys(grads));
     assert.deepEqual(all.filter((p) => withGrad.has(p.name)).length, trainable.length);
   });
 
-  it("an adapter named like a module (\"dense\", \"self\", \"query\") trains and saves only its own tensors", () => {
+  it('an adapter named like a module ("dense", "self", "query") trains and saves only its own tensors', () => {
     for (const adapterName of ["dense", "self", "query", "weight", "layer"]) {
       for (const useDora of [false, true]) {
-        const peft = getPeftModel(fresh(), loraConfig({ r: 2, targetModules: ["query", "value", "dense"], modulesToSave: ["classifier"], useDora }), { adapterName });
-        const trainable = peft.namedParameters().filter(([, p]) => p.trainable).map(([n]) => n);
+        const peft = getPeftModel(fresh(), loraConfig({ r: 2, targetModules: ["query", "value", "dense"], modulesToSave: ["classifier"], useDora }), {
+          adapterName,
+        });
+        const trainable = peft
+          .namedParameters()
+          .filter(([, p]) => p.trainable)
+          .map(([n]) => n);
         const wrong = trainable.filter((n) => !/\.(lora_A|lora_B|lora_magnitude_vector)\./.test(n) && !/\.classifier\./.test(n));
         assert.deepEqual(wrong, [], `adapter "${adapterName}" made base tensors trainable`);
         const perLayer = useDora ? 3 : 2;
-        assert.equal(trainable.length, peft.adapterLayers().length * perLayer + 2, `adapter "${adapterName}": A, B${useDora ? ", m" : ""} per layer + the classifier`);
+        assert.equal(
+          trainable.length,
+          peft.adapterLayers().length * perLayer + 2,
+          `adapter "${adapterName}": A, B${useDora ? ", m" : ""} per layer + the classifier`,
+        );
         const dir = tmpDir();
         savePretrained(peft, dir);
         const keys = [...readSafetensors(path.join(dir, "adapter_model.safetensors")).tensors.keys()];
-        assert.equal(keys.filter((k) => k.includes("base_layer") || /\.(weight|bias)$/.test(k) && !/(lora_[AB]|classifier)\.(weight|bias)$/.test(k)).length, 0, `adapter "${adapterName}" saved base tensors: ${keys.join(", ")}`);
+        assert.equal(
+          keys.filter((k) => k.includes("base_layer") || (/\.(weight|bias)$/.test(k) && !/(lora_[AB]|classifier)\.(weight|bias)$/.test(k))).length,
+          0,
+          `adapter "${adapterName}" saved base tensors: ${keys.join(", ")}`,
+        );
         assert.equal(keys.length, trainable.length);
       }
     }
@@ -186,10 +262,20 @@ describe("PEFT: LoRA and DoRA", () => {
     assertClose(peft.forward(inputs()), outA, 0, "adding does not activate");
     peft.setAdapter("other");
     assertClose(peft.forward(inputs()), base, 1e-6, "the new adapter is a no-op");
-    assert.ok(peft.namedParameters().filter(([, p]) => p.trainable).every(([n]) => n.includes(".other.")));
+    assert.ok(
+      peft
+        .namedParameters()
+        .filter(([, p]) => p.trainable)
+        .every(([n]) => n.includes(".other.")),
+    );
     peft.setAdapter("default");
     assertClose(peft.forward(inputs()), outA, 0, "switching back");
-    assertClose(peft.withAdaptersDisabled(() => peft.forward(inputs())), base, 1e-6, "disabled = base model");
+    assertClose(
+      peft.withAdaptersDisabled(() => peft.forward(inputs())),
+      base,
+      1e-6,
+      "disabled = base model",
+    );
     assertClose(peft.forward(inputs()), outA, 0, "re-enabled");
     peft.deleteAdapter("other");
     assert.ok(!peft.namedParameters().some(([n]) => n.includes(".other.")));
@@ -223,11 +309,17 @@ describe("PEFT: LoRA and DoRA", () => {
     renamed.delete("base_model.model.bert.encoder.layer.0.attention.self.query.lora_A.weight");
     renamed.set("base_model.model.bert.encoder.layer.0.attention.self.query.lora_A.default.weight", entry as { shape: number[]; data: Float32Array });
     writeSafetensors(path.join(dir, "adapter_model.safetensors"), renamed, { format: "pt" });
-    assert.throws(() => fromPretrained(fresh(), dir), /unexpected tensor "base_model\.model\.bert\.encoder\.layer\.0\.attention\.self\.query\.lora_A\.default\.weight"/);
+    assert.throws(
+      () => fromPretrained(fresh(), dir),
+      /unexpected tensor "base_model\.model\.bert\.encoder\.layer\.0\.attention\.self\.query\.lora_A\.default\.weight"/,
+    );
     const reshaped = new Map(tensors);
     reshaped.set("base_model.model.bert.encoder.layer.0.attention.self.query.lora_A.weight", { shape: [3, 8], data: new Float32Array(24) });
     writeSafetensors(path.join(dir, "adapter_model.safetensors"), reshaped, { format: "pt" });
-    assert.throws(() => fromPretrained(fresh(), dir), /"base_model\.model\.bert\.encoder\.layer\.0\.attention\.self\.query\.lora_A\.weight" has shape \[3,8\] but the model expects \[2,8\]/);
+    assert.throws(
+      () => fromPretrained(fresh(), dir),
+      /"base_model\.model\.bert\.encoder\.layer\.0\.attention\.self\.query\.lora_A\.weight" has shape \[3,8\] but the model expects \[2,8\]/,
+    );
   });
 
   it("mergeAndUnload gives back a plain model with the adapter folded in", () => {

@@ -14,8 +14,34 @@ import { fromPretrained, savePretrained } from "../lib/peft/serialization";
 import { Rng } from "../lib/util/random";
 import { assertClose, setupBackend } from "./helpers";
 
-const cfg = bertConfig({ vocabSize: 40, hiddenSize: 64, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 128, maxPositionEmbeddings: 16, hiddenDropoutProb: 0, attentionProbsDropoutProb: 0 });
-const inputs = () => ({ inputIds: tf.tensor2d([[2, 11, 12, 13, 3], [2, 20, 21, 3, 0]], [2, 5], "int32"), attentionMask: tf.tensor2d([[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]], [2, 5], "int32") });
+const cfg = bertConfig({
+  vocabSize: 40,
+  hiddenSize: 64,
+  numHiddenLayers: 2,
+  numAttentionHeads: 2,
+  intermediateSize: 128,
+  maxPositionEmbeddings: 16,
+  hiddenDropoutProb: 0,
+  attentionProbsDropoutProb: 0,
+});
+const inputs = () => ({
+  inputIds: tf.tensor2d(
+    [
+      [2, 11, 12, 13, 3],
+      [2, 20, 21, 3, 0],
+    ],
+    [2, 5],
+    "int32",
+  ),
+  attentionMask: tf.tensor2d(
+    [
+      [1, 1, 1, 1, 1],
+      [1, 1, 1, 1, 0],
+    ],
+    [2, 5],
+    "int32",
+  ),
+});
 const fresh = () => new BertForSequenceClassification(cfg, { numLabels: 2, rng: new Rng(3) }).eval();
 const ENCODER = "bert\\.encoder\\..*\\.(query|key|value|dense)";
 
@@ -40,9 +66,21 @@ describe("PEFT: QLoRA", () => {
     const before = model.forward(inputs());
     const peft = getPeftModel(model, loraConfig({ r: 4, targetModules: ENCODER, modulesToSave: ["classifier"] }));
     assertClose(peft.forward(inputs()), before, 1e-6, "fresh adapter on a 4-bit base");
-    const trainable = peft.namedParameters().filter(([, p]) => p.trainable).map(([n]) => n);
-    assert.ok(trainable.every((n) => /lora_(A|B)\.default\.|classifier\./.test(n)), trainable.join(", "));
-    const { grads } = tf.variableGrads(() => tf.sum(tf.square(peft.forward(inputs()))) as tf.Scalar, peft.namedParameters().filter(([, p]) => p.trainable).map(([, p]) => p));
+    const trainable = peft
+      .namedParameters()
+      .filter(([, p]) => p.trainable)
+      .map(([n]) => n);
+    assert.ok(
+      trainable.every((n) => /lora_(A|B)\.default\.|classifier\./.test(n)),
+      trainable.join(", "),
+    );
+    const { grads } = tf.variableGrads(
+      () => tf.sum(tf.square(peft.forward(inputs()))) as tf.Scalar,
+      peft
+        .namedParameters()
+        .filter(([, p]) => p.trainable)
+        .map(([, p]) => p),
+    );
     assert.equal(Object.keys(grads).length, trainable.length, "every trainable tensor gets a gradient");
     for (const [n, p] of peft.namedParameters()) if (n.includes("lora_B")) p.assign(tf.randomNormal(p.shape, 0, 0.02, "float32", 9));
     const out = peft.forward(inputs());

@@ -26,13 +26,32 @@ describe("PEFT methods train on spam", () => {
       const { model, tokenizer } = loadBertForSequenceClassification(SHIPPED, { labels: labelNames("spam") });
       const task = loadTask("spam", tokenizer, { limit: 16, maxLength: 32 });
       const prepared = prepareMethod(method, model);
-      const trainable = new Set(prepared.model.namedParameters().filter(([, p]) => p.trainable).map(([n]) => n));
-      const frozenName = [...prepared.model.namedParameters()].map(([n]) => n).find((n) => n.includes("encoder.layer.0.attention.self.query") && n.endsWith("weight") && !trainable.has(n));
-      const frozen = frozenName ? prepared.model.namedParameters().find(([n]) => n === frozenName)?.[1].clone() : null;
-      const codes = () => ((prepared.model as unknown as Module).getSubmodule("base_model.model.bert.encoder.layer.0.attention.self.query.base_layer") as Linear4bit).quantState.packed.slice();
+      const trainable = new Set(
+        prepared.model
+          .namedParameters()
+          .filter(([, p]) => p.trainable)
+          .map(([n]) => n),
+      );
+      const frozenName = [...prepared.model.namedParameters()]
+        .map(([n]) => n)
+        .find((n) => n.includes("encoder.layer.0.attention.self.query") && n.endsWith("weight") && !trainable.has(n));
+      const frozen = frozenName
+        ? prepared.model
+            .namedParameters()
+            .find(([n]) => n === frozenName)?.[1]
+            .clone()
+        : null;
+      const codes = () =>
+        (
+          (prepared.model as unknown as Module).getSubmodule("base_model.model.bert.encoder.layer.0.attention.self.query.base_layer") as Linear4bit
+        ).quantState.packed.slice();
       const codesBefore = method === "qlora" ? codes() : null;
       const opt = new AdamW(prepared.model.namedParameters(), { lr: prepared.lr, lrScale: prepared.lrScale });
-      const batch = makeBatch(task.splits.train, Array.from({ length: 16 }, (_, i) => i), tokenizer.padId);
+      const batch = makeBatch(
+        task.splits.train,
+        Array.from({ length: 16 }, (_, i) => i),
+        tokenizer.padId,
+      );
       const loss = () => crossEntropy(prepared.model.forward(batch), batch.labels);
       prepared.model.eval(); // dropout off: the loss is a function of the weights only
       const before = tf.tidy(() => loss().dataSync()[0]);

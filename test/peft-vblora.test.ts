@@ -17,7 +17,16 @@ import { readSafetensors } from "../lib/io/safetensors";
 import { Rng } from "../lib/util/random";
 import { assertClose, setupBackend } from "./helpers";
 
-const tiny = bertConfig({ vocabSize: 40, hiddenSize: 8, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 16, maxPositionEmbeddings: 16, hiddenDropoutProb: 0, attentionProbsDropoutProb: 0 });
+const tiny = bertConfig({
+  vocabSize: 40,
+  hiddenSize: 8,
+  numHiddenLayers: 2,
+  numAttentionHeads: 2,
+  intermediateSize: 16,
+  maxPositionEmbeddings: 16,
+  hiddenDropoutProb: 0,
+  attentionProbsDropoutProb: 0,
+});
 const inputs = () => ({ inputIds: tf.tensor2d([[2, 11, 12, 13, 3]], [1, 5], "int32") });
 const fresh = () => new BertForSequenceClassification(tiny, { numLabels: 2, rng: new Rng(3) }).eval();
 const cfg = (o = {}) => vbloraConfig({ r: 2, numVectors: 6, vectorLength: 4, topk: 2, targetModules: ["query", "value"], ...o });
@@ -60,7 +69,10 @@ describe("PEFT: VB-LoRA", () => {
   it("one bank is shared by every adapted layer and saved once as base_model.vblora_vector_bank", () => {
     const peft = getPeftModel(fresh(), cfg({ modulesToSave: ["classifier"] }));
     const banks = peft.namedParameters().filter(([n]) => n.includes("vblora_vector_bank"));
-    assert.deepEqual(banks.map(([n, p]) => [n, p.shape]), [["base_model.vblora_vector_bank.default", [6, 4]]]);
+    assert.deepEqual(
+      banks.map(([n, p]) => [n, p.shape]),
+      [["base_model.vblora_vector_bank.default", [6, 4]]],
+    );
     assert.equal(peft.trainableParameterCounts().trainable, countAdapterParameters(fresh(), cfg()) + 8 * 2 + 2);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vb-"));
     savePretrained(peft, dir);
@@ -91,7 +103,10 @@ describe("PEFT: VB-LoRA", () => {
   });
 
   it("widths the vector length does not divide are an error that suggests lengths that fit", () => {
-    assert.throws(() => getPeftModel(fresh(), cfg({ vectorLength: 3 })), /module "bert\.encoder\.layer\.0\.attention\.self\.query" is 8 → 8, which vectorLength 3 does not divide.*Vector lengths that fit: 4, 8/);
+    assert.throws(
+      () => getPeftModel(fresh(), cfg({ vectorLength: 3 })),
+      /module "bert\.encoder\.layer\.0\.attention\.self\.query" is 8 → 8, which vectorLength 3 does not divide.*Vector lengths that fit: 4, 8/,
+    );
     assert.throws(() => countAdapterParameters(fresh(), cfg({ vectorLength: 256 })), /vectorLength 256 does not divide/);
   });
 

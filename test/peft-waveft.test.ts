@@ -16,17 +16,45 @@ import { readSafetensors } from "../lib/io/safetensors";
 import { Rng } from "../lib/util/random";
 import { assertClose, setupBackend } from "./helpers";
 
-const tiny = bertConfig({ vocabSize: 40, hiddenSize: 8, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 16, maxPositionEmbeddings: 16, hiddenDropoutProb: 0, attentionProbsDropoutProb: 0 });
+const tiny = bertConfig({
+  vocabSize: 40,
+  hiddenSize: 8,
+  numHiddenLayers: 2,
+  numAttentionHeads: 2,
+  intermediateSize: 16,
+  maxPositionEmbeddings: 16,
+  hiddenDropoutProb: 0,
+  attentionProbsDropoutProb: 0,
+});
 const inputs = () => ({ inputIds: tf.tensor2d([[2, 11, 12, 13, 3]], [1, 5], "int32") });
 const fresh = () => new BertForSequenceClassification(tiny, { numLabels: 2, rng: new Rng(3) }).eval();
 
-interface Case { out: number; in: number; n: number; family: string; seed: number; scaling: number; spectrum: number[]; rows: number[]; cols: number[]; delta: number[][] }
+interface Case {
+  out: number;
+  in: number;
+  n: number;
+  family: string;
+  seed: number;
+  scaling: number;
+  spectrum: number[];
+  rows: number[];
+  cols: number[];
+  delta: number[][];
+}
 
 function layerFor(c: Case): WaveFTLayer {
   const base = new Linear(c.in, c.out);
   base.setTrainable(false);
   const layer = new WaveFTLayer(base);
-  layer.addAdapter("default", { n: c.n, scaling: c.scaling, waveletFamily: c.family, useIdwt: true, randomLocSeed: c.seed, initWeights: true, rng: new Rng(0) });
+  layer.addAdapter("default", {
+    n: c.n,
+    scaling: c.scaling,
+    waveletFamily: c.family,
+    useIdwt: true,
+    randomLocSeed: c.seed,
+    initWeights: true,
+    rng: new Rng(0),
+  });
   layer.getSubmodule("waveft_spectrum").param("default").assign(tf.tensor1d(c.spectrum));
   return layer;
 }
@@ -96,8 +124,20 @@ describe("PEFT: WaveFT", () => {
 
   it("counts: n per module; Llama-3.2-3B q,v with n=5000 has 280,000; proportional allocation rounds half to even", () => {
     assert.equal(countAdapterParameters(llamaSkeleton(), waveftConfig({ nFrequency: 5000, targetModules: ["q_proj", "v_proj"] })), 280_000);
-    assert.deepEqual(proportionalFrequencies(10, [{ inFeatures: 4, outFeatures: 4 }, { inFeatures: 4, outFeatures: 12 }]), [5, 15]);
-    assert.deepEqual(proportionalFrequencies(3, [{ inFeatures: 1, outFeatures: 1 }, { inFeatures: 1, outFeatures: 3 }]), [2, 4]); // 1.5 → 2, 4.5 → 4
+    assert.deepEqual(
+      proportionalFrequencies(10, [
+        { inFeatures: 4, outFeatures: 4 },
+        { inFeatures: 4, outFeatures: 12 },
+      ]),
+      [5, 15],
+    );
+    assert.deepEqual(
+      proportionalFrequencies(3, [
+        { inFeatures: 1, outFeatures: 1 },
+        { inFeatures: 1, outFeatures: 3 },
+      ]),
+      [2, 4],
+    ); // 1.5 → 2, 4.5 → 4
     const cfg = waveftConfig({ nFrequency: 10, targetModules: ["query", "dense"], nFrequencyPattern: { "intermediate\\.dense": 30 } });
     const peft = getPeftModel(fresh(), cfg);
     assert.equal(peft.trainableParameterCounts().trainable, countAdapterParameters(fresh(), cfg));

@@ -50,7 +50,15 @@ describe("QR-Adaptor: memory model", () => {
 
   it("adds quantized weights, 16-bit LoRA parameters and one fp32 scale per 128 weights", () => {
     // 4 bits: 1000·4/8 = 500; rank 8: 300·8·2 = 4800; ceil(1000/128) = 8 blocks · 4 bytes = 32
-    assert.deepEqual(layerMemory(layer, { bits: 4, rank: 8 }), { name: "layer.0", bits: 4, rank: 8, weightBytes: 500, loraBytes: 4800, constantBytes: 32, totalBytes: 5332 });
+    assert.deepEqual(layerMemory(layer, { bits: 4, rank: 8 }), {
+      name: "layer.0",
+      bits: 4,
+      rank: 8,
+      weightBytes: 500,
+      loraBytes: 4800,
+      constantBytes: 32,
+      totalBytes: 5332,
+    });
     // 3 bits pack 3/8 of a byte per weight: 375 + 0 + 32
     assert.equal(memoryBytes([layer], [{ bits: 3, rank: 0 }]), 407);
     // 16 bits are stored unquantized: no constants
@@ -59,7 +67,10 @@ describe("QR-Adaptor: memory model", () => {
 
   it("sums the layers and breaks the total into its terms", () => {
     const layers = [layer, { name: "layer.1", weightParams: 256, loraParamsPerRank: 64 }];
-    const config = [{ bits: 8, rank: 4 }, { bits: 4, rank: 16 }];
+    const config = [
+      { bits: 8, rank: 4 },
+      { bits: 4, rank: 16 },
+    ];
     const b = memoryBreakdown(layers, config);
     assert.equal(b.weightBytes, 1000 + 128);
     assert.equal(b.loraBytes, 300 * 4 * 2 + 64 * 16 * 2);
@@ -69,7 +80,7 @@ describe("QR-Adaptor: memory model", () => {
   });
 
   it("finds the smallest reachable memory", () => {
-    assert.equal(minimumMemoryBytes([layer], PAPER_LADDERS), 1000 * 2 / 8 + 300 * 4 * 2 + 32);
+    assert.equal(minimumMemoryBytes([layer], PAPER_LADDERS), (1000 * 2) / 8 + 300 * 4 * 2 + 32);
   });
 });
 
@@ -172,7 +183,16 @@ describe("QR-Adaptor: NSGA-II", () => {
     assert.equal(d[3], Infinity);
     assert.ok(Math.abs(d[1] - ((3 - 1) / 3 + (5 - 2) / 4)) < 1e-12);
     assert.ok(Math.abs(d[2] - ((4 - 2) / 3 + (3 - 1) / 4)) < 1e-12);
-    assert.deepEqual(crowdingDistance([[1, 1], [1, 1]], [0, 1]), [Infinity, Infinity]);
+    assert.deepEqual(
+      crowdingDistance(
+        [
+          [1, 1],
+          [1, 1],
+        ],
+        [0, 1],
+      ),
+      [Infinity, Infinity],
+    );
   });
 
   it("keeps whole fronts, then cuts the last one by crowding", () => {
@@ -201,8 +221,13 @@ describe("QR-Adaptor: NSGA-II", () => {
       rng: new Rng(7),
     });
     const front = result.front.map((s) => s.individual).sort((a, b) => a - b);
-    assert.deepEqual(front, Array.from({ length: 21 }, (_, i) => i));
-    const population = nonDominatedSort(result.population.map((p) => p.objectives))[0].map((i) => result.population[i].individual).sort((a, b) => a - b);
+    assert.deepEqual(
+      front,
+      Array.from({ length: 21 }, (_, i) => i),
+    );
+    const population = nonDominatedSort(result.population.map((p) => p.objectives))[0]
+      .map((i) => result.population[i].individual)
+      .sort((a, b) => a - b);
     assert.deepEqual(population, front);
     assert.equal(calls, result.evaluations);
     assert.equal(new Set(result.archive.map((a) => a.individual)).size, calls); // never evaluated twice
@@ -312,7 +337,10 @@ describe("QR-Adaptor: search", () => {
   it("the surrogate is a k-nearest-neighbour regression: exact on what it has seen, inverse-distance weighted elsewhere", () => {
     const ladders: Ladders = { bits: [4, 8, 16], ranks: [0, 8, 16] };
     const c = (b: number, r: number): Configuration => [{ bits: b, rank: r }];
-    const archive = [{ config: c(4, 0), score: 1, memory: 0 }, { config: c(16, 16), score: 3, memory: 0 }];
+    const archive = [
+      { config: c(4, 0), score: 1, memory: 0 },
+      { config: c(16, 16), score: 3, memory: 0 },
+    ];
     const predict = knnPredictor(archive, ladders, 2);
     assert.equal(predict(c(4, 0)), 1);
     assert.equal(predict(c(16, 16)), 3);

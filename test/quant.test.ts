@@ -42,7 +42,11 @@ import {
 import { Rng, normalArray } from "../lib/util/random";
 import { assertClose, maxAbsDiff, setupBackend } from "./helpers";
 
-interface Packed4 { packed: string; absmax: number[]; dequant: number[] }
+interface Packed4 {
+  packed: string;
+  absmax: number[];
+  dequant: number[];
+}
 interface Case {
   name: string;
   blocksize: number;
@@ -53,7 +57,12 @@ interface Case {
   int8: { codes: number[]; absmax: number[]; dequant: number[] };
   nf4_double_quant?: { offset: number; codes: number[]; absmax2: number[]; restored_absmax: number[] };
 }
-interface Fixture { nf4_code: number[]; fp4_code: number[]; nf4_from_quantiles: number[]; cases: Case[] }
+interface Fixture {
+  nf4_code: number[];
+  fp4_code: number[];
+  nf4_from_quantiles: number[];
+  cases: Case[];
+}
 
 // fp32 numbers are stored as their shortest round-trip decimals: compare after fp32 rounding (f32()).
 const fixture = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/quant/blockwise.json"), "utf8")) as Fixture;
@@ -61,10 +70,8 @@ const f32 = (a: number[]): Float32Array => Float32Array.from(a);
 
 /** The table in docs/peft-reference.md, "QLoRA (bitsandbytes NF4)". */
 const SPEC_NF4 = [
-  -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635,
-  -0.18477343022823334, -0.09105003625154495, 0.0, 0.07958029955625534, 0.16093020141124725,
-  0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941,
-  0.7229568362236023, 1.0,
+  -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0.0,
+  0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0,
 ];
 
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
@@ -99,7 +106,12 @@ describe("quant: code books", () => {
   it("inverse normal CDF: known quantiles", () => {
     assert.equal(inverseNormalCdf(0.5), 0);
     // references: torch.special.ndtri in float64; Acklam's relative error is < 1.15e-9
-    const cases: Array<[number, number]> = [[0.975, 1.959963984540054], [0.025, -1.959963984540054], [0.9677083, 1.8481309597573734], [1e-6, -4.753424308822899]];
+    const cases: Array<[number, number]> = [
+      [0.975, 1.959963984540054],
+      [0.025, -1.959963984540054],
+      [0.9677083, 1.8481309597573734],
+      [1e-6, -4.753424308822899],
+    ];
     for (const [p, z] of cases) assert.ok(Math.abs(inverseNormalCdf(p) - z) < 1.2e-9 * Math.abs(z), `Φ⁻¹(${p}) = ${inverseNormalCdf(p)} ≠ ${z}`);
   });
 
@@ -203,7 +215,10 @@ describe("quant: rounding, packing, edge cases", () => {
       for (const doubleQuant of [false, true]) {
         const s = quantize(x, { quantType: type, doubleQuant });
         const y = dequantize(s);
-        assert.ok(y.every((v) => Number.isFinite(v)), `${type} finite`);
+        assert.ok(
+          y.every((v) => Number.isFinite(v)),
+          `${type} finite`,
+        );
         // (=== so that −0 counts: restored double-quantized scales of a zero block may be a hair below 0)
         for (const i of [0, 10, 63, 128, 129]) assert.ok(y[i] === 0, `${type} dq=${doubleQuant} zero block [${i}]: ${y[i]}`);
       }
@@ -314,8 +329,14 @@ describe("quant: Linear4bit", () => {
     const q = Linear4bit.fromLinear(lin);
     assert.equal(q.trainableParameters().length, 0);
     assert.equal(q.numParameters(true), 0);
-    assert.deepEqual(q.namedParameters().map(([n]) => n), ["bias"]);
-    assert.ok(q.parameters().every((p) => !p.trainable), "the bias is frozen");
+    assert.deepEqual(
+      q.namedParameters().map(([n]) => n),
+      ["bias"],
+    );
+    assert.ok(
+      q.parameters().every((p) => !p.trainable),
+      "the bias is frozen",
+    );
     const xs = x();
     tf.tidy(() => {
       const dx = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(q.forward(t), tf.range(0, 128).reshape([1, 128]))))(xs);

@@ -15,13 +15,18 @@ describe("torch.randperm reproduction", () => {
 
   it("equals torch.randperm(n, generator=torch.Generator().manual_seed(seed)) from PyTorch", () => {
     // test/fixtures/peft/randperm.json comes from scripts/fixtures/make-randperm-fixtures.py
-    const ref = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/peft/randperm.json"), "utf8")) as { cases: Array<{ n: number; seed: number; first: number[] }> };
+    const ref = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/peft/randperm.json"), "utf8")) as {
+      cases: Array<{ n: number; seed: number; first: number[] }>;
+    };
     for (const c of ref.cases) {
       const perm = torchRandperm(c.n, c.seed);
       assert.deepEqual(Array.from(perm.subarray(0, c.first.length)), c.first, `n=${c.n} seed=${c.seed}`);
       const seen = new Uint8Array(c.n);
       perm.forEach((v) => (seen[v] = 1));
-      assert.ok(seen.every((s) => s === 1), "a permutation");
+      assert.ok(
+        seen.every((s) => s === 1),
+        "a permutation",
+      );
     }
   });
 });

@@ -25,7 +25,14 @@ interface ToyConfig extends CommonConfig {
   initScale: number;
 }
 const toyConfig = (o: Partial<Omit<ToyConfig, "peftType">> = {}): ToyConfig => ({
-  targetModules: ["query", "value"], modulesToSave: null, taskType: null, baseModelNameOrPath: null, inferenceMode: false, peftType: "TOYRANK1", initScale: 0.1, ...o,
+  targetModules: ["query", "value"],
+  modulesToSave: null,
+  taskType: null,
+  baseModelNameOrPath: null,
+  inferenceMode: false,
+  peftType: "TOYRANK1",
+  initScale: 0.1,
+  ...o,
 });
 
 /** y = base(x) + (x·v) uᵀ: one vector u (out) and one v (in) per adapter. */
@@ -44,14 +51,19 @@ class ToyLayer extends AdapterLayer {
     this.dict("toy_v").set(name, tf.tensor1d(normalArray(rng, this.inFeatures, initScale)));
   }
   adapterNames(): string[] {
-    return this.dict("toy_u").namedParameters().map(([n]) => n);
+    return this.dict("toy_u")
+      .namedParameters()
+      .map(([n]) => n);
   }
   deleteAdapter(name: string): void {
     this.dict("toy_u").removeParameter(name);
     this.dict("toy_v").removeParameter(name);
   }
   private vectors(name: string): [tf.Variable, tf.Variable] {
-    const get = (which: "toy_u" | "toy_v") => this.dict(which).namedParameters().find(([n]) => n === name)![1];
+    const get = (which: "toy_u" | "toy_v") =>
+      this.dict(which)
+        .namedParameters()
+        .find(([n]) => n === name)![1];
     return [get("toy_u"), get("toy_v")];
   }
   // Elementwise products, not matMul: tfjs-wasm caches its matMul operator by the right operand's data, so
@@ -66,9 +78,35 @@ class ToyLayer extends AdapterLayer {
   }
 }
 
-const tiny = bertConfig({ vocabSize: 40, hiddenSize: 8, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 16, maxPositionEmbeddings: 16, hiddenDropoutProb: 0, attentionProbsDropoutProb: 0 });
+const tiny = bertConfig({
+  vocabSize: 40,
+  hiddenSize: 8,
+  numHiddenLayers: 2,
+  numAttentionHeads: 2,
+  intermediateSize: 16,
+  maxPositionEmbeddings: 16,
+  hiddenDropoutProb: 0,
+  attentionProbsDropoutProb: 0,
+});
 const fresh = () => new BertForSequenceClassification(tiny, { numLabels: 2, rng: new Rng(3) }).eval();
-const inputs = () => ({ inputIds: tf.tensor2d([[2, 11, 12, 13, 3], [2, 20, 21, 3, 0]], [2, 5], "int32"), attentionMask: tf.tensor2d([[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]], [2, 5], "int32") });
+const inputs = () => ({
+  inputIds: tf.tensor2d(
+    [
+      [2, 11, 12, 13, 3],
+      [2, 20, 21, 3, 0],
+    ],
+    [2, 5],
+    "int32",
+  ),
+  attentionMask: tf.tensor2d(
+    [
+      [1, 1, 1, 1, 1],
+      [1, 1, 1, 1, 0],
+    ],
+    [2, 5],
+    "int32",
+  ),
+});
 
 describe("PEFT method registry", () => {
   before(async () => {
@@ -102,7 +140,10 @@ describe("PEFT method registry", () => {
     assert.ok(peft.adapterLayers().every(([, l]) => l instanceof ToyLayer));
     assertClose(tf.tidy(() => peft.forward(inputs()).arraySync() as number[][]).flat(), before.flat(), 0, "u = 0: a no-op");
 
-    const trainable = peft.namedParameters().filter(([, p]) => p.trainable).map(([n]) => n);
+    const trainable = peft
+      .namedParameters()
+      .filter(([, p]) => p.trainable)
+      .map(([n]) => n);
     assert.equal(trainable.filter((n) => /\.toy_[uv]\.default$/.test(n)).length, 8);
     assert.equal(trainable.filter((n) => !/\.toy_[uv]\.default$/.test(n) && !/\.classifier\./.test(n)).length, 0, "only the toy tensors and the head train");
     assert.equal(countAdapterParameters(fresh(), config), 4 * (8 + 8), "the method's own count");

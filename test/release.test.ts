@@ -17,11 +17,17 @@ function cell(source: string, nbgrader?: Record<string, unknown>, coursekit?: Re
 }
 
 function notebook(cells: NbCell[]): Notebook {
-  return { nbformat: 4, nbformat_minor: 4, metadata: { kernelspec: { name: "peft-course", display_name: "TypeScript (PEFT course)", language: "typescript" } }, cells };
+  return {
+    nbformat: 4,
+    nbformat_minor: 4,
+    metadata: { kernelspec: { name: "peft-course", display_name: "TypeScript (PEFT course)", language: "typescript" } },
+    cells,
+  };
 }
 
 const exercise = (id: string, body: string) => cell(body, { grade_id: id, solution: true, grade: false, locked: false });
-const test = (id: string, points: number, body: string, ex: string) => cell(body, { grade_id: id, grade: true, solution: false, locked: true, points }, { exercise: ex });
+const test = (id: string, points: number, body: string, ex: string) =>
+  cell(body, { grade_id: id, grade: true, solution: false, locked: true, points }, { exercise: ex });
 
 describe("release: source notebook → student version", () => {
   it("replaces a solution region by the stub at the marker's indentation and keeps the rest", () => {
@@ -45,7 +51,10 @@ describe("release: source notebook → student version", () => {
     assert.equal(out.metadata.deletable, false);
     assert.equal((out.metadata.nbgrader as { checksum?: string }).checksum, nbgraderChecksum(out));
     assert.equal(isLocked(out), true);
-    assert.deepEqual(testSpecs(notebook([out])).map((t) => t.visibility), ["hidden"]);
+    assert.deepEqual(
+      testSpecs(notebook([out])).map((t) => t.visibility),
+      ["hidden"],
+    );
   });
 
   it("nbgrader's checksum changes with the source, the points and the role", () => {
@@ -58,7 +67,10 @@ describe("release: source notebook → student version", () => {
   });
 
   it("rejects broken markers and roles with the cell named", () => {
-    assert.throws(() => releaseCell(exercise("ex", "// ### BEGIN SOLUTION\nx"), 3), (e: Error) => e instanceof ReleaseError && /cell 4 \(ex\).*BEGIN marker without its END/.test(e.message));
+    assert.throws(
+      () => releaseCell(exercise("ex", "// ### BEGIN SOLUTION\nx"), 3),
+      (e: Error) => e instanceof ReleaseError && /cell 4 \(ex\).*BEGIN marker without its END/.test(e.message),
+    );
     assert.throws(() => releaseCell(exercise("ex", "x\n// ### END SOLUTION"), 0), /END marker without its BEGIN/);
     assert.throws(() => releaseCell(cell("// ### BEGIN SOLUTION\nx\n// ### END SOLUTION"), 0), /not an exercise cell/);
     assert.throws(() => releaseCell(cell("// ### BEGIN HIDDEN TESTS\nx\n// ### END HIDDEN TESTS"), 0), /not a graded cell/);
@@ -101,7 +113,10 @@ describe("notebook files: clear errors for what is not a course notebook", () =>
   it("cellName: a code cell is named In [k] as after Run All (k counts code cells), others by kind", () => {
     const cell = (cell_type: NbCell["cell_type"]): NbCell => ({ cell_type, metadata: {}, source: "" });
     const nb = { cells: [cell("markdown"), cell("code"), cell("code"), cell("markdown"), cell("code")] } as unknown as Notebook;
-    assert.deepEqual(nb.cells.map((_, i) => cellName(nb, i)), ["markdown cell 1", "In [1]", "In [2]", "markdown cell 2", "In [3]"]);
+    assert.deepEqual(
+      nb.cells.map((_, i) => cellName(nb, i)),
+      ["markdown cell 1", "In [1]", "In [2]", "markdown cell 2", "In [3]"],
+    );
   });
 
   it("says what is wrong with bad JSON, nbformat 3 and cells without source", () => {
@@ -136,7 +151,8 @@ describe("release: never loses a student's work", () => {
       assert.match(second.lines.join("\n"), /updated/);
       // A student saves their work over the student version; the instructor releases again.
       const work = readNotebook(target);
-      work.cells.find((c) => cellSource(c).includes("loraParams") && !cellSource(c).includes("check("))!.source = "function loraParams(dIn: number, dOut: number, r: number): number {\n  return r * (dIn + dOut); // mine\n}";
+      work.cells.find((c) => cellSource(c).includes("loraParams") && !cellSource(c).includes("check("))!.source =
+        "function loraParams(dIn: number, dOut: number, r: number): number {\n  return r * (dIn + dOut); // mine\n}";
       fs.writeFileSync(target, serializeNotebook(work));
       const mine = fs.readFileSync(target, "utf8");
       edited.cells[0].source = `${cellSource(edited.cells[0])}\n\nThird edition.`;

@@ -8,12 +8,17 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { bf16ToF32, decodeBf16, decodeF16, encodeBf16, encodeF16, f16ToF32, f32ToBf16, f32ToF16 } from "../lib/io/float16";
 import {
-  bf16ToF32, decodeBf16, decodeF16, encodeBf16, encodeF16, f16ToF32, f32ToBf16, f32ToF16,
-} from "../lib/io/float16";
-import {
-  DType, DTYPE_SIZE, SafetensorsError, TensorInput, parseSafetensors, readSafetensors, readSafetensorsHeader,
-  serializeSafetensors, writeSafetensors,
+  DType,
+  DTYPE_SIZE,
+  SafetensorsError,
+  TensorInput,
+  parseSafetensors,
+  readSafetensors,
+  readSafetensorsHeader,
+  serializeSafetensors,
+  writeSafetensors,
 } from "../lib/io/safetensors";
 
 const FIXTURES = path.join(__dirname, "fixtures", "safetensors");
@@ -64,7 +69,8 @@ const isBf16NaN = (h: number): boolean => (h & 0x7f80) === 0x7f80 && (h & 0x7f) 
 /** The inputs that produced a fixture, rebuilt from expected.json (F16/BF16 from their float32 sources). */
 function fixtureInputs(file: ExpectedFile): Record<string, TensorInput> {
   const inputs: Record<string, TensorInput> = {};
-  for (const name of [...file.order].reverse()) { // insertion order must not matter
+  for (const name of [...file.order].reverse()) {
+    // insertion order must not matter
     const t = file.tensors[name];
     const data = t.values ?? floatsFromBits(t.source_f32_bits ?? t.f32_bits ?? []);
     inputs[name] = { dtype: t.dtype, shape: t.shape, data };
@@ -118,7 +124,11 @@ describe("safetensors: reading the reference fixtures", () => {
         assert.deepEqual(entry.shape, t.shape, name);
         if (t.f32_bits) {
           assert.ok(entry.data instanceof Float32Array, name);
-          assert.deepEqual(bitsOf(entry.data), t.f32_bits.map((h) => parseInt(h, 16)), name);
+          assert.deepEqual(
+            bitsOf(entry.data),
+            t.f32_bits.map((h) => parseInt(h, 16)),
+            name,
+          );
         } else {
           assert.deepEqual(Array.from(entry.data), t.values, name);
         }
@@ -210,7 +220,9 @@ describe("safetensors: writing", () => {
     // 16-bit floats: random non-NaN bit patterns, so every value is exactly representable.
     const randomHalf = (isNaN16: (h: number) => boolean): Uint16Array => {
       const out = new Uint16Array(count);
-      for (let i = 0; i < count; i++) do out[i] = Math.floor(random() * 65536); while (isNaN16(out[i]));
+      for (let i = 0; i < count; i++)
+        do out[i] = Math.floor(random() * 65536);
+        while (isNaN16(out[i]));
       return out;
     };
     const f16Values = decodeF16(randomHalf(isF16NaN));
@@ -248,7 +260,7 @@ describe("safetensors: writing", () => {
     for (const [name, info] of header.tensors) {
       const [begin, end] = info.dataOffsets;
       assert.equal(begin % DTYPE_SIZE[info.dtype], 0, `${name} is aligned`);
-      assert.equal(end - begin, (inputs[name].data.length) * DTYPE_SIZE[info.dtype], name);
+      assert.equal(end - begin, inputs[name].data.length * DTYPE_SIZE[info.dtype], name);
     }
   });
 
@@ -290,17 +302,17 @@ describe("safetensors: writing", () => {
     // A failed serialization leaves the previous file untouched and no temporary files behind.
     throwsSafetensors(() => writeSafetensors(file, { c: { dtype: "U8", shape: [1], data: [300] } }), /cannot be stored as U8/);
     assert.deepEqual([...readSafetensors(file).tensors.keys()], ["b"]);
-    assert.deepEqual(fs.readdirSync(tmp).filter((f) => f.includes("atomic")), ["atomic.safetensors"]);
+    assert.deepEqual(
+      fs.readdirSync(tmp).filter((f) => f.includes("atomic")),
+      ["atomic.safetensors"],
+    );
 
     const dir = path.join(tmp, "a-directory");
     fs.mkdirSync(dir);
     throwsSafetensors(() => writeSafetensors(dir, { a: { shape: [1], data: [1] } }), /is a directory; refusing to replace it/);
     assert.ok(fs.statSync(dir).isDirectory());
     throwsSafetensors(() => readSafetensors(dir), /is a directory, not a safetensors file/);
-    throwsSafetensors(
-      () => writeSafetensors(path.join(tmp, "missing", "x.safetensors"), {}),
-      /cannot write: directory ".*missing" does not exist/,
-    );
+    throwsSafetensors(() => writeSafetensors(path.join(tmp, "missing", "x.safetensors"), {}), /cannot write: directory ".*missing" does not exist/);
   });
 });
 
@@ -313,12 +325,15 @@ describe("safetensors: corrupt files give specific errors", () => {
     const file = path.join(tmp, "short.safetensors");
     fs.writeFileSync(file, valid.subarray(0, 5));
     for (const read of [readSafetensors, readSafetensorsHeader]) {
-      assert.throws(() => read(file), (e: unknown) => {
-        assert.ok(e instanceof SafetensorsError);
-        assert.equal(e.source, file);
-        assert.ok(e.message.startsWith(`${file}: file is too short to be a safetensors file (5 bytes`), e.message);
-        return true;
-      });
+      assert.throws(
+        () => read(file),
+        (e: unknown) => {
+          assert.ok(e instanceof SafetensorsError);
+          assert.equal(e.source, file);
+          assert.ok(e.message.startsWith(`${file}: file is too short to be a safetensors file (5 bytes`), e.message);
+          return true;
+        },
+      );
     }
     throwsSafetensors(() => parseSafetensors(valid.subarray(0, 5), { source: "model.bin" }), /^model\.bin: file is too short/);
     throwsSafetensors(() => parseSafetensors(new Uint8Array(0)), /^safetensors: file is too short .*\(0 bytes/);
@@ -328,9 +343,12 @@ describe("safetensors: corrupt files give specific errors", () => {
     const cuts = [0, 3, 7, 8, 9, 100, dataStart - 1, dataStart, dataStart + 1, dataStart + 40, valid.length - 1];
     for (const cut of cuts) {
       const bytes = valid.subarray(0, cut);
-      const pattern = cut < 8 ? /file is too short/
-        : cut < dataStart ? new RegExp(`header length ${ref.header_length} is larger than the file \\(${cut - 8} bytes .*truncated or not a safetensors file`)
-          : new RegExp(`file is truncated: expected ${ref.data_length} bytes of tensor data, found ${cut - dataStart}\\.`);
+      const pattern =
+        cut < 8
+          ? /file is too short/
+          : cut < dataStart
+            ? new RegExp(`header length ${ref.header_length} is larger than the file \\(${cut - 8} bytes .*truncated or not a safetensors file`)
+            : new RegExp(`file is truncated: expected ${ref.data_length} bytes of tensor data, found ${cut - dataStart}\\.`);
       throwsSafetensors(() => parseSafetensors(bytes), pattern);
       const file = path.join(tmp, `cut-${cut}.safetensors`);
       fs.writeFileSync(file, bytes);
@@ -383,7 +401,10 @@ describe("safetensors: corrupt files give specific errors", () => {
       [entry('"dtype":"F32","shape":[2],"data_offsets":[0]'), /data_offsets \[0\] are out of range/],
       [entry('"dtype":"F32","shape":[2],"data_offsets":[0,1e300]'), /are out of range/],
       [entry('"dtype":"F32","shape":[2],"data_offsets":[8,0]'), /tensor "w": data_offsets \[8, 0\] are reversed/],
-      [entry('"dtype":"F32","shape":[3],"data_offsets":[0,8]'), /tensor "w": data_offsets \[0, 8\] span 8 bytes, but shape \[3\] of F32 needs 12 \(3 elements × 4 bytes\)/],
+      [
+        entry('"dtype":"F32","shape":[3],"data_offsets":[0,8]'),
+        /tensor "w": data_offsets \[0, 8\] span 8 bytes, but shape \[3\] of F32 needs 12 \(3 elements × 4 bytes\)/,
+      ],
       [build('{"__metadata__":{"a":1}}'), /"__metadata__" values must be strings; "a" is a number/],
       [build('{"__metadata__":[]}'), /"__metadata__" must be an object of strings, got an array/],
     ];
@@ -394,14 +415,22 @@ describe("safetensors: corrupt files give specific errors", () => {
     const f32 = (name: string, begin: number, end: number): string =>
       `"${name}":{"dtype":"F32","shape":[${(end - begin) / 4}],"data_offsets":[${begin},${end}]}`;
     const data = (n: number): Uint8Array => new Uint8Array(n);
-    throwsSafetensors(() => parseSafetensors(build(`{${f32("a", 0, 8)},${f32("b", 4, 12)}}`, data(12))),
-      /tensor "b": data_offsets \[4, 12\] overlap tensor "a" \[0, 8\]/);
-    throwsSafetensors(() => parseSafetensors(build(`{${f32("a", 0, 8)},${f32("b", 12, 20)}}`, data(20))),
-      /tensor "b": data_offsets \[12, 20\] leave a hole of 4 unused bytes after tensor "a" \(which ends at 8\)/);
-    throwsSafetensors(() => parseSafetensors(build(`{${f32("a", 4, 12)}}`, data(12))),
-      /tensor "a": data_offsets \[4, 12\] leave a hole of 4 unused bytes after the start of the data/);
-    throwsSafetensors(() => parseSafetensors(build(`{${f32("a", 0, 8)},${f32("b", 8, 16)}}`, data(12))),
-      /file is truncated: expected 16 bytes of tensor data, found 12\./);
+    throwsSafetensors(
+      () => parseSafetensors(build(`{${f32("a", 0, 8)},${f32("b", 4, 12)}}`, data(12))),
+      /tensor "b": data_offsets \[4, 12\] overlap tensor "a" \[0, 8\]/,
+    );
+    throwsSafetensors(
+      () => parseSafetensors(build(`{${f32("a", 0, 8)},${f32("b", 12, 20)}}`, data(20))),
+      /tensor "b": data_offsets \[12, 20\] leave a hole of 4 unused bytes after tensor "a" \(which ends at 8\)/,
+    );
+    throwsSafetensors(
+      () => parseSafetensors(build(`{${f32("a", 4, 12)}}`, data(12))),
+      /tensor "a": data_offsets \[4, 12\] leave a hole of 4 unused bytes after the start of the data/,
+    );
+    throwsSafetensors(
+      () => parseSafetensors(build(`{${f32("a", 0, 8)},${f32("b", 8, 16)}}`, data(12))),
+      /file is truncated: expected 16 bytes of tensor data, found 12\./,
+    );
     // Two empty tensors at the same offset are fine, and so is a file with only empty tensors.
     const ok = parseSafetensors(build(`{${f32("a", 0, 0)},${f32("b", 0, 0)},${f32("c", 0, 4)}}`, data(4)));
     assert.deepEqual([...ok.tensors.keys()], ["a", "b", "c"]);
@@ -410,10 +439,14 @@ describe("safetensors: corrupt files give specific errors", () => {
   it("values the reader cannot represent are reported", () => {
     const big = new Uint8Array(8);
     new DataView(big.buffer).setBigInt64(0, 2n ** 31n, true);
-    throwsSafetensors(() => parseSafetensors(build('{"ids":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}', big)),
-      /tensor "ids" \(I64\) holds 2147483648 at index 0, which does not fit in int32/);
-    throwsSafetensors(() => parseSafetensors(build('{"m":{"dtype":"BOOL","shape":[2],"data_offsets":[0,2]}}', [1, 2])),
-      /tensor "m" \(BOOL\) holds byte 2 at index 1; booleans must be 0 or 1/);
+    throwsSafetensors(
+      () => parseSafetensors(build('{"ids":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}', big)),
+      /tensor "ids" \(I64\) holds 2147483648 at index 0, which does not fit in int32/,
+    );
+    throwsSafetensors(
+      () => parseSafetensors(build('{"m":{"dtype":"BOOL","shape":[2],"data_offsets":[0,2]}}', [1, 2])),
+      /tensor "m" \(BOOL\) holds byte 2 at index 1; booleans must be 0 or 1/,
+    );
   });
 });
 

@@ -27,7 +27,9 @@ describe("sandbox (bubblewrap arguments)", () => {
   it("the repository is a size-limited scratch tmpfs with only lib, node_modules, datasets, results read-only in it", () => {
     assert.deepEqual(pairs("--tmpfs").sort(), ["/tmp", ROOT].sort());
     assert.deepEqual(pairs("--size"), [String(64 * 1048576), String(64 * 1048576)]);
-    const readOnly = pairs("--ro-bind").filter((p) => p.startsWith(`${ROOT}/`)).map((p) => path.relative(ROOT, p));
+    const readOnly = pairs("--ro-bind")
+      .filter((p) => p.startsWith(`${ROOT}/`))
+      .map((p) => path.relative(ROOT, p));
     assert.deepEqual(readOnly.sort(), SANDBOX_REPO_PATHS.filter((p) => fs.existsSync(path.join(ROOT, p))).sort());
     assert.ok(!args.some((a) => a.includes("solutions") || a.includes("notebooks") || a.includes("/scripts")), "nothing of the instructor's files");
     assert.deepEqual(pairs("--bind"), [fs.realpathSync(conn)], "the only writable host folder: the kernel's sockets");

@@ -8,8 +8,19 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import {
-  ASCII_PUNCTUATION_RANGES, BasicTokenizer, BertNormalizerOptions, BertTokenizer, HF_CONTROL, HF_PUNCTUATION,
-  WHITESPACE_RANGES, WordPiece, countWords, normalizeBert, parseRanges, preTokenizeBert, trainWordPiece,
+  ASCII_PUNCTUATION_RANGES,
+  BasicTokenizer,
+  BertNormalizerOptions,
+  BertTokenizer,
+  HF_CONTROL,
+  HF_PUNCTUATION,
+  WHITESPACE_RANGES,
+  WordPiece,
+  countWords,
+  normalizeBert,
+  parseRanges,
+  preTokenizeBert,
+  trainWordPiece,
   truncatedLengths,
 } from "../lib/tokenizer";
 
@@ -17,8 +28,16 @@ const FIXTURES = path.join(__dirname, "fixtures", "tokenizer");
 const VOCAB = path.join(FIXTURES, "vocab.txt");
 const readJson = <T>(name: string): T => JSON.parse(fs.readFileSync(path.join(FIXTURES, name), "utf8")) as T;
 
-interface EncodingRecord { tokens: string[]; ids: number[]; typeIds: number[]; attentionMask: number[] }
-interface TextRecord extends EncodingRecord { decoded: string; decodedSkipSpecial: string }
+interface EncodingRecord {
+  tokens: string[];
+  ids: number[];
+  typeIds: number[];
+  attentionMask: number[];
+}
+interface TextRecord extends EncodingRecord {
+  decoded: string;
+  decodedSkipSpecial: string;
+}
 interface Cases {
   texts: string[];
   pairs: Array<[string, string]>;
@@ -45,7 +64,10 @@ interface TrainFixture {
 }
 
 const cases = readJson<Cases>("cases.json");
-const SETTINGS = [["lowercase", true], ["cased", false]] as const;
+const SETTINGS = [
+  ["lowercase", true],
+  ["cased", false],
+] as const;
 
 /** Every Unicode scalar value from U+0001 (the fixtures cover the same set). */
 function allCodePoints(): number[] {
@@ -110,7 +132,7 @@ describe("tokenizer: basic tokenizer vs tokenizers' BertNormalizer/BertPreTokeni
       return String.fromCodePoint(0x1100 + Math.floor(s / 588), 0x1161 + Math.floor((s % 588) / 28)) + t;
     };
     checkEveryCodePoint({ ...OFF, stripAccents: true }, "\u0001", (c) =>
-      c >= 0xac00 && c <= 0xd7a3 ? hangul(c) : uni.stripAccentsChanged[c.toString(16)] ?? String.fromCodePoint(c),
+      c >= 0xac00 && c <= 0xd7a3 ? hangul(c) : (uni.stripAccentsChanged[c.toString(16)] ?? String.fromCodePoint(c)),
     );
   });
 
@@ -318,7 +340,11 @@ describe("tokenizer: loading and saving", () => {
       assert.equal(config.do_lower_case, lowercase);
       assert.equal(config.model_max_length, 128);
       assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dir, "special_tokens_map.json"), "utf8")), {
-        cls_token: "[CLS]", mask_token: "[MASK]", pad_token: "[PAD]", sep_token: "[SEP]", unk_token: "[UNK]",
+        cls_token: "[CLS]",
+        mask_token: "[MASK]",
+        pad_token: "[PAD]",
+        sep_token: "[SEP]",
+        unk_token: "[UNK]",
       });
       const loaded = BertTokenizer.fromFolder(dir);
       assert.equal(loaded.modelMaxLength, 128);
@@ -346,9 +372,29 @@ describe("tokenizer: trainWordPiece", () => {
     const vocab = trainWordPiece(["low low low lower newest widest"], { vocabSize: 27 });
     // Specials, the alphabet by code point, the ## forms by code point.
     assert.deepEqual(vocab.slice(0, 23), [
-      "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
-      "d", "e", "i", "l", "n", "o", "r", "s", "t", "w",
-      "##d", "##e", "##i", "##o", "##r", "##s", "##t", "##w",
+      "[PAD]",
+      "[UNK]",
+      "[CLS]",
+      "[SEP]",
+      "[MASK]",
+      "d",
+      "e",
+      "i",
+      "l",
+      "n",
+      "o",
+      "r",
+      "s",
+      "t",
+      "w",
+      "##d",
+      "##e",
+      "##i",
+      "##o",
+      "##r",
+      "##s",
+      "##t",
+      "##w",
     ]);
     // Counts: l ##o = 4 and ##o ##w = 4 (low×3, lower); the tie goes to the smaller ids, (l, ##o) → "lo".
     // Then lo ##w = 4 → "low". Then ##e ##s = 2 and ##s ##t = 2 (newest, widest): ##e < ##s → "##es",
@@ -406,7 +452,7 @@ describe("tokenizer: trainWordPiece", () => {
       seed = (seed + 0x6d2b79f5) | 0;
       let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
       t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return (((t ^ (t >>> 14)) >>> 0) / 4294967296 * n) | 0;
+      return ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n) | 0;
     };
     const lines: string[] = [];
     for (let l = 0; l < 50000; l++) {

@@ -13,7 +13,15 @@ import { maskBatch, mlmLoss, disposeMaskedBatch } from "../lib/train/mlm";
 import { Rng } from "../lib/util/random";
 import { assertClose, setupBackend } from "./helpers";
 
-const tiny = bertConfig({ vocabSize: 40, hiddenSize: 8, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 16, maxPositionEmbeddings: 16, hiddenDropoutProb: 0.1 });
+const tiny = bertConfig({
+  vocabSize: 40,
+  hiddenSize: 8,
+  numHiddenLayers: 2,
+  numAttentionHeads: 2,
+  intermediateSize: 16,
+  maxPositionEmbeddings: 16,
+  hiddenDropoutProb: 0.1,
+});
 
 function toyExamples(n: number, seed: number): EncodedExample[] {
   const rng = new Rng(seed);
@@ -48,7 +56,11 @@ describe("training", () => {
     const model = new BertForSequenceClassification(tiny, { numLabels: 2 });
     const opt = new AdamW(model.namedParameters(), { lr: 1e-2, state: "8bit" });
     const data = toyExamples(16, 3);
-    const batch = makeBatch(data, Array.from({ length: 16 }, (_, i) => i), 0);
+    const batch = makeBatch(
+      data,
+      Array.from({ length: 16 }, (_, i) => i),
+      0,
+    );
     model.eval();
     const loss = () => crossEntropy(model.forward(batch), batch.labels);
     const before = tf.tidy(() => loss().dataSync()[0]);
@@ -66,7 +78,13 @@ describe("training", () => {
   it("biases and LayerNorm weights get no weight decay", () => {
     const w = tf.variable(tf.tensor1d([1]));
     const b = tf.variable(tf.tensor1d([1]));
-    const opt = new AdamW([["layer.weight", w], ["layer.bias", b]], { lr: 0.1, weightDecay: 1 });
+    const opt = new AdamW(
+      [
+        ["layer.weight", w],
+        ["layer.bias", b],
+      ],
+      { lr: 0.1, weightDecay: 1 },
+    );
     opt.apply({ [w.name]: tf.tensor1d([0]), [b.name]: tf.tensor1d([0]) });
     assertClose(w, [0.9], 1e-7, "decayed weight");
     assertClose(b, [1], 1e-7, "bias");
@@ -123,7 +141,12 @@ describe("training", () => {
     const mopt = new AdamW(mlm.namedParameters(), { lr: 1e-3 });
     const rng = new Rng(3);
     const mstep = () => {
-      const b = maskBatch(data.map((d) => d.ids), 0, { maskId: 4, vocabSize: 40, specialIds: [0, 1, 2, 3, 4], firstRegularId: 5 }, rng);
+      const b = maskBatch(
+        data.map((d) => d.ids),
+        0,
+        { maskId: 4, vocabSize: 40, specialIds: [0, 1, 2, 3, 4], firstRegularId: 5 },
+        rng,
+      );
       trainStep(mopt, () => mlmLoss(mlm, b), { lr: 1e-3 });
       disposeMaskedBatch(b);
     };
@@ -136,7 +159,10 @@ describe("training", () => {
 
   it("creating and disposing AdamW leaves nothing behind; its state is exactly 8 bytes per parameter", () => {
     const model = new BertForSequenceClassification(tiny, { numLabels: 2 });
-    const params = model.namedParameters().filter(([, p]) => p.trainable).reduce((n, [, p]) => n + p.size, 0);
+    const params = model
+      .namedParameters()
+      .filter(([, p]) => p.trainable)
+      .reduce((n, [, p]) => n + p.size, 0);
     const before = tf.memory();
     const opt = new AdamW(model.namedParameters(), { lr: 1e-3 });
     const during = tf.memory();

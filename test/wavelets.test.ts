@@ -6,8 +6,17 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import {
-  EXTENSION_MODES, ExtensionMode, WAVELET_NAMES, analysisMatrix, dwt2, dwtLength, idwt2, idwt2FromQuadrants,
-  idwtLength, synthesisMatrix, waveletFilters,
+  EXTENSION_MODES,
+  ExtensionMode,
+  WAVELET_NAMES,
+  analysisMatrix,
+  dwt2,
+  dwtLength,
+  idwt2,
+  idwt2FromQuadrants,
+  idwtLength,
+  synthesisMatrix,
+  waveletFilters,
 } from "../lib/wavelets";
 import { assertClose, setupBackend } from "./helpers";
 
@@ -92,11 +101,14 @@ describe("wavelets", () => {
     });
 
     it("reject an unknown wavelet with the list of supported names", () => {
-      assert.throws(() => waveletFilters("db5"), (e: Error) => {
-        assert.match(e.message, /unknown wavelet "db5"/);
-        for (const name of WAVELET_NAMES) assert.ok(e.message.includes(name), `message lists ${name}`);
-        return true;
-      });
+      assert.throws(
+        () => waveletFilters("db5"),
+        (e: Error) => {
+          assert.match(e.message, /unknown wavelet "db5"/);
+          for (const name of WAVELET_NAMES) assert.ok(e.message.includes(name), `message lists ${name}`);
+          return true;
+        },
+      );
       assert.throws(() => waveletFilters("toString"), /unknown wavelet "toString"/);
       const x = tf.zeros([4, 4]) as tf.Tensor2D;
       assert.throws(() => dwt2(x, "bior1.3"), /supported wavelets are haar, db1, db2/);
@@ -260,15 +272,61 @@ describe("wavelets", () => {
         [0.5 * (1 + 2 + 3 + 4), 0.5 * (1 + 2 - 3 - 4)],
         [0.5 * (1 - 2 + 3 - 4), 0.5 * (1 - 2 - 3 + 4)],
       ]; // [[5, −2], [−1, 0]]
-      assert.deepEqual(haarClosedForm([[1, 2], [3, 4]]), byHand);
+      assert.deepEqual(
+        haarClosedForm([
+          [1, 2],
+          [3, 4],
+        ]),
+        byHand,
+      );
       for (const name of ["haar", "db1"]) {
         for (const mode of ["periodization", "symmetric"] as const) {
-          tf.tidy(() => assertClose(idwt2FromQuadrants(tf.tensor2d([[1, 2], [3, 4]]), name, mode), byHand.flat(), 1e-6, `${name}/${mode}`));
+          tf.tidy(() =>
+            assertClose(
+              idwt2FromQuadrants(
+                tf.tensor2d([
+                  [1, 2],
+                  [3, 4],
+                ]),
+                name,
+                mode,
+              ),
+              byHand.flat(),
+              1e-6,
+              `${name}/${mode}`,
+            ),
+          );
         }
       }
       // An impulse in cH alone: only the row parity flips the sign (cH = high-pass down the columns).
-      tf.tidy(() => assertClose(idwt2FromQuadrants(tf.tensor2d([[0, 1], [0, 0]]), "haar"), [0.5, 0.5, -0.5, -0.5], 1e-6, "cH impulse"));
-      tf.tidy(() => assertClose(idwt2FromQuadrants(tf.tensor2d([[0, 0], [1, 0]]), "haar"), [0.5, -0.5, 0.5, -0.5], 1e-6, "cV impulse"));
+      tf.tidy(() =>
+        assertClose(
+          idwt2FromQuadrants(
+            tf.tensor2d([
+              [0, 1],
+              [0, 0],
+            ]),
+            "haar",
+          ),
+          [0.5, 0.5, -0.5, -0.5],
+          1e-6,
+          "cH impulse",
+        ),
+      );
+      tf.tidy(() =>
+        assertClose(
+          idwt2FromQuadrants(
+            tf.tensor2d([
+              [0, 0],
+              [1, 0],
+            ]),
+            "haar",
+          ),
+          [0.5, -0.5, 0.5, -0.5],
+          1e-6,
+          "cV impulse",
+        ),
+      );
     });
 
     it("Haar on a 4×4 matrix agrees with the closed form (and with pywt via the fixture above)", () => {
@@ -289,25 +347,38 @@ describe("wavelets", () => {
     it("gradients reach the coefficients: tf.grad equals central finite differences", () => {
       const rows = 6;
       const cols = 8;
-      for (const [name, mode] of [["haar", "periodization"], ["db2", "periodization"], ["sym3", "zero"]] as const) {
+      for (const [name, mode] of [
+        ["haar", "periodization"],
+        ["db2", "periodization"],
+        ["sym3", "zero"],
+      ] as const) {
         const L = waveletFilters(name).length;
         const [H, W] = mode === "periodization" ? [rows, cols] : [rows + L - 2, cols + L - 2];
         const C0 = Array.from({ length: H * W }, (_, i) => Math.sin(1.3 * i + 0.2));
-        const weights = tf.tensor2d(Array.from({ length: rows * cols }, (_, i) => Math.cos(0.7 * i)), [rows, cols]);
+        const weights = tf.tensor2d(
+          Array.from({ length: rows * cols }, (_, i) => Math.cos(0.7 * i)),
+          [rows, cols],
+        );
         // loss(C) = Σ w ⊙ IDWT2(C) (plus a square to make the gradient depend on C)
         const loss = (C: tf.Tensor) => {
           const y = idwt2FromQuadrants(C as tf.Tensor2D, name, mode);
           return tf.add(tf.sum(tf.mul(y, weights)), tf.mul(0.1, tf.sum(tf.square(y)))) as tf.Scalar;
         };
-        const g = tf.tidy(() => tf.grad(loss)(tf.tensor2d(C0, [H, W])).dataSync().slice());
+        const g = tf.tidy(() =>
+          tf
+            .grad(loss)(tf.tensor2d(C0, [H, W]))
+            .dataSync()
+            .slice(),
+        );
         // The loss is quadratic in C, so central differences are exact up to float32 rounding even with a large step.
         const eps = 1e-2;
         for (const k of [0, 5, W + 3, H * W - 1, Math.floor((H * W) / 2) + 1]) {
-          const f = (delta: number) => tf.tidy(() => {
-            const C = C0.slice();
-            C[k] += delta;
-            return loss(tf.tensor2d(C, [H, W])).dataSync()[0];
-          });
+          const f = (delta: number) =>
+            tf.tidy(() => {
+              const C = C0.slice();
+              C[k] += delta;
+              return loss(tf.tensor2d(C, [H, W])).dataSync()[0];
+            });
           const fd = (f(eps) - f(-eps)) / (2 * eps);
           assert.ok(Math.abs(fd - g[k]) < 2e-3 * Math.max(1, Math.abs(fd)), `${name}/${mode} k=${k}: grad ${g[k]} vs finite difference ${fd}`);
         }

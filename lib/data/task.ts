@@ -27,7 +27,12 @@ export function loadTask(name: DatasetName, tokenizer: BertTokenizer, opts: { ma
   const splits = {} as Record<Split, EncodedExample[]>;
   for (const split of SPLITS) {
     const rows = loadSplit(name, split, { limit: opts.limit });
-    splits[split] = encodeTexts(tokenizer, rows.map((r) => r.text), rows.map((r) => index.get(r.label) as number), maxLength);
+    splits[split] = encodeTexts(
+      tokenizer,
+      rows.map((r) => r.text),
+      rows.map((r) => index.get(r.label) as number),
+      maxLength,
+    );
   }
   return { name, labels, maxLength, splits };
 }

@@ -56,7 +56,8 @@ function storedBytes(prepared: PreparedMethod, method: string): number {
   try {
     if (prepared.peft) return savePretrained(prepared.peft, dir).bytes;
     const tensors = new Map<string, TensorInput>();
-    for (const [n, p] of prepared.model.namedParameters()) if (method === "full" || p.trainable) tensors.set(n, { shape: p.shape, data: p.dataSync() as Float32Array });
+    for (const [n, p] of prepared.model.namedParameters())
+      if (method === "full" || p.trainable) tensors.set(n, { shape: p.shape, data: p.dataSync() as Float32Array });
     const file = path.join(dir, "model.safetensors");
     writeSafetensors(file, tensors, { format: "pt" });
     return fs.statSync(file).size;
@@ -73,15 +74,31 @@ export async function compareMethods(o: CompareOptions): Promise<ComparisonRow[]
     const task = loadTask(o.task, tokenizer, { limit: o.limit });
     const prepared = prepareMethod(method, model, o.options?.[method] ?? {}, o.seed ?? 0);
     const r = await finetuneClassifier(prepared.model, task.splits.train, task.splits.validation, {
-      epochs, batchSize: o.batchSize ?? 16, lr: prepared.lr, lrScale: prepared.lrScale, seed: o.seed ?? 42, progress: o.progress,
+      epochs,
+      batchSize: o.batchSize ?? 16,
+      lr: prepared.lr,
+      lrScale: prepared.lrScale,
+      seed: o.seed ?? 42,
+      progress: o.progress,
     });
     const test = evaluateClassifier(prepared.model, task.splits.test);
     const totalParams = prepared.peft ? prepared.peft.trainableParameterCounts().all : r.totalParams; // counts 4-bit weights too
     const row: ComparisonRow = {
-      task: o.task, method, description: prepared.describe, trainableParams: r.trainableParams, totalParams,
-      trainablePercent: (100 * r.trainableParams) / totalParams, storedBytes: storedBytes(prepared, method),
-      trainSeconds: r.seconds, stepsPerSecond: r.stepsPerSecond, peakBytes: r.peakBytes, accuracy: test.accuracy, macroF1: test.macroF1,
-      validationAccuracy: r.epochs[r.epochs.length - 1]?.validation?.accuracy ?? NaN, epochs, lr: prepared.lr,
+      task: o.task,
+      method,
+      description: prepared.describe,
+      trainableParams: r.trainableParams,
+      totalParams,
+      trainablePercent: (100 * r.trainableParams) / totalParams,
+      storedBytes: storedBytes(prepared, method),
+      trainSeconds: r.seconds,
+      stepsPerSecond: r.stepsPerSecond,
+      peakBytes: r.peakBytes,
+      accuracy: test.accuracy,
+      macroF1: test.macroF1,
+      validationAccuracy: r.epochs[r.epochs.length - 1]?.validation?.accuracy ?? NaN,
+      epochs,
+      lr: prepared.lr,
     };
     rows.push(row);
     o.onResult?.(row);
@@ -98,7 +115,9 @@ export function comparisonTable(rows: ComparisonRow[]): string {
     "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const r of rows) {
-    lines.push(`| ${r.task} | ${r.method} | ${r.trainableParams.toLocaleString("en-US")} | ${r.trainablePercent.toFixed(2)}% | ${mb(r.storedBytes)} | ${r.trainSeconds.toFixed(0)} s | ${mb(r.peakBytes)} | ${(100 * r.accuracy).toFixed(2)}% | ${(100 * r.macroF1).toFixed(2)}% |`);
+    lines.push(
+      `| ${r.task} | ${r.method} | ${r.trainableParams.toLocaleString("en-US")} | ${r.trainablePercent.toFixed(2)}% | ${mb(r.storedBytes)} | ${r.trainSeconds.toFixed(0)} s | ${mb(r.peakBytes)} | ${(100 * r.accuracy).toFixed(2)}% | ${(100 * r.macroF1).toFixed(2)}% |`,
+    );
   }
   return lines.join("\n");
 }
@@ -117,8 +136,22 @@ export function comparisonFigures(rows: ComparisonRow[]): Figure[] {
   const methods = rows.map((r) => r.method);
   return [
     {
-      data: [{ type: "scatter", mode: "markers+text", x: rows.map((r) => r.trainableParams), y: rows.map((r) => 100 * r.accuracy), text: methods, textposition: "top center", marker: { size: 12 } }],
-      layout: { title: { text: `${task}: test accuracy vs trainable parameters` }, xaxis: { title: { text: "trainable parameters" }, type: "log" }, yaxis: { title: { text: "test accuracy (%)" } } },
+      data: [
+        {
+          type: "scatter",
+          mode: "markers+text",
+          x: rows.map((r) => r.trainableParams),
+          y: rows.map((r) => 100 * r.accuracy),
+          text: methods,
+          textposition: "top center",
+          marker: { size: 12 },
+        },
+      ],
+      layout: {
+        title: { text: `${task}: test accuracy vs trainable parameters` },
+        xaxis: { title: { text: "trainable parameters" }, type: "log" },
+        yaxis: { title: { text: "test accuracy (%)" } },
+      },
     },
     {
       data: [{ type: "bar", x: methods, y: rows.map((r) => r.storedBytes) }],
@@ -130,7 +163,12 @@ export function comparisonFigures(rows: ComparisonRow[]): Figure[] {
         { type: "bar", name: "training time (s)", x: methods, y: rows.map((r) => r.trainSeconds), offsetgroup: "time" },
         { type: "bar", name: "peak tensor memory (MB)", x: methods, y: rows.map((r) => r.peakBytes / 1e6), yaxis: "y2", offsetgroup: "memory" },
       ],
-      layout: { title: { text: `${task}: cost of training` }, barmode: "group", yaxis: { title: { text: "seconds" } }, yaxis2: { title: { text: "MB" }, overlaying: "y", side: "right" } },
+      layout: {
+        title: { text: `${task}: cost of training` },
+        barmode: "group",
+        yaxis: { title: { text: "seconds" } },
+        yaxis2: { title: { text: "MB" }, overlaying: "y", side: "right" },
+      },
     },
   ];
 }

@@ -31,7 +31,8 @@ export interface MethodOptions {
 }
 
 /** Every linear layer of the encoder (not the pooler, which belongs to the head). */
-export const ENCODER_LINEARS = "bert\\.encoder\\.layer\\.\\d+\\.(attention\\.self\\.(query|key|value)|attention\\.output\\.dense|intermediate\\.dense|output\\.dense)";
+export const ENCODER_LINEARS =
+  "bert\\.encoder\\.layer\\.\\d+\\.(attention\\.self\\.(query|key|value)|attention\\.output\\.dense|intermediate\\.dense|output\\.dense)";
 /**
  * The head, saved whole beside the adapter (peft's `modules_to_save`). The pooler is named by its Linear,
  * "bert.pooler.dense" (its only weights; the tanh has none): peft's `merge_and_unload()` can only put back a
@@ -82,19 +83,36 @@ export function prepareMethod(method: string, model: BertForSequenceClassificati
       return { model: peft, config, peft, lr: o.lr ?? 2e-3, describe: `${method === "dora" ? "DoRA" : "LoRA"} r=${r} α=${config.loraAlpha} on ${where}` };
     }
     case "vblora": {
-      const config = vbloraConfig({ ...common, r: o.r ?? 4, numVectors: o.numVectors ?? 64, vectorLength: o.vectorLength ?? 64, topk: o.topk ?? 2, vbloraDropout: o.dropout ?? 0 });
+      const config = vbloraConfig({
+        ...common,
+        r: o.r ?? 4,
+        numVectors: o.numVectors ?? 64,
+        vectorLength: o.vectorLength ?? 64,
+        topk: o.topk ?? 2,
+        vbloraDropout: o.dropout ?? 0,
+      });
       const peft = wrap(config);
       // peft's recommendation: the bank learns ~10x slower than the logits
       const lr = o.lr ?? 1e-2;
       return {
-        model: peft, config, peft, lr, lrScale: (n) => (n.includes("vblora_vector_bank") ? 0.1 : n.includes("vblora_logits") ? 1 : 0.2),
+        model: peft,
+        config,
+        peft,
+        lr,
+        lrScale: (n) => (n.includes("vblora_vector_bank") ? 0.1 : n.includes("vblora_logits") ? 1 : 0.2),
         describe: `VB-LoRA r=${config.r}, bank ${config.numVectors}×${config.vectorLength}, top-${config.topk}`,
       };
     }
     case "waveft": {
       const config = waveftConfig({ ...common, nFrequency: o.nFrequency ?? 2048, scaling: o.scaling ?? 25, waveletFamily: o.wavelet ?? "db1" });
       const peft = wrap(config);
-      return { model: peft, config, peft, lr: o.lr ?? 1e-3, describe: `WaveFT n=${config.nFrequency} per layer, ${config.waveletFamily}, scaling ${config.scaling}` };
+      return {
+        model: peft,
+        config,
+        peft,
+        lr: o.lr ?? 1e-3,
+        describe: `WaveFT n=${config.nFrequency} per layer, ${config.waveletFamily}, scaling ${config.scaling}`,
+      };
     }
     case "qlora": {
       const report = quantizeLinears(model, targetModules, QLORA_QUANTIZATION);
@@ -102,7 +120,10 @@ export function prepareMethod(method: string, model: BertForSequenceClassificati
       const config = loraConfig({ ...common, r, loraAlpha: o.alpha ?? 2 * r, loraDropout: o.dropout ?? 0.1 });
       const peft = wrap(config);
       return {
-        model: peft, config, peft, lr: o.lr ?? 2e-3,
+        model: peft,
+        config,
+        peft,
+        lr: o.lr ?? 2e-3,
         describe: `QLoRA: NF4 + double quantization (${report.bitsPerParameter.toFixed(3)} bits/weight, ${(report.quantizedWeightBytes / 1e3).toFixed(0)} kB vs ${(report.fp32WeightBytes / 1e3).toFixed(0)} kB fp32), LoRA r=${r}`,
       };
     }

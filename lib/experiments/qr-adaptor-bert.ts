@@ -29,13 +29,27 @@ import { getPeftModel } from "../peft/peft-model";
 import { HEAD_MODULES, freezeAllButHead } from "./methods";
 import { Configuration, Ladders, LayerInfo } from "../peft/qr-adaptor/memory";
 
-export const LAYER_LINEARS = ["attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense", "intermediate.dense", "output.dense"];
+export const LAYER_LINEARS = [
+  "attention.self.query",
+  "attention.self.key",
+  "attention.self.value",
+  "attention.output.dense",
+  "intermediate.dense",
+  "output.dense",
+];
 
 /** One LayerInfo per transformer layer, from the model's real shapes. */
 export function bertLayerInfos(config: BertConfig): LayerInfo[] {
   const d = config.hiddenSize;
   const m = config.intermediateSize;
-  const shapes: Array<[number, number]> = [[d, d], [d, d], [d, d], [d, d], [d, m], [m, d]];
+  const shapes: Array<[number, number]> = [
+    [d, d],
+    [d, d],
+    [d, d],
+    [d, d],
+    [d, m],
+    [m, d],
+  ];
   return Array.from({ length: config.numHiddenLayers }, (_, l) => ({
     name: `bert.encoder.layer.${l}`,
     weightParams: shapes.reduce((s, [i, o]) => s + i * o, 0),
@@ -76,7 +90,12 @@ export async function measureImportances(o: ImportanceOptions): Promise<{ iq: nu
   const texts = loadTextCorpus({ splits: ["validation"], limit: Math.ceil(n / 2) });
   const seqs = texts.map((t) => tokenizer.encode(t, { maxLength: 48, truncation: true }).inputIds);
   const special = [tokenizer.padId, tokenizer.unkId, tokenizer.clsId, tokenizer.sepId, tokenizer.maskId];
-  const calibration = maskBatch(seqs, tokenizer.padId, { maskId: tokenizer.maskId, vocabSize: config.vocabSize, specialIds: special, firstRegularId: Math.max(...special) + 1 }, new Rng(o.seed ?? 7));
+  const calibration = maskBatch(
+    seqs,
+    tokenizer.padId,
+    { maskId: tokenizer.maskId, vocabSize: config.vocabSize, specialIds: special, firstRegularId: Math.max(...special) + 1 },
+    new Rng(o.seed ?? 7),
+  );
   const mlmLossOf = (quantizedLayer: number | null): number => {
     const { model } = loadBertForMaskedLM(o.checkpoint);
     if (quantizedLayer !== null) quantizeLayer(model, quantizedLayer, lowest);
@@ -100,7 +119,10 @@ export async function measureImportances(o: ImportanceOptions): Promise<{ iq: nu
   const vars = model.namedParameters().filter(([name]) => /encoder\.layer\.\d+\..*\.weight$/.test(name) && !name.includes("LayerNorm"));
   for (const [, v] of vars) v.trainable = true;
   const batch = makeBatch(task.splits.train as EncodedExample[], task.splits.train.map((_, i) => i).slice(0, 64), tokenizer.padId);
-  const { grads } = tf.variableGrads(() => crossEntropy(model.forward(batch), batch.labels), vars.map(([, v]) => v));
+  const { grads } = tf.variableGrads(
+    () => crossEntropy(model.forward(batch), batch.labels),
+    vars.map(([, v]) => v),
+  );
   for (const [name, v] of vars) {
     const layer = Number((name.match(/encoder\.layer\.(\d+)\./) as RegExpMatchArray)[1]);
     ir[layer] += tf.tidy(() => tf.mean(tf.square(grads[v.name])).dataSync()[0]);
@@ -124,7 +146,19 @@ export function configuredModel(checkpoint: string, labels: string[], config: Co
   const target = `bert\\.encoder\\.layer\\.(${layerIds})\\.(${LAYER_LINEARS.map((p) => p.replace(/\./g, "\\.")).join("|")})`;
   const rankPattern = Object.fromEntries(adapted.map(([c, l]) => [`bert\\.encoder\\.layer\\.${l}\\..*`, c.rank]));
   const alphaPattern = Object.fromEntries(adapted.map(([c, l]) => [`bert\\.encoder\\.layer\\.${l}\\..*`, 2 * c.rank]));
-  return getPeftModel(model, loraConfig({ targetModules: target, r: adapted[0][0].rank, loraAlpha: 2 * adapted[0][0].rank, rankPattern, alphaPattern, modulesToSave: HEAD_MODULES, taskType: "SEQ_CLS" }), { seed });
+  return getPeftModel(
+    model,
+    loraConfig({
+      targetModules: target,
+      r: adapted[0][0].rank,
+      loraAlpha: 2 * adapted[0][0].rank,
+      rankPattern,
+      alphaPattern,
+      modulesToSave: HEAD_MODULES,
+      taskType: "SEQ_CLS",
+    }),
+    { seed },
+  );
 }
 
 export interface CheapEvaluationOptions {

@@ -62,7 +62,12 @@ export class CellOutputs {
       }
       case "error":
         if (!this.admit("stream", String(c.evalue ?? "").length)) return;
-        this.outputs.push({ output_type: "error", ename: String(c.ename ?? "Error"), evalue: String(c.evalue ?? ""), traceback: Array.isArray(c.traceback) ? c.traceback.slice(0, 50).map(String) : [] });
+        this.outputs.push({
+          output_type: "error",
+          ename: String(c.ename ?? "Error"),
+          evalue: String(c.evalue ?? ""),
+          traceback: Array.isArray(c.traceback) ? c.traceback.slice(0, 50).map(String) : [],
+        });
         return;
       case "clear_output":
         this.outputs.length = 0;

@@ -107,7 +107,12 @@ export const HIDDEN_END = /^\s*\/\/\s*### END HIDDEN TESTS\s*$/;
 
 /** True when a (source) cell has a hidden-tests region, or the release marked it hidden. */
 export function isHiddenTest(cell: NbCell): boolean {
-  return coursekitMeta(cell).visibility === "hidden" || cellSource(cell).split("\n").some((l) => HIDDEN_BEGIN.test(l));
+  return (
+    coursekitMeta(cell).visibility === "hidden" ||
+    cellSource(cell)
+      .split("\n")
+      .some((l) => HIDDEN_BEGIN.test(l))
+  );
 }
 
 export function testSpecs(nb: Notebook): TestSpec[] {
@@ -144,12 +149,17 @@ export function lintNotebook(nb: Notebook): string[] {
       if (cell.cell_type !== "code") problems.push(`${where} (${m.grade_id}): graded cells must be code cells (no manual grading in this kit)`);
       if (!(typeof m.points === "number" && m.points > 0)) problems.push(`${where} (${m.grade_id}): a graded cell needs points > 0`);
       const calls = [...cellSource(cell).matchAll(/\bcheck\(\s*["'`]([^"'`]+)["'`]\s*,\s*([0-9.]+)/g)];
-      if (calls.length !== 1) problems.push(`${where} (${m.grade_id}): a graded cell must call check("${m.grade_id}", ${m.points}, ...) exactly once (found ${calls.length})`);
+      if (calls.length !== 1)
+        problems.push(`${where} (${m.grade_id}): a graded cell must call check("${m.grade_id}", ${m.points}, ...) exactly once (found ${calls.length})`);
       else if (calls[0][1] !== m.grade_id || Number(calls[0][2]) !== m.points) {
-        problems.push(`${where} (${m.grade_id}): check("${calls[0][1]}", ${calls[0][2]}, ...) does not match the cell's grade_id "${m.grade_id}" and points ${m.points}`);
+        problems.push(
+          `${where} (${m.grade_id}): check("${calls[0][1]}", ${calls[0][2]}, ...) does not match the cell's grade_id "${m.grade_id}" and points ${m.points}`,
+        );
       }
       if (!/\bt\.(observe|throws)\(/.test(cellSource(cell))) {
-        problems.push(`${where} (${m.grade_id}): a graded cell must record what the grader compares: check("${m.grade_id}", ${m.points}, (t) => { t.observe("name", value); ... })`);
+        problems.push(
+          `${where} (${m.grade_id}): a graded cell must record what the grader compares: check("${m.grade_id}", ${m.points}, (t) => { t.observe("name", value); ... })`,
+        );
       }
       const ex = coursekitMeta(cell).exercise;
       if (ex) tested.add(ex);
@@ -157,7 +167,8 @@ export function lintNotebook(nb: Notebook): string[] {
     }
   });
   for (const ex of tested) if (!exercises.has(ex)) problems.push(`a graded cell tests exercise "${ex}", but no code exercise cell has that grade_id`);
-  for (const ex of exercises) if (!tested.has(ex) && !isCheckpointId(nb, ex)) problems.push(`exercise "${ex}" has no graded test (metadata.coursekit.exercise)`);
+  for (const ex of exercises)
+    if (!tested.has(ex) && !isCheckpointId(nb, ex)) problems.push(`exercise "${ex}" has no graded test (metadata.coursekit.exercise)`);
   return problems;
 }
 

@@ -90,7 +90,9 @@ export interface GradeOptions {
 /** Raised before running anything when a submission would have to run outside the sandbox. */
 export class SandboxRequiredError extends Error {
   constructor(why: string) {
-    super(`refusing to run a submission's code outside the sandbox: ${why}. Install bubblewrap, or pass --unsandboxed to grade anyway (each report then says it was unsandboxed).`);
+    super(
+      `refusing to run a submission's code outside the sandbox: ${why}. Install bubblewrap, or pass --unsandboxed to grade anyway (each report then says it was unsandboxed).`,
+    );
     this.name = "SandboxRequiredError";
   }
 }
@@ -133,14 +135,31 @@ function envInfo(root: string, mode: GradeMode): Record<string, string> {
 }
 
 /** A report for a submission that could not be run at all (wrong format): every test scores 0. */
-function failedReport(file: string, mode: GradeMode, tests: TestSpec[], warning: string, root: string, started: number, seed: number, sandboxed: boolean, limits: KernelLimits): GradeReport {
+function failedReport(
+  file: string,
+  mode: GradeMode,
+  tests: TestSpec[],
+  warning: string,
+  root: string,
+  started: number,
+  seed: number,
+  sandboxed: boolean,
+  limits: KernelLimits,
+): GradeReport {
   return {
     notebook: file,
     mode,
     score: 0,
     max_score: tests.reduce((s, t) => s + t.points, 0),
     hidden_max_score: 0,
-    tests: tests.map((t) => ({ grade_id: t.grade_id, score: 0, max_score: t.points, status: "not_run" as const, visibility: t.visibility, message: "the notebook could not be graded" })),
+    tests: tests.map((t) => ({
+      grade_id: t.grade_id,
+      score: 0,
+      max_score: t.points,
+      status: "not_run" as const,
+      visibility: t.visibility,
+      message: "the notebook could not be graded",
+    })),
     checkpoints: [],
     cell_problems: [],
     warnings: [warning],
@@ -176,7 +195,10 @@ export async function gradeNotebook(file: string, opts: GradeOptions): Promise<{
   const prepared = opts.mode === "instructor" && opts.source ? prepareForInstructor(submission, opts.source) : prepareForStudent(submission);
   const { notebook: nb, tests, stubs } = prepared;
   warnings.push(...prepared.warnings);
-  const reference = opts.mode === "instructor" && opts.source ? await referenceFor(opts.source, { ...opts, seed, sandbox, cwd: path.dirname(path.resolve(opts.sourcePath ?? file)) }) : undefined;
+  const reference =
+    opts.mode === "instructor" && opts.source
+      ? await referenceFor(opts.source, { ...opts, seed, sandbox, cwd: path.dirname(path.resolve(opts.sourcePath ?? file)) })
+      : undefined;
   // 2. execute
   const { runs, warnings: runWarnings } = await runNotebookCells(nb, {
     root: opts.root,

@@ -59,9 +59,11 @@ function insertAfter(html: string, tag: RegExp, snippet: string, from = 0): stri
 
 /** The score total and the report's lines, at the top of a graded notebook's page. */
 function scoreBanner(report: GradeReport): string {
-  return `<section id="coursekit-score" style="font-family:sans-serif;margin:16px auto;max-width:1100px;padding:12px 16px;border:2px solid #1f77b4;border-radius:6px;background:#f4f8fc">` +
+  return (
+    `<section id="coursekit-score" style="font-family:sans-serif;margin:16px auto;max-width:1100px;padding:12px 16px;border:2px solid #1f77b4;border-radius:6px;background:#f4f8fc">` +
     `<h1 style="margin:0 0 8px 0;font-size:24px">Score: ${report.score} / ${report.max_score} points</h1>` +
-    `<pre style="margin:0;white-space:pre-wrap">${escapeHtml(formatReport(report))}</pre></section>`;
+    `<pre style="margin:0;white-space:pre-wrap">${escapeHtml(formatReport(report))}</pre></section>`
+  );
 }
 
 /** The Chromium (or Chrome) binary on PATH, or undefined. */
@@ -82,12 +84,25 @@ export function screenshotHtml(htmlFile: string, pngFile: string, size = { width
   if (!chromium) throw new Error("Chromium was not found: on Debian/Ubuntu install it with apt-get install chromium");
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), "coursekit-chromium-"));
   try {
-    execFileSync(chromium, [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-      "--disable-sync", "--no-first-run", "--hide-scrollbars", `--user-data-dir=${profile}`,
-      `--window-size=${size.width},${size.height}`, "--virtual-time-budget=10000",
-      `--screenshot=${path.resolve(pngFile)}`, `file://${path.resolve(htmlFile)}`,
-    ], { stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs });
+    execFileSync(
+      chromium,
+      [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--hide-scrollbars",
+        `--user-data-dir=${profile}`,
+        `--window-size=${size.width},${size.height}`,
+        "--virtual-time-budget=10000",
+        `--screenshot=${path.resolve(pngFile)}`,
+        `file://${path.resolve(htmlFile)}`,
+      ],
+      { stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs },
+    );
   } finally {
     fs.rmSync(profile, { recursive: true, force: true });
   }

@@ -130,18 +130,21 @@ const DELIM = "<IDS|MSG>";
 /** `n` TCP ports on 127.0.0.1 that were free a moment ago. */
 export function freePorts(n: number): Promise<number[]> {
   return Promise.all(
-    Array.from({ length: n }, () => new Promise<number>((resolve, reject) => {
-      const server = net.createServer();
-      server.unref();
-      server.on("error", reject);
-      server.listen(0, "127.0.0.1", () => {
-        const port = (server.address() as net.AddressInfo).port;
-        server.close(() => resolve(port));
-      });
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<number>((resolve, reject) => {
+          const server = net.createServer();
+          server.unref();
+          server.on("error", reject);
+          server.listen(0, "127.0.0.1", () => {
+            const port = (server.address() as net.AddressInfo).port;
+            server.close(() => resolve(port));
+          });
+        }),
+    ),
   );
 }
-
 
 export class KernelStartError extends Error {
   constructor(message: string) {
@@ -215,19 +218,40 @@ export class TslabKernel {
     const transport = opts.sandbox ? "ipc" : "tcp";
     const ip = opts.sandbox ? path.join(fs.realpathSync(connectionDir), "k") : "127.0.0.1";
     const endpoint = (port: number) => (opts.sandbox ? `ipc://${ip}:${port}` : `tcp://127.0.0.1:${port}`);
-    fs.writeFileSync(connectionFile, JSON.stringify({
-      shell_port: shellPort, iopub_port: iopubPort, stdin_port: stdinPort, control_port: controlPort, hb_port: hbPort,
-      ip, key, transport, signature_scheme: "hmac-sha256", kernel_name: KERNEL_NAME,
-    }));
+    fs.writeFileSync(
+      connectionFile,
+      JSON.stringify({
+        shell_port: shellPort,
+        iopub_port: iopubPort,
+        stdin_port: stdinPort,
+        control_port: controlPort,
+        hb_port: hbPort,
+        ip,
+        key,
+        transport,
+        signature_scheme: "hmac-sha256",
+        kernel_name: KERNEL_NAME,
+      }),
+    );
     const env: Record<string, string> = {};
     for (const k of INHERITED_ENV) if (process.env[k] !== undefined) env[k] = process.env[k] as string;
-    Object.assign(env, { HOME: opts.sandbox ? "/tmp" : os.tmpdir(), COURSEKIT_ROOT: fs.realpathSync(opts.root), COURSEKIT_KERNEL: KERNEL_NAME }, opts.env ?? {});
+    Object.assign(
+      env,
+      { HOME: opts.sandbox ? "/tmp" : os.tmpdir(), COURSEKIT_ROOT: fs.realpathSync(opts.root), COURSEKIT_KERNEL: KERNEL_NAME },
+      opts.env ?? {},
+    );
     let proc: ChildProcess;
     if (opts.sandbox) {
       const root = fs.realpathSync(opts.root);
       env.COURSEKIT_NOTEBOOK_DIR = root;
       env.PATH = "/usr/local/bin:/usr/bin:/bin";
-      const args = bwrapArgs({ root, connectionDir, env, diskMiB: limits.diskMiB }, [fs.realpathSync(process.execPath), tslab, "kernel", "--config-path", connectionFile]);
+      const args = bwrapArgs({ root, connectionDir, env, diskMiB: limits.diskMiB }, [
+        fs.realpathSync(process.execPath),
+        tslab,
+        "kernel",
+        "--config-path",
+        connectionFile,
+      ]);
       proc = spawn(findBwrap() as string, args, { cwd: opts.cwd, env: {}, stdio: ["ignore", "pipe", "pipe"] });
     } else {
       // Its own process group, so that the whole group can be killed at the end.
@@ -270,7 +294,10 @@ export class TslabKernel {
     const tree = processTree(this.proc.pid);
     if (tree.length === 0) return;
     for (const p of tree) this.seenPids.add(p.pid);
-    this.cpuS = Math.max(this.cpuS, tree.reduce((s, p) => s + p.cpuS, 0));
+    this.cpuS = Math.max(
+      this.cpuS,
+      tree.reduce((s, p) => s + p.cpuS, 0),
+    );
     const rssMiB = tree.reduce((s, p) => s + p.rssBytes, 0) / (1024 * 1024);
     if (rssMiB > this.limits.memoryMiB) this.killFor("memory");
     else if (tree.length > this.limits.processes + 2) this.killFor("processes"); // + bwrap's own two
@@ -320,7 +347,14 @@ export class TslabKernel {
   }
 
   private async send(msgType: string, content: JsonObject): Promise<string> {
-    const header: Header = { msg_id: randomUUID(), msg_type: msgType, session: this.session, username: "coursekit-grader", date: new Date().toISOString(), version: "5.3" };
+    const header: Header = {
+      msg_id: randomUUID(),
+      msg_type: msgType,
+      session: this.session,
+      username: "coursekit-grader",
+      date: new Date().toISOString(),
+      version: "5.3",
+    };
     const parts = [JSON.stringify(header), "{}", "{}", JSON.stringify(content)];
     await this.shell.send([DELIM, this.sign(parts), ...parts]);
     return header.msg_id;
@@ -471,11 +505,25 @@ export class TslabKernel {
     entry.over = true;
     const outputs = entry.out.outputs;
     if (entry.out.truncated) {
-      outputs.push({ output_type: "stream", name: "stderr", text: `\n[the grader dropped the rest of this cell's output: it printed more than ${Math.round(this.limits.streamBytes / 1048576)} MiB of text or ${Math.round(this.limits.displayBytes / 1048576)} MiB of displays]\n` });
+      outputs.push({
+        output_type: "stream",
+        name: "stderr",
+        text: `\n[the grader dropped the rest of this cell's output: it printed more than ${Math.round(this.limits.streamBytes / 1048576)} MiB of text or ${Math.round(this.limits.displayBytes / 1048576)} MiB of displays]\n`,
+      });
     }
     const count = entry.reply && typeof entry.reply.execution_count === "number" ? entry.reply.execution_count : null;
     const cpuS = hasProc() ? Math.max(0, this.cpuS - cpuAtStart) : undefined;
-    return { status, outputs, executionCount: count, durationMs: Date.now() - started, kernelAlive, limit, cpuS, truncated: entry.out.truncated, outputsIncomplete: entry.idleMissing };
+    return {
+      status,
+      outputs,
+      executionCount: count,
+      durationMs: Date.now() - started,
+      kernelAlive,
+      limit,
+      cpuS,
+      truncated: entry.out.truncated,
+      outputsIncomplete: entry.idleMissing,
+    };
   }
 
   /** Interrupts the running cell (SIGINT, as Jupyter does for interrupt_mode "signal"). */

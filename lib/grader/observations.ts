@@ -111,7 +111,9 @@ function isEncoded(v: unknown, depth = 0): v is Encoded {
 export function asObservationRecord(v: unknown): ObservationRecord | undefined {
   const r = v as Partial<ObservationRecord> | null;
   if (!r || typeof r !== "object" || typeof r.grade_id !== "string" || typeof r.seed !== "number" || !Array.isArray(r.observations)) return undefined;
-  const ok = r.observations.every((o: Partial<Observation>) => !!o && typeof o.name === "string" && isEncoded(o.value) && typeof o.tolerance === "object" && o.tolerance !== null);
+  const ok = r.observations.every(
+    (o: Partial<Observation>) => !!o && typeof o.name === "string" && isEncoded(o.value) && typeof o.tolerance === "object" && o.tolerance !== null,
+  );
   if (!ok) return undefined;
   if (r.error !== undefined && typeof r.error !== "string") return undefined;
   return r as ObservationRecord;

@@ -116,6 +116,8 @@ function editedTestWarnings(nb: Notebook): string[] {
   return nb.cells.flatMap((cell) => {
     const m = nbgraderMeta(cell);
     if (!m || !(isGraded(cell) || isLocked(cell)) || !m.checksum) return [];
-    return nbgraderChecksum(cell) === m.checksum ? [] : [`${isGraded(cell) ? "test" : "read-only"} cell "${m.grade_id}" was edited: your instructor grades with the original, so this result may differ`];
+    return nbgraderChecksum(cell) === m.checksum
+      ? []
+      : [`${isGraded(cell) ? "test" : "read-only"} cell "${m.grade_id}" was edited: your instructor grades with the original, so this result may differ`];
   });
 }

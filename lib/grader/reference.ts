@@ -62,7 +62,9 @@ export function referenceFor(source: Notebook, opts: ReferenceOptions): Promise<
       const verdicts = new Map<string, CheckRecord>();
       for (const cell of nb.cells.filter(isGraded)) {
         const id = gradeIdOf(cell) as string;
-        const rec = recordsIn<unknown>(cell.outputs, OBSERVATIONS_MIME).map(asObservationRecord).find((r) => r?.grade_id === id);
+        const rec = recordsIn<unknown>(cell.outputs, OBSERVATIONS_MIME)
+          .map(asObservationRecord)
+          .find((r) => r?.grade_id === id);
         if (rec) records.set(id, rec);
         const verdict = recordsIn<unknown>(cell.outputs, RESULT_MIME).find((r): r is CheckRecord => isCheckRecord(r) && r.grade_id === id);
         if (verdict) verdicts.set(id, verdict);

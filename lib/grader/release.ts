@@ -69,7 +69,8 @@ export function releaseCell(source: NbCell, index: number): NbCell {
   let text = cellSource(cell);
   const md = cell.cell_type === "markdown";
   const solution = replaceRegions(text, md ? MD_BEGIN : CODE_BEGIN, md ? MD_END : CODE_END, () => (md ? MARKDOWN_STUB : CODE_STUB), where);
-  if (solution.count > 0 && !isSolution(cell)) throw new ReleaseError([`${where}: has a solution region but is not an exercise cell (nbgrader.solution: true)`]);
+  if (solution.count > 0 && !isSolution(cell))
+    throw new ReleaseError([`${where}: has a solution region but is not an exercise cell (nbgrader.solution: true)`]);
   text = solution.text;
   if (cell.cell_type === "code") {
     const hidden = replaceRegions(text, HIDDEN_BEGIN, HIDDEN_END, () => [HIDDEN_NOTE], where);
@@ -94,7 +95,8 @@ export function releaseCell(source: NbCell, index: number): NbCell {
 export function releaseNotebook(source: Notebook): Notebook {
   const problems = lintNotebook(source);
   source.cells.forEach((cell, i) => {
-    if (cell.cell_type === "code" && (cell.outputs?.length ?? 0) > 0) problems.push(`cell ${i + 1}: the source is committed with outputs (clear them: sources are committed without outputs)`);
+    if (cell.cell_type === "code" && (cell.outputs?.length ?? 0) > 0)
+      problems.push(`cell ${i + 1}: the source is committed with outputs (clear them: sources are committed without outputs)`);
   });
   if (problems.length > 0) throw new ReleaseError(problems);
   const nb = cloneNotebook(source);

@@ -62,7 +62,13 @@ export function feedbackCopy(nb: Notebook, results: TestResult[], mode: GradeMod
     const id = gradeIdOf(cell);
     const result = id && isGraded(cell) ? byId.get(id) : undefined;
     if (!result || cell.cell_type !== "code") continue;
-    const line = describeCheck({ grade_id: result.grade_id, score: result.score, max_score: result.max_score, status: result.status === "passed" ? "passed" : result.status === "failed" ? "failed" : "error", message: result.status === "passed" ? "" : `${result.status}: ${result.message}` });
+    const line = describeCheck({
+      grade_id: result.grade_id,
+      score: result.score,
+      max_score: result.max_score,
+      status: result.status === "passed" ? "passed" : result.status === "failed" ? "failed" : "error",
+      message: result.status === "passed" ? "" : `${result.status}: ${result.message}`,
+    });
     const verdict: NbOutput = { output_type: "display_data", data: { "text/plain": `grader (${mode} mode): ${line}` }, metadata: {} };
     if (result.visibility === "hidden" && mode === "instructor") {
       cell.source = `// Hidden test "${result.grade_id}" (${result.max_score} point${result.max_score === 1 ? "" : "s"}): its code is not handed back; the grader's verdict is below.`;

@@ -94,7 +94,14 @@ export async function runNotebookCells(nb: Notebook, opts: RunOptions): Promise<
 
   const startKernel = async (): Promise<TslabKernel | null> => {
     try {
-      return await TslabKernel.start({ root: opts.root, cwd: opts.cwd, interruptGraceMs: opts.interruptGraceMs, sandbox: opts.sandbox, env: opts.env, limits: opts.limits });
+      return await TslabKernel.start({
+        root: opts.root,
+        cwd: opts.cwd,
+        interruptGraceMs: opts.interruptGraceMs,
+        sandbox: opts.sandbox,
+        env: opts.env,
+        limits: opts.limits,
+      });
     } catch (e) {
       warnings.push(`the kernel could not be started: ${e instanceof KernelStartError ? e.message : String(e)}`);
       return null;
@@ -121,7 +128,8 @@ export async function runNotebookCells(nb: Notebook, opts: RunOptions): Promise<
   let budgetUsedMs = 0;
   let budgetWallStart = 0;
   let firstCodeCell = true;
-  const budgetLeft = () => Math.min(opts.budgetMs - budgetUsedMs, budgetWallStart === 0 ? Infinity : wallBackstopMs(opts.budgetMs) - (Date.now() - budgetWallStart));
+  const budgetLeft = () =>
+    Math.min(opts.budgetMs - budgetUsedMs, budgetWallStart === 0 ? Infinity : wallBackstopMs(opts.budgetMs) - (Date.now() - budgetWallStart));
   try {
     kernel = await startKernel();
     const end = Math.min(nb.cells.length - 1, opts.lastIndex ?? Infinity);
@@ -177,8 +185,12 @@ export async function runNotebookCells(nb: Notebook, opts: RunOptions): Promise<
         if (!isGraded(cell)) succeeded.push(index); // test cells define nothing later cells need: not replayed
         continue;
       }
-      if (result.status === "timeout") warnings.push(`${label(nb, index)} ran over its time limit (${describeLimit(result.limit, Math.round(limit() / 1000))}) and was interrupted${result.kernelAlive ? "" : "; the kernel had to be restarted"}`);
-      if (result.status === "dead") warnings.push(`the kernel died while running ${label(nb, index)}${result.limit ? ` (${describeLimit(result.limit, 0)})` : ""}; it was restarted`);
+      if (result.status === "timeout")
+        warnings.push(
+          `${label(nb, index)} ran over its time limit (${describeLimit(result.limit, Math.round(limit() / 1000))}) and was interrupted${result.kernelAlive ? "" : "; the kernel had to be restarted"}`,
+        );
+      if (result.status === "dead")
+        warnings.push(`the kernel died while running ${label(nb, index)}${result.limit ? ` (${describeLimit(result.limit, 0)})` : ""}; it was restarted`);
       if (!result.kernelAlive) {
         await kernel.shutdown();
         kernel = await restart();

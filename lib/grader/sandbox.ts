@@ -29,7 +29,19 @@ export interface SandboxSpec {
 /** What the kernel sees of the repository, read-only. */
 export const SANDBOX_REPO_PATHS = ["lib", "node_modules", "datasets", "results", "package.json", "tsconfig.json"];
 
-const SYSTEM_ETC = ["passwd", "group", "hosts", "nsswitch.conf", "localtime", "ssl", "ca-certificates", "alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d"];
+const SYSTEM_ETC = [
+  "passwd",
+  "group",
+  "hosts",
+  "nsswitch.conf",
+  "localtime",
+  "ssl",
+  "ca-certificates",
+  "alternatives",
+  "ld.so.cache",
+  "ld.so.conf",
+  "ld.so.conf.d",
+];
 
 let cachedBwrap: string | null | undefined;
 

@@ -38,7 +38,10 @@ export interface CellProblem {
 
 /** The first error line a cell wrote to stderr ("Error: Not implemented"), for messages. */
 function firstErrorLine(outputs: NbOutput[] | undefined): string {
-  const stderr = (outputs ?? []).filter((o) => o.output_type === "stream" && o.name === "stderr").map(outputText).join("");
+  const stderr = (outputs ?? [])
+    .filter((o) => o.output_type === "stream" && o.name === "stderr")
+    .map(outputText)
+    .join("");
   const line = stderr.split("\n").find((l) => /^\w*(Error|Exception)\b|error TS\d+/.test(l.trim())) ?? stderr.split("\n").find((l) => l.trim() !== "");
   return (line ?? "").trim().slice(0, 300);
 }
@@ -52,7 +55,13 @@ const clip = (s: string): string => (s.length > MAX_MESSAGE ? `${s.slice(0, MAX_
 
 export function isCheckRecord(v: unknown): v is CheckRecord {
   const r = v as Partial<CheckRecord> | null;
-  return !!r && typeof r.grade_id === "string" && typeof r.score === "number" && typeof r.max_score === "number" && ["passed", "failed", "error"].includes(String(r.status));
+  return (
+    !!r &&
+    typeof r.grade_id === "string" &&
+    typeof r.score === "number" &&
+    typeof r.max_score === "number" &&
+    ["passed", "failed", "error"].includes(String(r.status))
+  );
 }
 
 /** Warnings for records printed outside their own test cell (they count for nothing). */
@@ -76,8 +85,15 @@ function strayRecordWarnings(nb: Notebook, tests: TestSpec[]): string[] {
 /** What every mode does first: a test that did not run, timed out or crashed scores 0. */
 function runFailure(base: Omit<TestResult, "score" | "status" | "message">, cell: NbCell | undefined, run: CellRun | undefined): TestResult | undefined {
   if (!cell || !run || run.status === "not_run") return { ...base, score: 0, status: "not_run", message: run?.reason ? `not run: ${run.reason}` : "not run" };
-  if (run.status === "timeout") return { ...base, score: 0, status: "timeout", message: `the test did not finish: ${describeLimit(run.limit, cellTimeoutS(cell))} — look for an endless loop or a very slow step` };
-  if (run.status === "dead") return { ...base, score: 0, status: "error", message: `the kernel died while running this test${run.limit ? ` (${describeLimit(run.limit, 0)})` : ""}` };
+  if (run.status === "timeout")
+    return {
+      ...base,
+      score: 0,
+      status: "timeout",
+      message: `the test did not finish: ${describeLimit(run.limit, cellTimeoutS(cell))} — look for an endless loop or a very slow step`,
+    };
+  if (run.status === "dead")
+    return { ...base, score: 0, status: "error", message: `the kernel died while running this test${run.limit ? ` (${describeLimit(run.limit, 0)})` : ""}` };
   return undefined;
 }
 
@@ -94,13 +110,24 @@ function scoreByVerdict(test: TestSpec, cell: NbCell, base: Omit<TestResult, "sc
   }
   const r = own[0];
   if (r.max_score !== test.points || !(r.score === 0 || r.score === test.points)) {
-    return { ...base, score: 0, status: "error", message: `the verdict claims ${r.score}/${r.max_score} points; this test is worth ${test.points}: not counted` };
+    return {
+      ...base,
+      score: 0,
+      status: "error",
+      message: `the verdict claims ${r.score}/${r.max_score} points; this test is worth ${test.points}: not counted`,
+    };
   }
   return { ...base, score: r.status === "passed" ? r.score : 0, status: r.status, message: clip(r.message) };
 }
 
 /** Instructor mode: the grader compares the cell's observations with the solution's (same seed). */
-function scoreByObservations(test: TestSpec, cell: NbCell, base: Omit<TestResult, "score" | "status" | "message">, reference: Reference, warnings: string[]): TestResult {
+function scoreByObservations(
+  test: TestSpec,
+  cell: NbCell,
+  base: Omit<TestResult, "score" | "status" | "message">,
+  reference: Reference,
+  warnings: string[],
+): TestResult {
   const own = recordsIn<unknown>(cell.outputs, OBSERVATIONS_MIME).filter((r) => (r as { grade_id?: unknown } | null)?.grade_id === test.grade_id);
   const hidden = test.visibility === "hidden";
   if (own.length === 0) {
@@ -109,7 +136,12 @@ function scoreByObservations(test: TestSpec, cell: NbCell, base: Omit<TestResult
   }
   if (own.length > 1) {
     warnings.push(`test cell "${test.grade_id}" printed ${own.length} observation records (a forged one?): scored 0`);
-    return { ...base, score: 0, status: "error", message: `the test cell printed ${own.length} observation records for "${test.grade_id}" instead of one: not counted` };
+    return {
+      ...base,
+      score: 0,
+      status: "error",
+      message: `the test cell printed ${own.length} observation records for "${test.grade_id}" instead of one: not counted`,
+    };
   }
   const got = asObservationRecord(own[0]);
   if (!got) return { ...base, score: 0, status: "error", message: "the test's observation record is malformed: not counted" };
@@ -121,7 +153,10 @@ function scoreByObservations(test: TestSpec, cell: NbCell, base: Omit<TestResult
   const cmp = compareRecords(got, want, { hidden });
   const local = recordsIn<unknown>(cell.outputs, RESULT_MIME).find((r): r is CheckRecord => isCheckRecord(r) && r.grade_id === test.grade_id);
   if (cmp.ok) return { ...base, score: test.points, status: "passed", message: "" };
-  if (local?.status === "passed") warnings.push(`test cell "${test.grade_id}" reported "passed" in the kernel, but its observations differ from the solution's: scored by the grader's comparison`);
+  if (local?.status === "passed")
+    warnings.push(
+      `test cell "${test.grade_id}" reported "passed" in the kernel, but its observations differ from the solution's: scored by the grader's comparison`,
+    );
   // The check's own message carries the instructor's hint; hidden tests show only what the grader found.
   const hint = !hidden && local && local.status !== "passed" ? `${local.message} — ` : "";
   const stopped = got.error && want.observations.some((w) => !got.observations.some((g) => g.name === w.name));
@@ -129,7 +164,15 @@ function scoreByObservations(test: TestSpec, cell: NbCell, base: Omit<TestResult
 }
 
 /** Every test's result, in the order of `tests`; warnings about stray or forged records are added to `warnings`. */
-export function scoreTests(nb: Notebook, tests: TestSpec[], runs: Map<number, CellRun>, mode: GradeMode, stubs: Map<string, string>, warnings: string[], reference?: Reference): TestResult[] {
+export function scoreTests(
+  nb: Notebook,
+  tests: TestSpec[],
+  runs: Map<number, CellRun>,
+  mode: GradeMode,
+  stubs: Map<string, string>,
+  warnings: string[],
+  reference?: Reference,
+): TestResult[] {
   warnings.push(...strayRecordWarnings(nb, tests));
   const results: TestResult[] = [];
   for (const test of tests) {
@@ -140,7 +183,9 @@ export function scoreTests(nb: Notebook, tests: TestSpec[], runs: Map<number, Ce
       results.push({ ...base, score: 0, status: "not_run", message: "hidden test: it runs when your instructor grades this notebook" });
       continue;
     }
-    let result = runFailure(base, cell, runs.get(index)) ?? (reference ? scoreByObservations(test, cell, base, reference, warnings) : scoreByVerdict(test, cell, base, warnings));
+    let result =
+      runFailure(base, cell, runs.get(index)) ??
+      (reference ? scoreByObservations(test, cell, base, reference, warnings) : scoreByVerdict(test, cell, base, warnings));
     const exercise = test.exercise ? nb.cells.find((c) => isSolution(c) && gradeIdOf(c) === test.exercise) : undefined;
     if (result.status !== "passed" && test.exercise && exercise && stubs.get(test.exercise) === cellSource(exercise)) {
       result = { ...result, status: "not_attempted", message: `exercise "${test.exercise}" has not been attempted yet (it is still the stub)` };
@@ -154,5 +199,11 @@ export function scoreTests(nb: Notebook, tests: TestSpec[], runs: Map<number, Ce
 export function problemsOf(nb: Notebook, runs: CellRun[]): CellProblem[] {
   return runs
     .filter((r) => r.status !== "ok")
-    .map((r) => ({ cell: r.index + 1, name: r.name, grade_id: gradeIdOf(nb.cells[r.index]), status: r.status, message: r.reason ?? firstErrorLine(nb.cells[r.index].outputs) }));
+    .map((r) => ({
+      cell: r.index + 1,
+      name: r.name,
+      grade_id: gradeIdOf(nb.cells[r.index]),
+      status: r.status,
+      message: r.reason ?? firstErrorLine(nb.cells[r.index].outputs),
+    }));
 }

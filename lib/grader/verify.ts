@@ -88,7 +88,9 @@ export async function verifySolution(root: string, sourceFile: string, opts: Run
     else if (record.error) problems.push(`test "${id}": stopped on the solution: ${record.error}`);
     else if (record.observations.length === 0) problems.push(`test "${id}": observes nothing, so the grader has nothing to compare (call t.observe(...))`);
   }
-  const refCheckpoints = ref.notebook.cells.flatMap((c) => (c.outputs ?? []).flatMap((o) => (o.data && o.data[CHECKPOINT_MIME] !== undefined ? [o.data[CHECKPOINT_MIME] as unknown as CheckpointRecord] : [])));
+  const refCheckpoints = ref.notebook.cells.flatMap((c) =>
+    (c.outputs ?? []).flatMap((o) => (o.data && o.data[CHECKPOINT_MIME] !== undefined ? [o.data[CHECKPOINT_MIME] as unknown as CheckpointRecord] : [])),
+  );
   for (const c of refCheckpoints) if (c.status !== "correct") problems.push(`checkpoint "${c.id}": ${c.status} (${c.message})`);
   for (const r of ref.runs) if (r.status !== "ok") problems.push(`cell ${r.index + 1} of the reference run: ${r.status}${r.reason ? ` ${r.reason}` : ""}`);
   for (const w of ref.warnings) problems.push(`warning (reference run): ${w}`);
@@ -108,7 +110,8 @@ export function releaseDiffers(root: string, sourceFile: string): string | null 
   const target = releasePathFor(root, sourceFile);
   const expected = serializeNotebook(releaseNotebook(readNotebook(sourceFile)));
   if (!fs.existsSync(target)) return `${path.relative(root, target)} is missing: run npm run release`;
-  if (fs.readFileSync(target, "utf8") !== expected) return `${path.relative(root, target)} differs from the release of ${path.relative(root, sourceFile)}: run npm run release (never edit student versions by hand)`;
+  if (fs.readFileSync(target, "utf8") !== expected)
+    return `${path.relative(root, target)} differs from the release of ${path.relative(root, sourceFile)}: run npm run release (never edit student versions by hand)`;
   return null;
 }
 
@@ -122,7 +125,14 @@ export async function verifyRelease(root: string, sourceFile: string, opts: RunO
   }
   if (differs) return { file: sourceFile, ok: false, problems: [differs], notes: [] };
   const source = readNotebook(sourceFile);
-  const { report } = await gradeNotebook(releasePathFor(root, sourceFile), { mode: "instructor", root, source, stopAfterLastTest: true, unsandboxed: true, ...opts });
+  const { report } = await gradeNotebook(releasePathFor(root, sourceFile), {
+    mode: "instructor",
+    root,
+    source,
+    stopAfterLastTest: true,
+    unsandboxed: true,
+    ...opts,
+  });
   for (const t of report.tests) {
     if (t.status === "passed") problems.push(`test "${t.grade_id}" passes on the stub: it does not test the exercise`);
     if (t.status === "timeout") problems.push(`test "${t.grade_id}" times out on the stub`);
@@ -131,6 +141,9 @@ export async function verifyRelease(root: string, sourceFile: string, opts: RunO
   const tests = new Set(report.tests.map((t) => t.grade_id));
   const notes = report.cell_problems
     .filter((p) => !(p.grade_id && tests.has(p.grade_id)))
-    .map((p) => `cell ${p.cell}${p.grade_id ? ` (${p.grade_id})` : ""} fails on the stubs (${p.message}): a student's Run All stops there until the exercise is done`);
+    .map(
+      (p) =>
+        `cell ${p.cell}${p.grade_id ? ` (${p.grade_id})` : ""} fails on the stubs (${p.message}): a student's Run All stops there until the exercise is done`,
+    );
   return { file: sourceFile, ok: problems.length === 0, problems, notes, report };
 }

@@ -171,11 +171,7 @@ export function encodeBf16(values: ArrayLike<number>): Uint16Array {
   return encode16(values, f32BitsToBf16Bits, f32ToBf16);
 }
 
-function encode16(
-  values: ArrayLike<number>,
-  fromF32Bits: (bits: number) => number,
-  fromNumber: (value: number) => number,
-): Uint16Array {
+function encode16(values: ArrayLike<number>, fromF32Bits: (bits: number) => number, fromNumber: (value: number) => number): Uint16Array {
   const out = new Uint16Array(values.length);
   if (values instanceof Float32Array) {
     // Already float32: use the bits directly (one rounding, NaN payloads kept).

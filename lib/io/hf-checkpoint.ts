@@ -124,7 +124,9 @@ export function loadWeightsInto(model: Module, dir: string): LoadReport {
   }
   const newlyInitialised = [...own.keys()].filter((k) => !state.has(k));
   if (state.size === 0) {
-    throw new Error(`${dir}: none of the file's ${file.size} tensors match this model's parameter names (e.g. "${[...own.keys()][0]}"); is this a BERT checkpoint?`);
+    throw new Error(
+      `${dir}: none of the file's ${file.size} tensors match this model's parameter names (e.g. "${[...own.keys()][0]}"); is this a BERT checkpoint?`,
+    );
   }
   return { loaded: [...state.keys()], newlyInitialised, unused };
 }
@@ -136,7 +138,9 @@ export function loadBertForMaskedLM(dir: string): Loaded<BertForMaskedLM> {
   const report = loadWeightsInto(model, dir);
   if (report.newlyInitialised.length) {
     model.dispose();
-    throw new Error(`${dir}: the checkpoint lacks ${report.newlyInitialised.length} weights a masked LM needs: ${report.newlyInitialised.slice(0, 8).join(", ")}`);
+    throw new Error(
+      `${dir}: the checkpoint lacks ${report.newlyInitialised.length} weights a masked LM needs: ${report.newlyInitialised.slice(0, 8).join(", ")}`,
+    );
   }
   return { model: model.eval(), config, tokenizer: BertTokenizer.fromFolder(dir), report };
 }

@@ -47,7 +47,16 @@ export type DType = "F32" | "F16" | "BF16" | "F64" | "I64" | "I32" | "I16" | "I8
 
 /** Bytes per element. */
 export const DTYPE_SIZE: Readonly<Record<DType, number>> = {
-  F64: 8, I64: 8, F32: 4, I32: 4, BF16: 2, F16: 2, I16: 2, I8: 1, U8: 1, BOOL: 1,
+  F64: 8,
+  I64: 8,
+  F32: 4,
+  I32: 4,
+  BF16: 2,
+  F16: 2,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
 };
 
 /**
@@ -55,13 +64,20 @@ export const DTYPE_SIZE: Readonly<Record<DType, number>> = {
  * tensor starts at a multiple of its element size.
  */
 const DTYPE_RANK: Readonly<Record<DType, number>> = {
-  BOOL: 0, U8: 1, I8: 2, I16: 3, F16: 4, BF16: 5, I32: 6, F32: 7, F64: 8, I64: 9,
+  BOOL: 0,
+  U8: 1,
+  I8: 2,
+  I16: 3,
+  F16: 4,
+  BF16: 5,
+  I32: 6,
+  F32: 7,
+  F64: 8,
+  I64: 9,
 };
 
 /** Dtypes that are valid safetensors but that this module does not decode (for a clearer error). */
-const OTHER_SAFETENSORS_DTYPES = [
-  "U16", "U32", "U64", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ", "F4", "F6_E2M3", "F6_E3M2", "C64",
-];
+const OTHER_SAFETENSORS_DTYPES = ["U16", "U32", "U64", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ", "F4", "F6_E2M3", "F6_E3M2", "C64"];
 
 /** The typed array the reader returns for each dtype. */
 export interface DecodedArrayByDType {
@@ -128,7 +144,10 @@ export interface TensorInput {
 /** Every problem with a file or an argument is reported with this class; `source` is the file, if known. */
 export class SafetensorsError extends Error {
   override readonly name = "SafetensorsError";
-  constructor(message: string, readonly source?: string) {
+  constructor(
+    message: string,
+    readonly source?: string,
+  ) {
     super(message);
   }
 }
@@ -208,15 +227,15 @@ function failer(source: string | undefined): Fail {
 }
 
 function tooShort(size: number): string {
-  return `file is too short to be a safetensors file (${size} bytes; it must start with an 8-byte header length). `
-    + "Check that the download or save finished.";
+  return (
+    `file is too short to be a safetensors file (${size} bytes; it must start with an 8-byte header length). ` + "Check that the download or save finished."
+  );
 }
 
 function checkHeaderLength(n: bigint, fileSize: number, fail: Fail): number {
   const available = fileSize - 8;
   if (n > BigInt(available)) {
-    fail(`header length ${n} is larger than the file (${available} bytes follow the 8-byte length prefix): `
-      + "truncated or not a safetensors file.");
+    fail(`header length ${n} is larger than the file (${available} bytes follow the 8-byte length prefix): ` + "truncated or not a safetensors file.");
   }
   if (n > BigInt(MAX_HEADER_LENGTH)) {
     fail(`header length ${n} exceeds the ${MAX_HEADER_LENGTH}-byte limit safetensors allows: not a safetensors file.`);
@@ -226,8 +245,10 @@ function checkHeaderLength(n: bigint, fileSize: number, fail: Fail): number {
 
 function refuseDirectory(file: string): void {
   if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
-    throw new SafetensorsError(`${file}: is a directory, not a safetensors file. For a sharded checkpoint, read each `
-      + "file listed in its model.safetensors.index.json.", file);
+    throw new SafetensorsError(
+      `${file}: is a directory, not a safetensors file. For a sharded checkpoint, read each ` + "file listed in its model.safetensors.index.json.",
+      file,
+    );
   }
 }
 
@@ -267,13 +288,14 @@ function parseHeader(headerBytes: Uint8Array, fileSize: number, fail: Fail): Saf
   for (const [name, info] of infos) {
     const [begin, end] = info.dataOffsets;
     if (begin < expected && previous) {
-      fail(`tensor "${name}": data_offsets [${begin}, ${end}] overlap tensor "${previous[0]}" `
-        + `[${previous[1].dataOffsets.join(", ")}]. The header is corrupt.`);
+      fail(
+        `tensor "${name}": data_offsets [${begin}, ${end}] overlap tensor "${previous[0]}" ` +
+          `[${previous[1].dataOffsets.join(", ")}]. The header is corrupt.`,
+      );
     }
     if (begin > expected) {
       const after = previous ? `tensor "${previous[0]}" (which ends at ${expected})` : "the start of the data";
-      fail(`tensor "${name}": data_offsets [${begin}, ${end}] leave a hole of ${begin - expected} unused bytes after `
-        + `${after}. The header is corrupt.`);
+      fail(`tensor "${name}": data_offsets [${begin}, ${end}] leave a hole of ${begin - expected} unused bytes after ` + `${after}. The header is corrupt.`);
     }
     expected = end;
     previous = [name, info];
@@ -282,12 +304,13 @@ function parseHeader(headerBytes: Uint8Array, fileSize: number, fail: Fail): Saf
   const dataStart = 8 + headerLength;
   const found = fileSize - dataStart;
   if (found < expected) {
-    fail(`file is truncated: expected ${expected} bytes of tensor data, found ${found}. `
-      + "Download or save the file again.");
+    fail(`file is truncated: expected ${expected} bytes of tensor data, found ${found}. ` + "Download or save the file again.");
   }
   if (found > expected) {
-    fail(`${found - expected} bytes of trailing data after the last tensor (expected ${expected} bytes of tensor `
-      + `data, found ${found}): the file is corrupt or something was appended to it.`);
+    fail(
+      `${found - expected} bytes of trailing data after the last tensor (expected ${expected} bytes of tensor ` +
+        `data, found ${found}): the file is corrupt or something was appended to it.`,
+    );
   }
   return { tensors: new Map(infos), metadata, headerLength, dataStart, dataLength: expected };
 }
@@ -313,8 +336,9 @@ function parseTensorInfo(name: string, entry: unknown, fail: Fail): TensorInfo {
   if (typeof dtype !== "string" || !isDType(dtype)) {
     const supported = `supported: ${Object.keys(DTYPE_SIZE).join(", ")}`;
     if (typeof dtype === "string" && OTHER_SAFETENSORS_DTYPES.includes(dtype)) {
-      fail(`${where}: dtype "${dtype}" is valid safetensors but not supported by this reader (${supported}). `
-        + "Convert the checkpoint to one of those first.");
+      fail(
+        `${where}: dtype "${dtype}" is valid safetensors but not supported by this reader (${supported}). ` + "Convert the checkpoint to one of those first.",
+      );
     }
     return fail(`${where}: unknown dtype ${JSON.stringify(dtype)} (${supported}).`);
   }
@@ -324,16 +348,17 @@ function parseTensorInfo(name: string, entry: unknown, fail: Fail): TensorInfo {
   }
   const offsets = e.data_offsets;
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isSize)) {
-    return fail(`${where}: data_offsets ${JSON.stringify(offsets)} are out of range: they must be two non-negative `
-      + "integers [begin, end] below 2^53.");
+    return fail(`${where}: data_offsets ${JSON.stringify(offsets)} are out of range: they must be two non-negative ` + "integers [begin, end] below 2^53.");
   }
   const [begin, end] = offsets as [number, number];
   if (end < begin) fail(`${where}: data_offsets [${begin}, ${end}] are reversed (end before begin).`);
   const count = elementCount(shape as number[], (message) => fail(`${where}: ${message}`));
   const needed = count * DTYPE_SIZE[dtype];
   if (end - begin !== needed) {
-    fail(`${where}: data_offsets [${begin}, ${end}] span ${end - begin} bytes, but shape [${shape.join(", ")}] of `
-      + `${dtype} needs ${needed} (${count} elements × ${DTYPE_SIZE[dtype]} bytes).`);
+    fail(
+      `${where}: data_offsets [${begin}, ${end}] span ${end - begin} bytes, but shape [${shape.join(", ")}] of ` +
+        `${dtype} needs ${needed} (${count} elements × ${DTYPE_SIZE[dtype]} bytes).`,
+    );
   }
   return { dtype, shape: shape as number[], dataOffsets: [begin, end] };
 }
@@ -349,14 +374,22 @@ function decodeTensor(name: string, info: TensorInfo, bytes: Uint8Array, fail: F
   const { buffer } = bytes;
   const n = bytes.length / DTYPE_SIZE[dtype];
   switch (dtype) {
-    case "F32": return { dtype, shape, data: new Float32Array(buffer, 0, n) };
-    case "F64": return { dtype, shape, data: Float32Array.from(new Float64Array(buffer, 0, n)) };
-    case "F16": return { dtype, shape, data: decodeF16(new Uint16Array(buffer, 0, n)) };
-    case "BF16": return { dtype, shape, data: decodeBf16(new Uint16Array(buffer, 0, n)) };
-    case "I32": return { dtype, shape, data: new Int32Array(buffer, 0, n) };
-    case "I16": return { dtype, shape, data: new Int16Array(buffer, 0, n) };
-    case "I8": return { dtype, shape, data: new Int8Array(buffer, 0, n) };
-    case "U8": return { dtype, shape, data: bytes };
+    case "F32":
+      return { dtype, shape, data: new Float32Array(buffer, 0, n) };
+    case "F64":
+      return { dtype, shape, data: Float32Array.from(new Float64Array(buffer, 0, n)) };
+    case "F16":
+      return { dtype, shape, data: decodeF16(new Uint16Array(buffer, 0, n)) };
+    case "BF16":
+      return { dtype, shape, data: decodeBf16(new Uint16Array(buffer, 0, n)) };
+    case "I32":
+      return { dtype, shape, data: new Int32Array(buffer, 0, n) };
+    case "I16":
+      return { dtype, shape, data: new Int16Array(buffer, 0, n) };
+    case "I8":
+      return { dtype, shape, data: new Int8Array(buffer, 0, n) };
+    case "U8":
+      return { dtype, shape, data: bytes };
     case "BOOL": {
       const bad = bytes.findIndex((b) => b > 1);
       if (bad >= 0) fail(`tensor "${name}" (BOOL) holds byte ${bytes[bad]} at index ${bad}; booleans must be 0 or 1.`);
@@ -371,8 +404,10 @@ function decodeTensor(name: string, info: TensorInfo, bytes: Uint8Array, fail: F
         const high = words[2 * i + 1];
         if (high !== low >> 31) {
           const value = (BigInt(high) << 32n) | BigInt(low >>> 0);
-          fail(`tensor "${name}" (I64) holds ${value} at index ${i}, which does not fit in int32; this reader `
-            + "returns I64 tensors as Int32Array (TensorFlow.js has no int64).");
+          fail(
+            `tensor "${name}" (I64) holds ${value} at index ${i}, which does not fit in int32; this reader ` +
+              "returns I64 tensors as Int32Array (TensorFlow.js has no int64).",
+          );
         }
         out[i] = low;
       }
@@ -390,10 +425,7 @@ function decodeTensor(name: string, info: TensorInfo, bytes: Uint8Array, fail: F
  * writer (see the module comment). Values are converted to each tensor's dtype: F16 and BF16 round to
  * nearest even; integer dtypes require integers in range (they are never silently wrapped or truncated).
  */
-export function serializeSafetensors(
-  tensors: Record<string, TensorInput> | Map<string, TensorInput>,
-  metadata?: Record<string, string>,
-): Uint8Array {
+export function serializeSafetensors(tensors: Record<string, TensorInput> | Map<string, TensorInput>, metadata?: Record<string, string>): Uint8Array {
   const entries = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
   const prepared = entries.map(([name, input]) => prepareTensor(name, input));
   prepared.sort((a, b) => DTYPE_RANK[b.dtype] - DTYPE_RANK[a.dtype] || compareCodePoints(a.name, b.name));
@@ -404,8 +436,7 @@ export function serializeSafetensors(
     const keys = Object.keys(metadata).sort(compareCodePoints);
     for (const key of keys) {
       if (typeof metadata[key] !== "string") {
-        throw new SafetensorsError(`metadata "${key}" must be a string (safetensors metadata is string → string), `
-          + `got ${describe(metadata[key])}.`);
+        throw new SafetensorsError(`metadata "${key}" must be a string (safetensors metadata is string → string), ` + `got ${describe(metadata[key])}.`);
       }
     }
     parts.push(`"__metadata__":{${keys.map((k) => `${JSON.stringify(k)}:${JSON.stringify(metadata[k])}`).join(",")}}`);
@@ -436,15 +467,13 @@ export function serializeSafetensors(
  * flushed to disk and then renamed over `file`. A reader never sees a half-written file, and a failed write
  * leaves any previous file intact. Refuses to replace a directory.
  */
-export function writeSafetensors(
-  file: string,
-  tensors: Record<string, TensorInput> | Map<string, TensorInput>,
-  metadata?: Record<string, string>,
-): void {
+export function writeSafetensors(file: string, tensors: Record<string, TensorInput> | Map<string, TensorInput>, metadata?: Record<string, string>): void {
   const bytes = serializeSafetensors(tensors, metadata);
   if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
-    throw new SafetensorsError(`${file}: is a directory; refusing to replace it with a safetensors file. `
-      + `Pass a file path such as ${path.join(file, "model.safetensors")}.`, file);
+    throw new SafetensorsError(
+      `${file}: is a directory; refusing to replace it with a safetensors file. ` + `Pass a file path such as ${path.join(file, "model.safetensors")}.`,
+      file,
+    );
   }
   const dir = path.dirname(file);
   if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
@@ -505,15 +534,24 @@ type EncodedArray = Float32Array | Float64Array | Uint16Array | Int32Array | Int
 function encodeValues(dtype: DType, data: TensorValues, bad: (message: string) => never): EncodedArray {
   if (data instanceof BigInt64Array) return data; // dtype is I64, checked by the caller
   switch (dtype) {
-    case "F32": return data instanceof Float32Array ? data : Float32Array.from(data);
-    case "F64": return data instanceof Float64Array ? data : Float64Array.from(data);
-    case "F16": return encodeF16(data);
-    case "BF16": return encodeBf16(data);
-    case "I32": return data instanceof Int32Array ? data : Int32Array.from(checkIntegers(data, -(2 ** 31), 2 ** 31 - 1, dtype, bad));
-    case "I16": return data instanceof Int16Array ? data : Int16Array.from(checkIntegers(data, -(2 ** 15), 2 ** 15 - 1, dtype, bad));
-    case "I8": return data instanceof Int8Array ? data : Int8Array.from(checkIntegers(data, -128, 127, dtype, bad));
-    case "U8": return data instanceof Uint8Array ? data : Uint8Array.from(checkIntegers(data, 0, 255, dtype, bad));
-    case "BOOL": return Uint8Array.from(checkIntegers(data, 0, 1, dtype, bad));
+    case "F32":
+      return data instanceof Float32Array ? data : Float32Array.from(data);
+    case "F64":
+      return data instanceof Float64Array ? data : Float64Array.from(data);
+    case "F16":
+      return encodeF16(data);
+    case "BF16":
+      return encodeBf16(data);
+    case "I32":
+      return data instanceof Int32Array ? data : Int32Array.from(checkIntegers(data, -(2 ** 31), 2 ** 31 - 1, dtype, bad));
+    case "I16":
+      return data instanceof Int16Array ? data : Int16Array.from(checkIntegers(data, -(2 ** 15), 2 ** 15 - 1, dtype, bad));
+    case "I8":
+      return data instanceof Int8Array ? data : Int8Array.from(checkIntegers(data, -128, 127, dtype, bad));
+    case "U8":
+      return data instanceof Uint8Array ? data : Uint8Array.from(checkIntegers(data, 0, 255, dtype, bad));
+    case "BOOL":
+      return Uint8Array.from(checkIntegers(data, 0, 1, dtype, bad));
     case "I64": {
       checkIntegers(data, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, dtype, bad);
       // Split each value into (low, high) 32-bit words; floor division keeps negative numbers right.
@@ -529,9 +567,7 @@ function encodeValues(dtype: DType, data: TensorValues, bad: (message: string) =
 }
 
 /** Throws unless every value is an integer in [min, max]; returns the values unchanged. */
-function checkIntegers(
-  data: ArrayLike<number>, min: number, max: number, dtype: DType, bad: (message: string) => never,
-): ArrayLike<number> {
+function checkIntegers(data: ArrayLike<number>, min: number, max: number, dtype: DType, bad: (message: string) => never): ArrayLike<number> {
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
     if (!Number.isInteger(v) || v < min || v > max) {

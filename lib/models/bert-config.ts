@@ -22,18 +22,36 @@ export interface BertConfig {
 }
 
 export const BERT_BASE_DEFAULTS: BertConfig = {
-  vocabSize: 30522, hiddenSize: 768, numHiddenLayers: 12, numAttentionHeads: 12, intermediateSize: 3072,
-  hiddenAct: "gelu", hiddenDropoutProb: 0.1, attentionProbsDropoutProb: 0.1, maxPositionEmbeddings: 512,
-  typeVocabSize: 2, initializerRange: 0.02, layerNormEps: 1e-12, padTokenId: 0,
+  vocabSize: 30522,
+  hiddenSize: 768,
+  numHiddenLayers: 12,
+  numAttentionHeads: 12,
+  intermediateSize: 3072,
+  hiddenAct: "gelu",
+  hiddenDropoutProb: 0.1,
+  attentionProbsDropoutProb: 0.1,
+  maxPositionEmbeddings: 512,
+  typeVocabSize: 2,
+  initializerRange: 0.02,
+  layerNormEps: 1e-12,
+  padTokenId: 0,
 };
 
 /** Hugging Face config.json field ← our field. */
 const FIELDS: Array<[keyof BertConfig, string]> = [
-  ["vocabSize", "vocab_size"], ["hiddenSize", "hidden_size"], ["numHiddenLayers", "num_hidden_layers"],
-  ["numAttentionHeads", "num_attention_heads"], ["intermediateSize", "intermediate_size"], ["hiddenAct", "hidden_act"],
-  ["hiddenDropoutProb", "hidden_dropout_prob"], ["attentionProbsDropoutProb", "attention_probs_dropout_prob"],
-  ["maxPositionEmbeddings", "max_position_embeddings"], ["typeVocabSize", "type_vocab_size"],
-  ["initializerRange", "initializer_range"], ["layerNormEps", "layer_norm_eps"], ["padTokenId", "pad_token_id"],
+  ["vocabSize", "vocab_size"],
+  ["hiddenSize", "hidden_size"],
+  ["numHiddenLayers", "num_hidden_layers"],
+  ["numAttentionHeads", "num_attention_heads"],
+  ["intermediateSize", "intermediate_size"],
+  ["hiddenAct", "hidden_act"],
+  ["hiddenDropoutProb", "hidden_dropout_prob"],
+  ["attentionProbsDropoutProb", "attention_probs_dropout_prob"],
+  ["maxPositionEmbeddings", "max_position_embeddings"],
+  ["typeVocabSize", "type_vocab_size"],
+  ["initializerRange", "initializer_range"],
+  ["layerNormEps", "layer_norm_eps"],
+  ["padTokenId", "pad_token_id"],
   ["classifierDropout", "classifier_dropout"],
 ];
 
@@ -61,7 +79,9 @@ export function configFromHF(json: Record<string, unknown>, source = "config.jso
   }
   const id2label = json.id2label as Record<string, string> | undefined;
   if (id2label && Object.keys(id2label).length > 0) {
-    out.labels = Object.keys(id2label).sort((a, b) => Number(a) - Number(b)).map((k) => id2label[k]);
+    out.labels = Object.keys(id2label)
+      .sort((a, b) => Number(a) - Number(b))
+      .map((k) => id2label[k]);
   }
   return bertConfig(out);
 }
@@ -69,7 +89,10 @@ export function configFromHF(json: Record<string, unknown>, source = "config.jso
 /** Writes a Hugging Face config.json object for `architecture` (e.g. "BertForMaskedLM"). */
 export function configToHF(c: BertConfig, architecture: string): Record<string, unknown> {
   const json: Record<string, unknown> = {
-    architectures: [architecture], model_type: "bert", position_embedding_type: "absolute", use_cache: true,
+    architectures: [architecture],
+    model_type: "bert",
+    position_embedding_type: "absolute",
+    use_cache: true,
     torch_dtype: "float32",
   };
   for (const [ours, theirs] of FIELDS) {
@@ -79,5 +102,9 @@ export function configToHF(c: BertConfig, architecture: string): Record<string, 
     json.id2label = Object.fromEntries(c.labels.map((l, i) => [String(i), l]));
     json.label2id = Object.fromEntries(c.labels.map((l, i) => [l, i]));
   }
-  return Object.fromEntries(Object.keys(json).sort().map((k) => [k, json[k]]));
+  return Object.fromEntries(
+    Object.keys(json)
+      .sort()
+      .map((k) => [k, json[k]]),
+  );
 }

@@ -39,7 +39,10 @@ function newLinear(c: BertConfig, rng: Rng, inF: number, outF: number): Linear {
 }
 
 export class BertEmbeddings extends Block {
-  constructor(readonly config: BertConfig, rng: Rng) {
+  constructor(
+    readonly config: BertConfig,
+    rng: Rng,
+  ) {
     super();
     const std = config.initializerRange;
     this.addModule("word_embeddings", new Embedding(config.vocabSize, config.hiddenSize, { std, rng }));
@@ -213,7 +216,10 @@ export function attentionBias(mask: tf.Tensor): tf.Tensor {
 }
 
 export class BertModel extends Module {
-  constructor(readonly config: BertConfig, opts: { addPoolingLayer?: boolean; rng?: Rng } = {}) {
+  constructor(
+    readonly config: BertConfig,
+    opts: { addPoolingLayer?: boolean; rng?: Rng } = {},
+  ) {
     super();
     const rng = opts.rng ?? new Rng(42);
     this.addModule("embeddings", new BertEmbeddings(config, rng));
@@ -244,10 +250,13 @@ export class BertLMPredictionHead extends Block {
 
   constructor(config: BertConfig, rng: Rng) {
     super();
-    this.addModule("transform", new ModuleDict([
-      ["dense", newLinear(config, rng, config.hiddenSize, config.hiddenSize)],
-      ["LayerNorm", new LayerNorm(config.hiddenSize, config.layerNormEps)],
-    ]));
+    this.addModule(
+      "transform",
+      new ModuleDict([
+        ["dense", newLinear(config, rng, config.hiddenSize, config.hiddenSize)],
+        ["LayerNorm", new LayerNorm(config.hiddenSize, config.layerNormEps)],
+      ]),
+    );
     this.addParameter("bias", tf.zeros([config.vocabSize]));
     this.act = activation(config.hiddenAct);
   }
@@ -267,7 +276,10 @@ export class BertLMPredictionHead extends Block {
 export class BertForMaskedLM extends Module {
   static readonly architecture = "BertForMaskedLM";
 
-  constructor(readonly config: BertConfig, opts: { rng?: Rng } = {}) {
+  constructor(
+    readonly config: BertConfig,
+    opts: { rng?: Rng } = {},
+  ) {
     super();
     const rng = opts.rng ?? new Rng(42);
     this.addModule("bert", new BertModel(config, { addPoolingLayer: false, rng }));
@@ -297,7 +309,10 @@ export class BertForSequenceClassification extends Block {
   static readonly architecture = "BertForSequenceClassification";
   readonly numLabels: number;
 
-  constructor(readonly config: BertConfig, opts: { numLabels?: number; rng?: Rng } = {}) {
+  constructor(
+    readonly config: BertConfig,
+    opts: { numLabels?: number; rng?: Rng } = {},
+  ) {
     super();
     const rng = opts.rng ?? new Rng(42);
     this.numLabels = opts.numLabels ?? config.labels?.length ?? 2;

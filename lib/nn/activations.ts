@@ -18,10 +18,16 @@ export function geluTanh(x: tf.Tensor): tf.Tensor {
 
 export function activation(name: string): (x: tf.Tensor) => tf.Tensor {
   switch (name) {
-    case "gelu": return gelu;
-    case "gelu_new": case "gelu_pytorch_tanh": return geluTanh;
-    case "relu": return (x) => tf.relu(x);
-    case "tanh": return (x) => tf.tanh(x);
-    default: throw new Error(`unknown activation "${name}" (supported: gelu, gelu_new, gelu_pytorch_tanh, relu, tanh)`);
+    case "gelu":
+      return gelu;
+    case "gelu_new":
+    case "gelu_pytorch_tanh":
+      return geluTanh;
+    case "relu":
+      return (x) => tf.relu(x);
+    case "tanh":
+      return (x) => tf.tanh(x);
+    default:
+      throw new Error(`unknown activation "${name}" (supported: gelu, gelu_new, gelu_pytorch_tanh, relu, tanh)`);
   }
 }

@@ -6,7 +6,10 @@ import { Rng } from "../util/random";
 export class Dropout extends Module {
   private rng: Rng;
 
-  constructor(readonly rate: number, seed = 0) {
+  constructor(
+    readonly rate: number,
+    seed = 0,
+  ) {
     super();
     if (rate < 0 || rate >= 1) throw new Error(`dropout rate must be in [0, 1), got ${rate}`);
     this.rng = new Rng(seed);

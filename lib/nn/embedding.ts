@@ -9,7 +9,11 @@ registerWasmKernels(); // gather's gradient on wasm needs UnsortedSegmentSum, wh
 export class Embedding extends Module {
   readonly weight: tf.Variable;
 
-  constructor(readonly numEmbeddings: number, readonly embeddingDim: number, opts: { std?: number; rng?: Rng } = {}) {
+  constructor(
+    readonly numEmbeddings: number,
+    readonly embeddingDim: number,
+    opts: { std?: number; rng?: Rng } = {},
+  ) {
     super();
     const values = normalArray(opts.rng ?? new Rng(0), numEmbeddings * embeddingDim, opts.std ?? 0.02);
     this.weight = this.addParameter("weight", tf.tensor2d(values, [numEmbeddings, embeddingDim]));

@@ -6,7 +6,10 @@ export class LayerNorm extends Module {
   readonly weight: tf.Variable;
   readonly bias: tf.Variable;
 
-  constructor(readonly size: number, readonly eps = 1e-12) {
+  constructor(
+    readonly size: number,
+    readonly eps = 1e-12,
+  ) {
     super();
     this.weight = this.addParameter("weight", tf.ones([size]));
     this.bias = this.addParameter("bias", tf.zeros([size]));

@@ -15,7 +15,11 @@ export class Linear extends Module {
   readonly weight: tf.Variable;
   readonly bias: tf.Variable | null;
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: LinearOptions = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    opts: LinearOptions = {},
+  ) {
     super();
     const rng = opts.rng ?? new Rng(0);
     const init = opts.init ?? { kind: "normal", std: 0.02 };
@@ -23,8 +27,10 @@ export class Linear extends Module {
     const bound = 1 / Math.sqrt(inFeatures);
     const values = init.kind === "normal" ? normalArray(rng, size, init.std) : uniformArray(rng, size, -bound, bound);
     this.weight = this.addParameter("weight", tf.tensor2d(values, [outFeatures, inFeatures]));
-    this.bias = opts.bias === false ? null
-      : this.addParameter("bias", init.kind === "normal" ? tf.zeros([outFeatures]) : tf.tensor1d(uniformArray(rng, outFeatures, -bound, bound)));
+    this.bias =
+      opts.bias === false
+        ? null
+        : this.addParameter("bias", init.kind === "normal" ? tf.zeros([outFeatures]) : tf.tensor1d(uniformArray(rng, outFeatures, -bound, bound)));
   }
 
   /** The base-layer contract adapters rely on (lib/peft/adapter-layer.ts: BaseLinear). */

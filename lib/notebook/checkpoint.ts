@@ -38,11 +38,18 @@ export function normalizeAnswer(answer: CheckpointAnswer, significantDigits = 3)
 
 /** The hash a checkpoint cell stores for its expected answer (sha256 of "id:normalized", first 16 hex). */
 export function checkpointHash(id: string, answer: CheckpointAnswer): string {
-  return createHash("sha256").update(`${id}:${normalizeAnswer(answer)}`).digest("hex").slice(0, 16);
+  return createHash("sha256")
+    .update(`${id}:${normalizeAnswer(answer)}`)
+    .digest("hex")
+    .slice(0, 16);
 }
 
 /** Evaluates the student's answer against the stored hash without showing anything. */
-export async function evaluateCheckpoint(id: string, answer: () => CheckpointAnswer | Promise<CheckpointAnswer>, expectedHash: string): Promise<CheckpointRecord> {
+export async function evaluateCheckpoint(
+  id: string,
+  answer: () => CheckpointAnswer | Promise<CheckpointAnswer>,
+  expectedHash: string,
+): Promise<CheckpointRecord> {
   let value: CheckpointAnswer;
   try {
     value = await answer();

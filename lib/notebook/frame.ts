@@ -62,14 +62,23 @@ function tableText(columns: readonly string[], index: readonly string[], rows: R
   const cut = (s: string) => (s.length > maxWidth ? `${s.slice(0, maxWidth - 1)}…` : s);
   const grid = [["", ...columns], ...shown.map((r, i) => [index[i] ?? "", ...r.map((v) => String(v))])].map((r) => r.map(cut));
   const width = grid[0].map((_, c) => Math.max(...grid.map((r) => r[c].length)));
-  const line = (r: string[]) => r.map((v, c) => (c > 0 && typeof shown[0]?.[c - 1] === "number" ? v.padStart(width[c]) : v.padEnd(width[c]))).join("  ").trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((v, c) => (c > 0 && typeof shown[0]?.[c - 1] === "number" ? v.padStart(width[c]) : v.padEnd(width[c])))
+      .join("  ")
+      .trimEnd();
   const more = rows.length > shown.length ? [`… ${rows.length - shown.length} more rows`] : [];
   return [line(grid[0]), width.map((w) => "-".repeat(w)).join("  "), ...grid.slice(1).map(line), ...more].join("\n");
 }
 
 /** The frame as an HTML table (index column first; numbers right-aligned), at most `maxRows` rows. */
 export function frameHtml(df: DataFrame, opts: PrintFrameOptions = {}): string {
-  return tableHtml(df.columns, df.index.map((i) => String(i)), df.values as unknown as unknown[][], opts.maxRows);
+  return tableHtml(
+    df.columns,
+    df.index.map((i) => String(i)),
+    df.values as unknown as unknown[][],
+    opts.maxRows,
+  );
 }
 
 /** In a notebook: an HTML table with the text table as fallback; elsewhere: the text table on stdout. */
@@ -82,7 +91,12 @@ function showTable(columns: readonly string[], index: readonly string[], rows: R
 export function showFrame(df: DataFrame, opts: PrintFrameOptions = {}): void {
   // Built from the frame's columns, index and values only: no danfojs display settings, which frames made
   // by groupby().agg() do not have.
-  showTable(df.columns, df.index.map((i) => String(i)), df.values as unknown as unknown[][], opts);
+  showTable(
+    df.columns,
+    df.index.map((i) => String(i)),
+    df.values as unknown as unknown[][],
+    opts,
+  );
 }
 
 /**
@@ -93,5 +107,10 @@ export function showFrame(df: DataFrame, opts: PrintFrameOptions = {}): void {
  */
 export function printRows(rows: ReadonlyArray<Record<string, string | number>>, opts: PrintFrameOptions = {}): void {
   const columns = rows.length > 0 ? Object.keys(rows[0]) : [];
-  showTable(columns, rows.map((_, i) => String(i)), rows.map((r) => columns.map((c) => r[c] ?? "")), opts);
+  showTable(
+    columns,
+    rows.map((_, i) => String(i)),
+    rows.map((r) => columns.map((c) => r[c] ?? "")),
+    opts,
+  );
 }

@@ -53,7 +53,11 @@ export function describeCheck(r: CheckRecord): string {
 /** The error's message on one line (node's assert puts the values on later lines), at most 300 characters. */
 function oneLine(e: unknown): string {
   const text = e instanceof Error ? e.message : String(e);
-  const joined = text.split("\n").map((l) => l.trim()).filter((l) => l.length > 0).join(" ");
+  const joined = text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0)
+    .join(" ");
   return joined.length > 300 ? `${joined.slice(0, 297)}...` : joined;
 }
 

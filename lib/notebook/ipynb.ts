@@ -78,7 +78,10 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 export function asNotebook(value: unknown, file = "notebook"): Notebook {
   if (!isObject(value)) throw new NotebookFormatError(file, "is not a Jupyter notebook (the file is JSON but not an object).");
   if (value.nbformat !== 4) {
-    throw new NotebookFormatError(file, `is not an nbformat 4 notebook (nbformat: ${JSON.stringify(value.nbformat)}). Open it in JupyterLab and save it again, or download a fresh copy.`);
+    throw new NotebookFormatError(
+      file,
+      `is not an nbformat 4 notebook (nbformat: ${JSON.stringify(value.nbformat)}). Open it in JupyterLab and save it again, or download a fresh copy.`,
+    );
   }
   if (!Array.isArray(value.cells)) throw new NotebookFormatError(file, "has no list of cells.");
   value.cells.forEach((cell, i) => {

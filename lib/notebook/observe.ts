@@ -66,7 +66,12 @@ function hashString(s: string): number {
   return h >>> 0;
 }
 
-type Snapshot = { kind: "tensor"; tensor: tf.Tensor } | { kind: "array"; items: Snapshot[] } | { kind: "object"; entries: [string, Snapshot][] } | { kind: "set"; items: Snapshot[] } | { kind: "plain"; value: Encoded };
+type Snapshot =
+  | { kind: "tensor"; tensor: tf.Tensor }
+  | { kind: "array"; items: Snapshot[] }
+  | { kind: "object"; entries: [string, Snapshot][] }
+  | { kind: "set"; items: Snapshot[] }
+  | { kind: "plain"; value: Encoded };
 
 const MAX_DEPTH = 8;
 
@@ -89,7 +94,12 @@ function snapshot(value: unknown, depth = 0): Snapshot {
   if (value instanceof Map) return { kind: "object", entries: [...value.entries()].map(([k, v]) => [String(k), snapshot(v, depth + 1)]) };
   if (value instanceof Error) return { kind: "plain", value: { $error: value.message } };
   if (typeof value === "object") {
-    return { kind: "object", entries: Object.keys(value as object).sort().map((k) => [k, snapshot((value as Record<string, unknown>)[k], depth + 1)]) };
+    return {
+      kind: "object",
+      entries: Object.keys(value as object)
+        .sort()
+        .map((k) => [k, snapshot((value as Record<string, unknown>)[k], depth + 1)]),
+    };
   }
   return { kind: "plain", value: { $error: `cannot observe a ${typeof value}` } };
 }
@@ -105,7 +115,13 @@ async function encode(s: Snapshot): Promise<Encoded> {
       return s.value;
     case "tensor": {
       const values = await s.tensor.data();
-      const out: Encoded = { $tensor: { shape: s.tensor.shape, dtype: s.tensor.dtype, values: Array.from(values as ArrayLike<number | string>, (v) => (typeof v === "number" ? encodeNumber(v) : String(v))) } };
+      const out: Encoded = {
+        $tensor: {
+          shape: s.tensor.shape,
+          dtype: s.tensor.dtype,
+          values: Array.from(values as ArrayLike<number | string>, (v) => (typeof v === "number" ? encodeNumber(v) : String(v))),
+        },
+      };
       s.tensor.dispose();
       return out;
     }
@@ -138,7 +154,10 @@ export class TestContext {
   private readonly rng: Rng;
   private readonly pending: { name: string; value: Snapshot; tolerance: Tolerance }[] = [];
 
-  constructor(readonly gradeId: string, seed = gradingSeed()) {
+  constructor(
+    readonly gradeId: string,
+    seed = gradingSeed(),
+  ) {
     this.seed = seed;
     this.rng = new Rng((hashString(gradeId) ^ seed) >>> 0);
   }

@@ -15,7 +15,10 @@ interface TslabModule {
   newDisplay(): TslabDisplay;
 }
 
-type WriteDisplayData = (msg: { data: Record<string, unknown>; metadata: Record<string, unknown>; transient: Record<string, unknown> }, update: boolean) => void;
+type WriteDisplayData = (
+  msg: { data: Record<string, unknown>; metadata: Record<string, unknown>; transient: Record<string, unknown> },
+  update: boolean,
+) => void;
 
 /** The path of tslab's Jupyter module if the kernel has loaded it and is executing a cell. */
 function kernelModulePath(): string | null {

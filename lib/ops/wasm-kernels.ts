@@ -14,9 +14,7 @@ interface WasmBackendLike {
 }
 
 /** out[s, ...] = Σ_{i: ids[i] = s} x[i, ...]; ids outside [0, numSegments) are dropped, as in TensorFlow. */
-export function unsortedSegmentSum(
-  x: ArrayLike<number>, xShape: number[], ids: ArrayLike<number>, numSegments: number, out: { [i: number]: number },
-): void {
+export function unsortedSegmentSum(x: ArrayLike<number>, xShape: number[], ids: ArrayLike<number>, numSegments: number, out: { [i: number]: number }): void {
   const total = xShape.reduce((a, b) => a * b, 1);
   const inner = ids.length === 0 ? 0 : total / ids.length;
   for (let i = 0; i < ids.length; i++) {

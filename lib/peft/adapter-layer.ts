@@ -72,7 +72,8 @@ export abstract class AdapterLayer extends Module {
     return this.adapterLayerNames.flatMap((member) => {
       const holder = this.children.get(member);
       if (!holder) return [];
-      return holder.namedParameters()
+      return holder
+        .namedParameters()
         .filter(([n]) => n === name || n.startsWith(`${name}.`))
         .map(([n, p]): [string, tf.Variable] => [`${member}.${n}`, p]);
     });

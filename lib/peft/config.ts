@@ -32,12 +32,27 @@ export interface LoraConfig extends CommonConfig {
   initLoraWeights: boolean | "gaussian";
 }
 
-const COMMON_DEFAULTS: CommonConfig = { targetModules: ["query", "value"], modulesToSave: null, taskType: null, baseModelNameOrPath: null, inferenceMode: false };
+const COMMON_DEFAULTS: CommonConfig = {
+  targetModules: ["query", "value"],
+  modulesToSave: null,
+  taskType: null,
+  baseModelNameOrPath: null,
+  inferenceMode: false,
+};
 
 export function loraConfig(overrides: Partial<Omit<LoraConfig, "peftType">> = {}): LoraConfig {
   const c: LoraConfig = {
-    ...COMMON_DEFAULTS, peftType: "LORA", r: 8, loraAlpha: 8, loraDropout: 0, useRslora: false, useDora: false,
-    rankPattern: {}, alphaPattern: {}, initLoraWeights: true, ...overrides,
+    ...COMMON_DEFAULTS,
+    peftType: "LORA",
+    r: 8,
+    loraAlpha: 8,
+    loraDropout: 0,
+    useRslora: false,
+    useDora: false,
+    rankPattern: {},
+    alphaPattern: {},
+    initLoraWeights: true,
+    ...overrides,
   };
   if (!Number.isInteger(c.r) || c.r <= 0) throw new Error(`LoraConfig: r must be a positive integer, got ${c.r}`);
   if (!(c.loraDropout >= 0 && c.loraDropout < 1)) throw new Error(`LoraConfig: loraDropout must be in [0, 1), got ${c.loraDropout}`);
@@ -57,7 +72,11 @@ export function camelCase(key: string): string {
 export function configToJson(config: object): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(config)) out[snakeCase(k)] = v;
-  return Object.fromEntries(Object.keys(out).sort().map((k) => [k, out[k]]));
+  return Object.fromEntries(
+    Object.keys(out)
+      .sort()
+      .map((k) => [k, out[k]]),
+  );
 }
 
 /** Reads the fields of `defaults` from a peft `adapter_config.json` object; other keys are ignored. */
@@ -87,8 +106,17 @@ export interface VBLoRAConfig extends CommonConfig {
 
 export function vbloraConfig(overrides: Partial<Omit<VBLoRAConfig, "peftType">> = {}): VBLoRAConfig {
   const c: VBLoRAConfig = {
-    ...COMMON_DEFAULTS, peftType: "VBLORA", r: 4, numVectors: 256, vectorLength: 256, topk: 2, vbloraDropout: 0,
-    initVectorBankBound: 0.02, initLogitsStd: 0.1, saveOnlyTopkWeights: false, ...overrides,
+    ...COMMON_DEFAULTS,
+    peftType: "VBLORA",
+    r: 4,
+    numVectors: 256,
+    vectorLength: 256,
+    topk: 2,
+    vbloraDropout: 0,
+    initVectorBankBound: 0.02,
+    initLogitsStd: 0.1,
+    saveOnlyTopkWeights: false,
+    ...overrides,
   };
   if (c.topk < 1 || c.topk > c.numVectors) throw new Error(`VBLoRAConfig: topk must be in [1, numVectors], got ${c.topk}`);
   return c;
@@ -116,7 +144,16 @@ export interface WaveFTConfig extends CommonConfig {
 
 export function waveftConfig(overrides: Partial<Omit<WaveFTConfig, "peftType">> = {}): WaveFTConfig {
   return {
-    ...COMMON_DEFAULTS, peftType: "WAVEFT", nFrequency: 2592, scaling: 25, waveletFamily: "db1", useIdwt: true,
-    randomLocSeed: 777, nFrequencyPattern: {}, proportionalParameters: false, initWeights: true, ...overrides,
+    ...COMMON_DEFAULTS,
+    peftType: "WAVEFT",
+    nFrequency: 2592,
+    scaling: 25,
+    waveletFamily: "db1",
+    useIdwt: true,
+    randomLocSeed: 777,
+    nFrequencyPattern: {},
+    proportionalParameters: false,
+    initWeights: true,
+    ...overrides,
   };
 }

@@ -13,7 +13,10 @@ registerBuiltinMethods();
 
 /** A linear layer that has only a shape (no tensors): a node of a model skeleton. */
 export class LinearShape extends Module {
-  constructor(readonly inFeatures: number, readonly outFeatures: number) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+  ) {
     super();
   }
 }
@@ -45,19 +48,28 @@ export function countAdapterParameters(model: Module, config: PeftConfig): numbe
 export function llamaSkeleton(opts = { layers: 28, hidden: 3072, kvDim: 1024, mlp: 8192 }): Module {
   const layers = new ModuleDict();
   for (let i = 0; i < opts.layers; i++) {
-    layers.add(String(i), new ModuleDict([
-      ["self_attn", new ModuleDict([
-        ["q_proj", new LinearShape(opts.hidden, opts.hidden)],
-        ["k_proj", new LinearShape(opts.hidden, opts.kvDim)],
-        ["v_proj", new LinearShape(opts.hidden, opts.kvDim)],
-        ["o_proj", new LinearShape(opts.hidden, opts.hidden)],
-      ])],
-      ["mlp", new ModuleDict([
-        ["gate_proj", new LinearShape(opts.hidden, opts.mlp)],
-        ["up_proj", new LinearShape(opts.hidden, opts.mlp)],
-        ["down_proj", new LinearShape(opts.mlp, opts.hidden)],
-      ])],
-    ]));
+    layers.add(
+      String(i),
+      new ModuleDict([
+        [
+          "self_attn",
+          new ModuleDict([
+            ["q_proj", new LinearShape(opts.hidden, opts.hidden)],
+            ["k_proj", new LinearShape(opts.hidden, opts.kvDim)],
+            ["v_proj", new LinearShape(opts.hidden, opts.kvDim)],
+            ["o_proj", new LinearShape(opts.hidden, opts.hidden)],
+          ]),
+        ],
+        [
+          "mlp",
+          new ModuleDict([
+            ["gate_proj", new LinearShape(opts.hidden, opts.mlp)],
+            ["up_proj", new LinearShape(opts.hidden, opts.mlp)],
+            ["down_proj", new LinearShape(opts.mlp, opts.hidden)],
+          ]),
+        ],
+      ]),
+    );
   }
   return new ModuleDict([["model", new ModuleDict([["layers", layers]])]]);
 }

@@ -34,7 +34,12 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
   /** Per adapter: the values of its modulesToSave parameters while another adapter is active. */
   private readonly headSnapshots = new Map<string, Map<string, Float32Array>>();
 
-  constructor(readonly baseModel: M, config: PeftConfig, adapterName = "default", opts: { seed?: number } = {}) {
+  constructor(
+    readonly baseModel: M,
+    config: PeftConfig,
+    adapterName = "default",
+    opts: { seed?: number } = {},
+  ) {
     super();
     // Named like peft's PeftModel → LoraModel → model, so parameter names read
     // "base_model.model.bert.encoder.layer.0.attention.self.query.lora_A.default.weight".
@@ -124,7 +129,10 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
     const shared = config ? peftMethod(config.peftType).shared : undefined;
     const dict = shared ? this.sharedDict(shared.name) : undefined;
     if (!shared || !dict) return [];
-    return dict.namedParameters().filter(([n]) => n === name).map(([, p]): [string, tf.Variable] => [`base_model.${shared.name}`, p]);
+    return dict
+      .namedParameters()
+      .filter(([n]) => n === name)
+      .map(([, p]): [string, tf.Variable] => [`base_model.${shared.name}`, p]);
   }
 
   /**
@@ -147,10 +155,11 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
     if (heads.length) {
       this.headSnapshots.set(this.active, this.snapshotHeads(this.peftConfig[this.active]));
       const incoming = this.headSnapshots.get(name);
-      if (incoming) for (const [n, p] of this.headParameters(this.peftConfig[name])) {
-        const v = incoming.get(n);
-        if (v) p.assign(tf.tensor(v, p.shape));
-      }
+      if (incoming)
+        for (const [n, p] of this.headParameters(this.peftConfig[name])) {
+          const v = incoming.get(n);
+          if (v) p.assign(tf.tensor(v, p.shape));
+        }
     }
     for (const [, layer] of this.adapterLayers()) layer.activeAdapter = name;
     this.active = name;
@@ -178,7 +187,8 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
    * re-quantizes W + ΔW, which is lossy: it warns, and unmerge cannot restore the original codes exactly.
    */
   merge(name = this.active): void {
-    if (this.hasQuantizedBase()) console.warn("merge: the base weights are 4-bit; W + ΔW is re-quantized (lossy), and unmerge will not restore the original codes exactly");
+    if (this.hasQuantizedBase())
+      console.warn("merge: the base weights are 4-bit; W + ΔW is re-quantized (lossy), and unmerge will not restore the original codes exactly");
     for (const [, layer] of this.adapterLayers()) if (layer.hasAdapter(name)) layer.merge(name);
   }
 

@@ -53,7 +53,8 @@ export function savePretrained(model: PeftModel, dir: string, opts: { adapterNam
   const config = model.peftConfig[adapterName];
   const files = [path.join(dir, "adapter_config.json"), path.join(dir, "adapter_model.safetensors")];
   const existing = files.filter((f) => fs.existsSync(f));
-  if (existing.length && !opts.overwrite) throw new Error(`${dir} already holds ${existing.map((f) => path.basename(f)).join(" and ")}; pass overwrite: true (CLI: --overwrite) to replace them`);
+  if (existing.length && !opts.overwrite)
+    throw new Error(`${dir} already holds ${existing.map((f) => path.basename(f)).join(" and ")}; pass overwrite: true (CLI: --overwrite) to replace them`);
   fs.mkdirSync(dir, { recursive: true });
   const tensors = new Map<string, TensorInput>();
   const method = peftMethod(config.peftType);
@@ -101,13 +102,17 @@ export function loadAdapterWeights(model: PeftModel, dir: string, adapterName: s
   const normalise = (k: string) => k.replace(/\.modules_to_save\.(?:[^.]+\.)?/, "."); // older peft kept the wrapper's name
   const byKey = new Map([...stored].map(([k, v]) => [normalise(k), v]));
   const unexpected = [...byKey.keys()].filter((k) => !expected.has(k));
-  if (unexpected.length) throw new Error(`${file}: unexpected tensor ${JSON.stringify(unexpected[0])}${unexpected.length > 1 ? ` (and ${unexpected.length - 1} more)` : ""}; this model expects keys like ${JSON.stringify([...expected.keys()][0])}`);
+  if (unexpected.length)
+    throw new Error(
+      `${file}: unexpected tensor ${JSON.stringify(unexpected[0])}${unexpected.length > 1 ? ` (and ${unexpected.length - 1} more)` : ""}; this model expects keys like ${JSON.stringify([...expected.keys()][0])}`,
+    );
   for (const [key, p] of expected) {
     const entry = byKey.get(key);
     if (!entry) throw new Error(`${file}: tensor ${JSON.stringify(key)} is missing`);
     const bad = entry.data instanceof BigInt64Array ? -1 : Array.prototype.findIndex.call(entry.data, (v: number) => !Number.isFinite(v));
     if (bad >= 0) throw new Error(`${file}: tensor ${JSON.stringify(key)} holds a non-finite value at index ${bad}: the adapter is damaged`);
-    if (!tf.util.arraysEqual(entry.shape, p.shape)) throw new Error(`${file}: tensor ${JSON.stringify(key)} has shape [${entry.shape}] but the model expects [${p.shape}]`);
+    if (!tf.util.arraysEqual(entry.shape, p.shape))
+      throw new Error(`${file}: tensor ${JSON.stringify(key)} has shape [${entry.shape}] but the model expects [${p.shape}]`);
   }
   for (const [key, p] of expected) {
     const entry = byKey.get(key);

@@ -28,10 +28,11 @@ export interface HeatmapGridOptions {
 function range(z: number[][]): [number, number] {
   let lo = Infinity;
   let hi = -Infinity;
-  for (const row of z) for (const v of row) {
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
+  for (const row of z)
+    for (const v of row) {
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
   return [lo, hi];
 }
 
@@ -74,8 +75,15 @@ export function heatmapGrid(panels: HeatmapPanel[], opts: HeatmapGridOptions = {
     layout[`xaxis${suffix}`] = { domain: [x0, x1], anchor: `y${suffix}`, showticklabels: false, ticks: "" };
     layout[`yaxis${suffix}`] = { domain: [y0, y1], anchor: `x${suffix}`, autorange: "reversed", showticklabels: false, ticks: "" };
     (layout.annotations as Array<Record<string, unknown>>).push({
-      text: p.title, x: (x0 + x1) / 2, y: y1, xref: "paper", yref: "paper", xanchor: "center", yanchor: "bottom",
-      showarrow: false, font: { size: 13 },
+      text: p.title,
+      x: (x0 + x1) / 2,
+      y: y1,
+      xref: "paper",
+      yref: "paper",
+      xanchor: "center",
+      yanchor: "bottom",
+      showarrow: false,
+      font: { size: 13 },
     });
   });
   return { data, layout };

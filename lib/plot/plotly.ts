@@ -23,7 +23,8 @@ let plotlySource: string | null = null;
 let counter = 0;
 
 /** What the HTML fallback shows where plotly.js is not on the page. */
-export const NO_PLOTLY_MESSAGE = "(an interactive plotly figure: open this notebook in JupyterLab (npm start), or export it to HTML with npm run grade -- FILE --html)";
+export const NO_PLOTLY_MESSAGE =
+  "(an interactive plotly figure: open this notebook in JupyterLab (npm start), or export it to HTML with npm run grade -- FILE --html)";
 
 /** The <script> that puts plotly.js on a page. */
 export function plotlyScriptTag(): string {
@@ -41,7 +42,8 @@ export function figureHtml(fig: Figure, opts: { includePlotlyJs: boolean }): str
   const id = `coursekit-plot-${Date.now().toString(36)}-${counter++}`;
   const spec = JSON.stringify({ data: fig.data, layout: { height: 420, ...fig.layout } }).replace(/</g, "\\u003c");
   const lib = opts.includePlotlyJs ? plotlyScriptTag() : "";
-  const draw = `(function draw(tries){var el=document.getElementById(${JSON.stringify(id)});` +
+  const draw =
+    `(function draw(tries){var el=document.getElementById(${JSON.stringify(id)});` +
     `if(window.Plotly){var s=${spec};window.Plotly.newPlot(el,s.data,s.layout,{responsive:true});}` +
     `else if(tries>0){setTimeout(function(){draw(tries-1);},100);}` +
     `else{el.style.minHeight="0";el.textContent=${JSON.stringify(NO_PLOTLY_MESSAGE)};}})(20);`;
@@ -57,5 +59,6 @@ export function writeFiguresHtml(figs: Figure[], file: string, title = "figures"
 /** Shows `fig` in the notebook; outside a kernel it says how to see it instead. */
 export function showFigure(fig: Figure): void {
   const html = figureHtml(fig, { includePlotlyJs: false });
-  if (!notebookDisplayBundle({ [PLOTLY_MIME]: { data: fig.data, layout: fig.layout ?? {} }, "text/html": html })) console.log("(not in a notebook: write the figure to a page with writeFiguresHtml([fig], \"figure.html\"))");
+  if (!notebookDisplayBundle({ [PLOTLY_MIME]: { data: fig.data, layout: fig.layout ?? {} }, "text/html": html }))
+    console.log('(not in a notebook: write the figure to a page with writeFiguresHtml([fig], "figure.html"))');
 }

@@ -130,12 +130,7 @@ export function nearestSorted(s: number, mids: Float64Array): number {
  * Blockwise 4-bit quantization with any code book: `encode` maps a scaled value s ∈ [−1, 1] to its 4-bit
  * code. Returns the packed codes and the fp32 absmax of every block.
  */
-export function quantize4bitWith(
-  x: ArrayLike<number>,
-  quantType: "nf4" | "fp4",
-  encode: (s: number) => number,
-  opts: BlockwiseOptions = {},
-): QuantizedTensor {
+export function quantize4bitWith(x: ArrayLike<number>, quantType: "nf4" | "fp4", encode: (s: number) => number, opts: BlockwiseOptions = {}): QuantizedTensor {
   const data = asFloat32(x);
   const n = data.length;
   const { blocksize, shape } = resolveOptions(n, opts);

@@ -27,14 +27,7 @@
  * bitsandbytes' CPU fallback instead takes argmin over a table rounded to 4 decimals (0.0052, 0.6667, …),
  * which can disagree within ~1e-4 of a midpoint and for tiny negative values (it picks +0, the kernel −0).
  */
-import {
-  BlockwiseOptions,
-  QuantizedTensor,
-  dequantize4bitWith,
-  midpoints,
-  nearestSorted,
-  quantize4bitWith,
-} from "./blockwise";
+import { BlockwiseOptions, QuantizedTensor, dequantize4bitWith, midpoints, nearestSorted, quantize4bitWith } from "./blockwise";
 
 /** The value of a 4-bit FP4 code before normalisation (largest 12), decoded from its bit layout. */
 export function fp4Value(bits: number): number {
@@ -45,9 +38,7 @@ export function fp4Value(bits: number): number {
 }
 
 /** The 16 FP4 values indexed by code (NOT ascending), normalised to [−1, 1] as bitsandbytes does (÷12). */
-export const FP4_CODE: Float32Array = Float32Array.from(
-  [0, 0.0625, 8, 12, 4, 6, 2, 3, -0, -0.0625, -8, -12, -4, -6, -2, -3].map((v) => v / 12),
-);
+export const FP4_CODE: Float32Array = Float32Array.from([0, 0.0625, 8, 12, 4, 6, 2, 3, -0, -0.0625, -8, -12, -4, -6, -2, -3].map((v) => v / 12));
 
 /** The code of the value 0 (padding and all-zero blocks map here). */
 export const FP4_ZERO_CODE = 0;

@@ -27,21 +27,12 @@
  * Quantization and packing: see blockwise.ts (absmax per block of 64, nearest level with an exact tie
  * going to the lower code, two codes per byte with the first element in the high nibble).
  */
-import {
-  BlockwiseOptions,
-  QuantizedTensor,
-  dequantize4bitWith,
-  midpoints,
-  nearestSorted,
-  quantize4bitWith,
-} from "./blockwise";
+import { BlockwiseOptions, QuantizedTensor, dequantize4bitWith, midpoints, nearestSorted, quantize4bitWith } from "./blockwise";
 
 /** The 16 NF4 levels, ascending, exactly as bitsandbytes lists them (code q ↦ NF4_CODE[q]). */
 export const NF4_CODE: Float32Array = Float32Array.from([
-  -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635,
-  -0.18477343022823334, -0.09105003625154495, 0.0, 0.07958029955625534, 0.16093020141124725,
-  0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941,
-  0.7229568362236023, 1.0,
+  -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0.0,
+  0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0,
 ]);
 
 /** The code of the value 0 (padding and all-zero blocks map here). */
@@ -83,15 +74,13 @@ export function inverseNormalCdf(p: number): number {
   if (p < P_LOW || p > 1 - P_LOW) {
     // Tails: a rational function of sqrt(−2 ln p).
     const q = Math.sqrt(-2 * Math.log(p < P_LOW ? p : 1 - p));
-    const x = (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5]) /
-      ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1);
+    const x = (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5]) / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1);
     return p < P_LOW ? x : -x;
   }
   // Central region: a rational function of (p − ½)².
   const q = p - 0.5;
   const r = q * q;
-  return ((((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q) /
-    (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1);
+  return ((((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q) / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1);
 }
 
 /** `torch.linspace(start, end, steps)` in fp32 (PyTorch fills the second half backwards from `end`). */
@@ -111,8 +100,12 @@ function linspaceF32(start: number, end: number, steps: number): number[] {
  * (see the module comment): 8 positive quantiles, 7 negative ones, and 0, normalised to [−1, 1].
  */
 export function nf4CodebookFromQuantiles(offset = 0.9677083): Float32Array {
-  const positive = linspaceF32(offset, 0.5, 9).slice(0, -1).map((p) => inverseNormalCdf(p));
-  const negative = linspaceF32(offset, 0.5, 8).slice(0, -1).map((p) => -inverseNormalCdf(p));
+  const positive = linspaceF32(offset, 0.5, 9)
+    .slice(0, -1)
+    .map((p) => inverseNormalCdf(p));
+  const negative = linspaceF32(offset, 0.5, 8)
+    .slice(0, -1)
+    .map((p) => -inverseNormalCdf(p));
   const values = Float32Array.from([...positive, 0, ...negative]).sort();
   const max = values[values.length - 1];
   return values.map((v) => v / max);

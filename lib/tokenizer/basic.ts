@@ -162,8 +162,7 @@ export const HF_PUNCTUATION =
  * Characters the reference's NFD leaves whole although the JavaScript engine's newer Unicode data gives them
  * a canonical decomposition (letters and vowel signs added in Unicode 13 and 16).
  */
-export const HF_NFD_EXCLUDED =
-  "105c9,105e4,11383,11385,1138e,11391,113c5,113c7-113c8,11938,16121-16128,16d68-16d6a";
+export const HF_NFD_EXCLUDED = "105c9,105e4,11383,11385,1138e,11391,113c5,113c7-113c8,11938,16121-16128,16d68-16d6a";
 
 /** Parse `"a-b,c"` (hex) into sorted `[first, last]` code-point ranges. */
 export function parseRanges(spec: string): Array<[number, number]> {

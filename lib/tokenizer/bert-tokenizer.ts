@@ -134,8 +134,16 @@ export function truncatedLengths(n1: number, n2: number | undefined, maxLength: 
 
 /** transformers' `clean_up_tokenization` replacements (" ." → "." and the like), applied in this order. */
 const CLEANUPS: ReadonlyArray<[string, string]> = [
-  [" .", "."], [" ?", "?"], [" !", "!"], [" ,", ","], [" ' ", "'"], [" n't", "n't"], [" 'm", "'m"],
-  [" 's", "'s"], [" 've", "'ve"], [" 're", "'re"],
+  [" .", "."],
+  [" ?", "?"],
+  [" !", "!"],
+  [" ,", ","],
+  [" ' ", "'"],
+  [" n't", "n't"],
+  [" 'm", "'m"],
+  [" 's", "'s"],
+  [" 've", "'ve"],
+  [" 're", "'re"],
 ];
 
 /** The WordPiece decoder's per-token clean-up (tokenizers/src/decoders/wordpiece.rs): the same list plus " do not". */
@@ -345,9 +353,7 @@ export class BertTokenizer {
       throw new Error(`BertTokenizer.encodeBatch: ${texts.length} texts but ${options.pairs.length} pairs`);
     }
     const maxLength = options.maxLength ?? this.modelMaxLength;
-    const rows = texts.map((text, i) =>
-      this.encode(text, { pair: options.pairs?.[i], maxLength, truncation: options.truncation ?? true }),
-    );
+    const rows = texts.map((text, i) => this.encode(text, { pair: options.pairs?.[i], maxLength, truncation: options.truncation ?? true }));
     const padding = options.padding ?? (options.maxLength !== undefined ? "max_length" : "longest");
     const longest = rows.reduce((m, r) => Math.max(m, r.inputIds.length), 0);
     const width = padding === "max_length" ? Math.max(maxLength, longest) : longest;
@@ -372,9 +378,7 @@ export class BertTokenizer {
    */
   decode(ids: readonly number[], options: DecodeOptions = {}): string {
     const prefix = this.wordPiece.continuingSubwordPrefix;
-    const tokens = ids
-      .filter((id) => this.vocab[id] !== undefined && !(options.skipSpecialTokens && this.specialIds.has(id)))
-      .map((id) => this.vocab[id]);
+    const tokens = ids.filter((id) => this.vocab[id] !== undefined && !(options.skipSpecialTokens && this.specialIds.has(id))).map((id) => this.vocab[id]);
     const text = tokens
       .map((token, i) => {
         let t = token;

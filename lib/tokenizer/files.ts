@@ -25,9 +25,7 @@ export interface AddedTokenJson {
 }
 
 /** A piece of a TemplateProcessing template. */
-export type TemplatePieceJson =
-  | { SpecialToken: { id: string; type_id: number } }
-  | { Sequence: { id: "A" | "B"; type_id: number } };
+export type TemplatePieceJson = { SpecialToken: { id: string; type_id: number } } | { Sequence: { id: "A" | "B"; type_id: number } };
 
 /** The subset of Hugging Face's `tokenizer.json` schema that a BERT tokenizer uses. */
 export interface TokenizerJson {
@@ -156,7 +154,10 @@ export function readTokenizerJson(file: string): { vocab: string[]; options: Ber
 
   const post = json.post_processor;
   if (isObject(post) && post.type === "TemplateProcessing" && Array.isArray(post.single)) {
-    const specials = post.single.filter(isObject).map((p) => p.SpecialToken).filter(isObject);
+    const specials = post.single
+      .filter(isObject)
+      .map((p) => p.SpecialToken)
+      .filter(isObject);
     if (specials.length !== 2 || typeof specials[0].id !== "string" || typeof specials[1].id !== "string") {
       fail("post_processor template is not [CLS] $A [SEP]");
     }
@@ -186,7 +187,10 @@ export function tokenizerJsonOf(t: BertTokenizer): TokenizerJson {
     vocab[token] = i;
   });
   const specialTokens: TokenizerJson["post_processor"]["special_tokens"] = {};
-  for (const [token, id] of [[t.clsToken, t.clsId], [t.sepToken, t.sepId]] as const) {
+  for (const [token, id] of [
+    [t.clsToken, t.clsId],
+    [t.sepToken, t.sepId],
+  ] as const) {
     specialTokens[token] = { id: token, ids: [id], tokens: [token] };
   }
   return {
@@ -234,8 +238,7 @@ export function tokenizerJsonOf(t: BertTokenizer): TokenizerJson {
  */
 export function writeTokenizerFolder(t: BertTokenizer, dir: string): void {
   fs.mkdirSync(dir, { recursive: true });
-  const sortedJson = (o: Json) =>
-    JSON.stringify(Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))), null, 2) + "\n";
+  const sortedJson = (o: Json) => JSON.stringify(Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))), null, 2) + "\n";
   fs.writeFileSync(path.join(dir, "vocab.txt"), t.vocab.map((t) => t + "\n").join(""));
   fs.writeFileSync(path.join(dir, "tokenizer.json"), JSON.stringify(tokenizerJsonOf(t), null, 2));
   const names = {
@@ -248,7 +251,12 @@ export function writeTokenizerFolder(t: BertTokenizer, dir: string): void {
   const addedTokensDecoder: Json = {};
   for (const id of specialIdsOf(t)) {
     addedTokensDecoder[String(id)] = {
-      content: t.vocab[id], lstrip: false, normalized: false, rstrip: false, single_word: false, special: true,
+      content: t.vocab[id],
+      lstrip: false,
+      normalized: false,
+      rstrip: false,
+      single_word: false,
+      special: true,
     };
   }
   fs.writeFileSync(path.join(dir, "special_tokens_map.json"), sortedJson(names));

@@ -44,7 +44,7 @@ export class WordPiece {
   tokenizeWord(word: string): string[] {
     // bounds[i] = UTF-16 offset of the i-th code point; bounds[n] = word.length.
     const bounds: number[] = [];
-    for (let i = 0; i < word.length; ) {
+    for (let i = 0; i < word.length;) {
       bounds.push(i);
       const cp = word.codePointAt(i) as number;
       i += cp > 0xffff ? 2 : 1;

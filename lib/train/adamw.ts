@@ -68,7 +68,10 @@ export class AdamW {
     this.slots = params
       .filter(([, p]) => p.trainable)
       .map(([name, param]) => ({
-        name, param, decay: !noDecay(name), lrScale: opts.lrScale ? opts.lrScale(name) : 1,
+        name,
+        param,
+        decay: !noDecay(name),
+        lrScale: opts.lrScale ? opts.lrScale(name) : 1,
         m: opts.state === "8bit" ? null : zeroSlot(param),
         v: opts.state === "8bit" ? null : zeroSlot(param),
       }));

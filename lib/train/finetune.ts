@@ -98,7 +98,12 @@ export function evaluateClassifier(model: Classifier, examples: EncodedExample[]
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-export async function finetuneClassifier(model: Classifier, train: EncodedExample[], validation: EncodedExample[], opts: FinetuneOptions): Promise<FinetuneResult> {
+export async function finetuneClassifier(
+  model: Classifier,
+  train: EncodedExample[],
+  validation: EncodedExample[],
+  opts: FinetuneOptions,
+): Promise<FinetuneResult> {
   const batchSize = opts.batchSize ?? 16;
   const padId = opts.padId ?? 0;
   const rng = new Rng(opts.seed ?? 42);
@@ -124,11 +129,17 @@ export async function finetuneClassifier(model: Classifier, train: EncodedExampl
         if (step >= totalSteps) break;
         const batch = makeBatch(train, idx, padId);
         const lr = learningRate(opts.schedule ?? "linear", optimizer.lr, step, totalSteps, warmup);
-        const run = () => trainStep(optimizer, () => crossEntropy(model.forward({ inputIds: batch.inputIds, attentionMask: batch.attentionMask }), batch.labels), { lr, maxGradNorm: opts.maxGradNorm ?? 1.0 });
+        const run = () =>
+          trainStep(optimizer, () => crossEntropy(model.forward({ inputIds: batch.inputIds, attentionMask: batch.attentionMask }), batch.labels), {
+            lr,
+            maxGradNorm: opts.maxGradNorm ?? 1.0,
+          });
         let result;
         if (step === 0) {
           let inner: ReturnType<typeof run> | undefined;
-          const info = await tf.profile(() => { inner = run(); });
+          const info = await tf.profile(() => {
+            inner = run();
+          });
           peakBytes = info.peakBytes;
           result = inner as ReturnType<typeof run>;
         } else {
@@ -146,7 +157,10 @@ export async function finetuneClassifier(model: Classifier, train: EncodedExampl
       trainSeconds += seconds;
       const evaluated = (opts.evaluateEachEpoch ?? true) && validation.length > 0 ? evaluateClassifier(model, validation, { padId }) : null;
       const record: EpochResult = {
-        epoch, steps: count, trainLoss: count ? lossSum / count : NaN, seconds,
+        epoch,
+        steps: count,
+        trainLoss: count ? lossSum / count : NaN,
+        seconds,
         validation: evaluated ? { loss: evaluated.loss, accuracy: evaluated.accuracy, macroF1: evaluated.macroF1 } : null,
       };
       epochs.push(record);
@@ -157,8 +171,19 @@ export async function finetuneClassifier(model: Classifier, train: EncodedExampl
     model.eval();
   }
   const last = epochs[epochs.length - 1];
-  bar.end(last?.validation ? { loss: last.trainLoss, "val acc": last.validation.accuracy, "val F1": last.validation.macroF1 } : { loss: last?.trainLoss ?? NaN });
+  bar.end(
+    last?.validation ? { loss: last.trainLoss, "val acc": last.validation.accuracy, "val F1": last.validation.macroF1 } : { loss: last?.trainLoss ?? NaN },
+  );
   const total = params.reduce((n, [, p]) => n + p.size, 0);
   const trainable = params.filter(([, p]) => p.trainable).reduce((n, [, p]) => n + p.size, 0);
-  return { epochs, steps: step, seconds: trainSeconds, stepsPerSecond: step / Math.max(1e-9, trainSeconds), peakBytes, trainableParams: trainable, totalParams: total, losses };
+  return {
+    epochs,
+    steps: step,
+    seconds: trainSeconds,
+    stepsPerSecond: step / Math.max(1e-9, trainSeconds),
+    peakBytes,
+    trainableParams: trainable,
+    totalParams: total,
+    losses,
+  };
 }

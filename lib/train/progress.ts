@@ -22,7 +22,11 @@ function formatInfo(info: Record<string, number | string> | undefined): string {
 function formatSeconds(s: number): string {
   if (!isFinite(s)) return "?";
   const m = Math.floor(s / 60);
-  return m > 0 ? `${m}m${Math.round(s % 60).toString().padStart(2, "0")}s` : `${s.toFixed(1)}s`;
+  return m > 0
+    ? `${m}m${Math.round(s % 60)
+        .toString()
+        .padStart(2, "0")}s`
+    : `${s.toFixed(1)}s`;
 }
 
 class TerminalProgress implements Progress {
@@ -30,7 +34,11 @@ class TerminalProgress implements Progress {
   private lastDecile = -1;
   private readonly tty: boolean;
 
-  constructor(private readonly label: string, private readonly total: number, private readonly stream: NodeJS.WriteStream = process.stderr) {
+  constructor(
+    private readonly label: string,
+    private readonly total: number,
+    private readonly stream: NodeJS.WriteStream = process.stderr,
+  ) {
     this.tty = Boolean(stream.isTTY);
   }
 
@@ -65,7 +73,11 @@ class NotebookProgress implements Progress {
   private readonly start = Date.now();
   private lastDraw = 0;
 
-  constructor(private readonly label: string, private readonly total: number, private readonly display: TslabDisplay) {
+  constructor(
+    private readonly label: string,
+    private readonly total: number,
+    private readonly display: TslabDisplay,
+  ) {
     this.draw(0);
   }
 

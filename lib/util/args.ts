@@ -84,7 +84,9 @@ function parse<S extends Record<string, Spec>>(argv: string[], spec: S, opts: Pa
       const words = out._ as string[];
       const max = opts.positionals?.max ?? 0;
       if (words.length >= max) {
-        throw new UsageError(max === 0 ? `unexpected argument "${a}" (options start with --)` : `too many arguments: "${a}" (at most ${max} ${opts.positionals?.name})`);
+        throw new UsageError(
+          max === 0 ? `unexpected argument "${a}" (options start with --)` : `too many arguments: "${a}" (at most ${max} ${opts.positionals?.name})`,
+        );
       }
       words.push(a);
       continue;

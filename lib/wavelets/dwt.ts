@@ -66,12 +66,9 @@ import { FilterBank, waveletFilters } from "./filters";
  *   smooth         linear extrapolation of the first and last two samples
  *   periodization  periodic, but only ⌈N/2⌉ coefficients are kept (a non-redundant, invertible transform)
  */
-export type ExtensionMode =
-  | "zero" | "constant" | "symmetric" | "reflect" | "periodic" | "antisymmetric" | "smooth" | "periodization";
+export type ExtensionMode = "zero" | "constant" | "symmetric" | "reflect" | "periodic" | "antisymmetric" | "smooth" | "periodization";
 
-export const EXTENSION_MODES: readonly ExtensionMode[] = [
-  "zero", "constant", "symmetric", "reflect", "periodic", "antisymmetric", "smooth", "periodization",
-];
+export const EXTENSION_MODES: readonly ExtensionMode[] = ["zero", "constant", "symmetric", "reflect", "periodic", "antisymmetric", "smooth", "periodization"];
 
 /** The four sub-bands of a one-level 2-D transform, named as in PyWavelets: `cA, (cH, cV, cD) = pywt.dwt2(x)`. */
 export interface Coeffs2D {
@@ -140,9 +137,16 @@ function extension(i: number, N: number, mode: ExtensionMode): Array<[number, nu
     }
     case "smooth": {
       if (N === 1) return [[0, 1]];
-      if (i < 0) return [[0, 1 - i], [1, i]]; // x0 + |i|·(x0 − x1)
+      if (i < 0)
+        return [
+          [0, 1 - i],
+          [1, i],
+        ]; // x0 + |i|·(x0 − x1)
       const k = i - (N - 1);
-      return [[N - 1, 1 + k], [N - 2, -k]]; // x(N−1) + k·(x(N−1) − x(N−2))
+      return [
+        [N - 1, 1 + k],
+        [N - 2, -k],
+      ]; // x(N−1) + k·(x(N−1) − x(N−2))
     }
     case "periodization":
       throw new Error("periodization is handled by the circulant branch");
@@ -342,8 +346,10 @@ function haarIdwt2({ cA, cH, cV, cD }: Coeffs2D): tf.Tensor2D {
     const vPlusD = tf.add(cV, cD); // cV + σa·cD for a = 0 …
     const vMinusD = tf.sub(cV, cD); // … and a = 1; the column parity b then adds or subtracts it
     const planes = tf.stack([
-      tf.add(aPlusH, vPlusD), tf.sub(aPlusH, vPlusD), // (a, b) = (0, 0), (0, 1)
-      tf.add(aMinusH, vMinusD), tf.sub(aMinusH, vMinusD), // (1, 0), (1, 1)
+      tf.add(aPlusH, vPlusD),
+      tf.sub(aPlusH, vPlusD), // (a, b) = (0, 0), (0, 1)
+      tf.add(aMinusH, vMinusD),
+      tf.sub(aMinusH, vMinusD), // (1, 0), (1, 1)
     ]); // (4, n, m)
     const blocks = tf.transpose(tf.reshape(tf.mul(planes, 0.5), [2, 2, n, m]), [2, 0, 3, 1]); // [i, a, j, b]
     return tf.reshape(blocks, [2 * n, 2 * m]) as tf.Tensor2D;
@@ -360,7 +366,12 @@ export function idwt2(coeffs: Coeffs2D, wavelet: string | FilterBank, mode: Exte
   checkMode(mode);
   const { cA, cH, cV, cD } = coeffs;
   const shape = cA.shape;
-  for (const [name, t] of [["cA", cA], ["cH", cH], ["cV", cV], ["cD", cD]] as const) {
+  for (const [name, t] of [
+    ["cA", cA],
+    ["cH", cH],
+    ["cV", cV],
+    ["cD", cD],
+  ] as const) {
     if (t.rank !== 2 || t.shape[0] !== shape[0] || t.shape[1] !== shape[1]) {
       throw new Error(`idwt2: all four sub-bands must have one 2-D shape; cA is [${shape}] but ${name} is [${t.shape}]`);
     }
@@ -404,7 +415,9 @@ export function idwt2FromQuadrants(c: tf.Tensor2D, wavelet: string | FilterBank,
   if (c.rank !== 2) throw new Error(`idwt2FromQuadrants expects a 2-D tensor, got shape [${c.shape}]`);
   const [H, W] = c.shape;
   if (H % 2 !== 0 || W % 2 !== 0) {
-    throw new Error(`idwt2FromQuadrants: the coefficient matrix must have even dimensions to split into quadrants, got [${H}, ${W}] (pad it with a row or column of zeros first)`);
+    throw new Error(
+      `idwt2FromQuadrants: the coefficient matrix must have even dimensions to split into quadrants, got [${H}, ${W}] (pad it with a row or column of zeros first)`,
+    );
   }
   const h = H / 2;
   const w = W / 2;

@@ -68,9 +68,7 @@ export function decodeBytes(binary: string, charset?: string): string {
 
 /** Quoted-printable → byte string: drop soft line breaks (`=` at line end), decode `=XX`. */
 export function decodeQuotedPrintable(text: string): string {
-  return text
-    .replace(/=[ \t]*\n/g, "")
-    .replace(/=([0-9A-Fa-f]{2})/g, (_all, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  return text.replace(/=[ \t]*\n/g, "").replace(/=([0-9A-Fa-f]{2})/g, (_all, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
 
 /** Base64 → byte string. */
@@ -98,15 +96,50 @@ function decodePart(body: string, headers: Headers): string {
 
 /** Named HTML entities that occur in the corpus (accented letters are handled by rule). */
 const ENTITIES: Record<string, string> = {
-  amp: "&", lt: "<", gt: ">", quot: '"', apos: "'", nbsp: " ", copy: "©", reg: "®", trade: "™",
-  mdash: "—", ndash: "–", hellip: "…", lsquo: "‘", rsquo: "’", ldquo: "“", rdquo: "”", bull: "•",
-  middot: "·", euro: "€", pound: "£", cent: "¢", yen: "¥", deg: "°", times: "×", laquo: "«", raquo: "»",
-  szlig: "ß", aelig: "æ", oslash: "ø", iexcl: "¡", iquest: "¿", sect: "§", para: "¶",
+  amp: "&",
+  lt: "<",
+  gt: ">",
+  quot: '"',
+  apos: "'",
+  nbsp: " ",
+  copy: "©",
+  reg: "®",
+  trade: "™",
+  mdash: "—",
+  ndash: "–",
+  hellip: "…",
+  lsquo: "‘",
+  rsquo: "’",
+  ldquo: "“",
+  rdquo: "”",
+  bull: "•",
+  middot: "·",
+  euro: "€",
+  pound: "£",
+  cent: "¢",
+  yen: "¥",
+  deg: "°",
+  times: "×",
+  laquo: "«",
+  raquo: "»",
+  szlig: "ß",
+  aelig: "æ",
+  oslash: "ø",
+  iexcl: "¡",
+  iquest: "¿",
+  sect: "§",
+  para: "¶",
 };
 
 /** Combining marks for entities such as `&eacute;` = e + acute accent. */
 const ACCENTS: Record<string, string> = {
-  acute: "\u0301", grave: "\u0300", circ: "\u0302", tilde: "\u0303", uml: "\u0308", cedil: "\u0327", ring: "\u030a",
+  acute: "\u0301",
+  grave: "\u0300",
+  circ: "\u0302",
+  tilde: "\u0303",
+  uml: "\u0308",
+  cedil: "\u0327",
+  ring: "\u030a",
 };
 
 /** Replace `&name;`, `&#123;` and `&#x7B;` by the characters they stand for. */
@@ -201,12 +234,14 @@ function extractText(headers: Headers, body: string): { plain: string[]; html: s
 
 /** Collapse white space and long runs of the same punctuation (`-----`, `=====`). */
 function tidy(text: string): string {
-  return text
-    // eslint-disable-next-line no-control-regex -- control characters are exactly what is removed
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u00a0\u200b\ufeff]/g, " ")
-    .replace(/([^\p{L}\p{N}\s])\1{3,}/gu, "$1$1$1")
-    .replace(/\s+/g, " ")
-    .trim();
+  return (
+    text
+      // eslint-disable-next-line no-control-regex -- control characters are exactly what is removed
+      .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u00a0\u200b\ufeff]/g, " ")
+      .replace(/([^\p{L}\p{N}\s])\1{3,}/gu, "$1$1$1")
+      .replace(/\s+/g, " ")
+      .trim()
+  );
 }
 
 /** Cut `text` to at most `max` characters, at the last word boundary before it. */

@@ -64,7 +64,9 @@ export class LoraLayer extends AdapterLayer {
   }
 
   adapterNames(): string[] {
-    return this.dict("lora_A").namedChildren().map(([n]) => n);
+    return this.dict("lora_A")
+      .namedChildren()
+      .map(([n]) => n);
   }
 
   /** Adds an adapter (peft's `update_layer`). */
@@ -102,7 +104,9 @@ export class LoraLayer extends AdapterLayer {
   }
 
   isDora(name: string): boolean {
-    return this.dict("lora_magnitude_vector").namedChildren().some(([n]) => n === name);
+    return this.dict("lora_magnitude_vector")
+      .namedChildren()
+      .some(([n]) => n === name);
   }
 
   scalingOf(name: string): number {

@@ -13,7 +13,15 @@ export const loraMethod: PeftMethod<LoraConfig> = {
     const l = (layer as LoraLayer | null) ?? new LoraLayer(base as BaseLinear);
     const r = patternValue(moduleName, config.rankPattern, config.r);
     const alpha = patternValue(moduleName, config.alphaPattern, config.loraAlpha);
-    l.addAdapter(adapterName, { r, alpha, dropout: config.loraDropout, useRslora: config.useRslora, useDora: config.useDora, init: config.initLoraWeights, rng });
+    l.addAdapter(adapterName, {
+      r,
+      alpha,
+      dropout: config.loraDropout,
+      useRslora: config.useRslora,
+      useDora: config.useDora,
+      init: config.initLoraWeights,
+      rng,
+    });
     return l;
   },
   countParameters: (config, t) => LoraLayer.parameterCount(t.inFeatures, t.outFeatures, patternValue(t.name, config.rankPattern, config.r), config.useDora),

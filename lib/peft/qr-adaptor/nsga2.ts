@@ -250,7 +250,10 @@ export async function nsga2<T>(options: Nsga2Options<T>): Promise<Nsga2Result<T>
     const offspring: Scored<T>[] = [];
     for (const child of children) offspring.push(await score(child));
     const combined = population.concat(offspring);
-    population = selectSurvivors(combined.map((p) => p.objectives), populationSize).map((i) => combined[i]);
+    population = selectSurvivors(
+      combined.map((p) => p.objectives),
+      populationSize,
+    ).map((i) => combined[i]);
     rc = rankAndCrowding(population.map((p) => p.objectives));
     options.onGeneration?.(gen, population, rc);
   }

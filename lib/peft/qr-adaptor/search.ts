@@ -302,9 +302,23 @@ export function formatConfiguration(layers: LayerInfo[], config: Configuration):
   const cell = (s: string | number, w = 12): string => String(s).padStart(w);
   const header = "layer".padEnd(nameWidth) + cell("bits", 6) + cell("rank", 6) + cell("weights") + cell("LoRA") + cell("constants") + cell("total");
   const rows = b.layers.map(
-    (m) => m.name.padEnd(nameWidth) + cell(m.bits, 6) + cell(m.rank, 6) + cell(formatBytes(m.weightBytes)) + cell(formatBytes(m.loraBytes)) + cell(formatBytes(m.constantBytes)) + cell(formatBytes(m.totalBytes)),
+    (m) =>
+      m.name.padEnd(nameWidth) +
+      cell(m.bits, 6) +
+      cell(m.rank, 6) +
+      cell(formatBytes(m.weightBytes)) +
+      cell(formatBytes(m.loraBytes)) +
+      cell(formatBytes(m.constantBytes)) +
+      cell(formatBytes(m.totalBytes)),
   );
-  const total = "total".padEnd(nameWidth) + cell("", 6) + cell("", 6) + cell(formatBytes(b.weightBytes)) + cell(formatBytes(b.loraBytes)) + cell(formatBytes(b.constantBytes)) + cell(formatBytes(b.totalBytes));
+  const total =
+    "total".padEnd(nameWidth) +
+    cell("", 6) +
+    cell("", 6) +
+    cell(formatBytes(b.weightBytes)) +
+    cell(formatBytes(b.loraBytes)) +
+    cell(formatBytes(b.constantBytes)) +
+    cell(formatBytes(b.totalBytes));
   const rule = "-".repeat(header.length);
   return [header, rule, ...rows, rule, total].join("\n");
 }

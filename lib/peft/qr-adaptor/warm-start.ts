@@ -122,14 +122,35 @@ export function repairToBudget(layers: LayerInfo[], config: Configuration, ladde
       const bi = ladderIndex(ladders.bits, choice.bits, `layer ${layers[l].name}: bit-width`);
       const ri = ladderIndex(ladders.ranks, choice.rank, `layer ${layers[l].name}: rank`);
       const candidates: Array<{ knob: "bits" | "rank"; to: number; importance: number; after: number }> = [];
-      if (bi > 0) candidates.push({ knob: "bits", to: ladders.bits[bi - 1], importance: normalised.iq[l], after: layerBytes(layers[l], { bits: ladders.bits[bi - 1], rank: choice.rank }) });
-      if (ri > 0) candidates.push({ knob: "rank", to: ladders.ranks[ri - 1], importance: normalised.ir[l], after: layerBytes(layers[l], { bits: choice.bits, rank: ladders.ranks[ri - 1] }) });
+      if (bi > 0)
+        candidates.push({
+          knob: "bits",
+          to: ladders.bits[bi - 1],
+          importance: normalised.iq[l],
+          after: layerBytes(layers[l], { bits: ladders.bits[bi - 1], rank: choice.rank }),
+        });
+      if (ri > 0)
+        candidates.push({
+          knob: "rank",
+          to: ladders.ranks[ri - 1],
+          importance: normalised.ir[l],
+          after: layerBytes(layers[l], { bits: choice.bits, rank: ladders.ranks[ri - 1] }),
+        });
       for (const c of candidates) {
         const savedBytes = before - c.after;
         if (savedBytes <= 0) continue;
         const ratio = (c.importance + REPAIR_EPSILON) / savedBytes;
         if (best === null || ratio < best.ratio) {
-          best = { layer: l, name: layers[l].name, knob: c.knob, from: c.knob === "bits" ? choice.bits : choice.rank, to: c.to, importance: c.importance, savedBytes, ratio };
+          best = {
+            layer: l,
+            name: layers[l].name,
+            knob: c.knob,
+            from: c.knob === "bits" ? choice.bits : choice.rank,
+            to: c.to,
+            importance: c.importance,
+            savedBytes,
+            ratio,
+          };
         }
       }
     }

@@ -33,14 +33,25 @@ export const vbloraMethod: PeftMethod<VBLoRAConfig> = {
   fromJson: (json) => vbloraConfig(configFromJson(json, vbloraConfig())),
   shared: {
     name: "vblora_vector_bank",
-    init: (config, rng) => tf.tensor2d(uniformArray(rng, config.numVectors * config.vectorLength, -config.initVectorBankBound, config.initVectorBankBound), [config.numVectors, config.vectorLength]),
+    init: (config, rng) =>
+      tf.tensor2d(uniformArray(rng, config.numVectors * config.vectorLength, -config.initVectorBankBound, config.initVectorBankBound), [
+        config.numVectors,
+        config.vectorLength,
+      ]),
     size: (config) => config.numVectors * config.vectorLength,
   },
   inject(layer, base, config, ctx) {
     const { moduleName, adapterName, rng, shared } = ctx;
     if (!shared) throw new Error("VB-LoRA: the vector bank is missing");
     const l = (layer as VBLoraLayer | null) ?? new VBLoraLayer(base as BaseLinear);
-    l.addAdapter(adapterName, moduleName, { r: config.r, topk: config.topk, dropout: config.vbloraDropout, initLogitsStd: config.initLogitsStd, bank: shared, rng });
+    l.addAdapter(adapterName, moduleName, {
+      r: config.r,
+      topk: config.topk,
+      dropout: config.vbloraDropout,
+      initLogitsStd: config.initLogitsStd,
+      bank: shared,
+      rng,
+    });
     return l;
   },
   countParameters(config, t) {

@@ -17,7 +17,9 @@ export function toTopk(logits: Float32Array, h: number, k: number): { indices: I
   const weights = new Float32Array(rows * (k - 1));
   for (let r = 0; r < rows; r++) {
     const row = logits.subarray(r * h, (r + 1) * h);
-    const order = Array.from({ length: h }, (_, i) => i).sort((a, b) => row[b] - row[a] || a - b).slice(0, k);
+    const order = Array.from({ length: h }, (_, i) => i)
+      .sort((a, b) => row[b] - row[a] || a - b)
+      .slice(0, k);
     const max = row[order[0]];
     const exps = order.map((i) => Math.exp(row[i] - max));
     const sum = exps.reduce((a, b) => a + b, 0);

@@ -91,7 +91,14 @@ export class WaveFTLayer extends AdapterLayer {
       pos[2 * i] = Math.floor(idx / inFeatures) + rowOffset;
       pos[2 * i + 1] = (idx % inFeatures) + colOffset;
     });
-    this.specs.set(name, { n: o.n, scaling: o.scaling, family: o.waveletFamily, useIdwt: o.useIdwt, positions: tf.keep(tf.tensor2d(pos, [o.n, 2], "int32")), padded });
+    this.specs.set(name, {
+      n: o.n,
+      scaling: o.scaling,
+      family: o.waveletFamily,
+      useIdwt: o.useIdwt,
+      positions: tf.keep(tf.tensor2d(pos, [o.n, 2], "int32")),
+      padded,
+    });
     this.spectra().set(name, o.initWeights ? tf.zeros([o.n]) : tf.tensor1d(normalArray(o.rng, o.n, 0.01)));
   }
 
@@ -106,7 +113,10 @@ export class WaveFTLayer extends AdapterLayer {
     const spec = this.specs.get(name) as WaveSpec;
     const p = spec.positions.dataSync();
     const off = [Math.floor((spec.padded[0] - this.outFeatures) / 2), Math.floor((spec.padded[1] - this.inFeatures) / 2)];
-    return { rows: Int32Array.from({ length: spec.n }, (_, i) => p[2 * i] - off[0]), cols: Int32Array.from({ length: spec.n }, (_, i) => p[2 * i + 1] - off[1]) };
+    return {
+      rows: Int32Array.from({ length: spec.n }, (_, i) => p[2 * i] - off[0]),
+      cols: Int32Array.from({ length: spec.n }, (_, i) => p[2 * i + 1] - off[1]),
+    };
   }
 
   deltaWeight(name: string): tf.Tensor2D {

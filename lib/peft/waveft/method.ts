@@ -7,13 +7,23 @@ import { WaveFTLayer, waveftFrequencies } from "./layer";
 export const waveftMethod: PeftMethod<WaveFTConfig> = {
   peftType: "WAVEFT",
   fromJson: (json) => waveftConfig(configFromJson(json, waveftConfig())),
-  plan: (config, targets) => waveftFrequencies(config, targets.map((t) => t.name), targets),
+  plan: (config, targets) =>
+    waveftFrequencies(
+      config,
+      targets.map((t) => t.name),
+      targets,
+    ),
   inject(layer, base, config, ctx) {
     const { adapterName, rng, planned } = ctx;
     const l = (layer as WaveFTLayer | null) ?? new WaveFTLayer(base as BaseLinear);
     l.addAdapter(adapterName, {
-      n: planned ?? config.nFrequency, scaling: config.scaling, waveletFamily: config.waveletFamily, useIdwt: config.useIdwt,
-      randomLocSeed: config.randomLocSeed, initWeights: config.initWeights, rng,
+      n: planned ?? config.nFrequency,
+      scaling: config.scaling,
+      waveletFamily: config.waveletFamily,
+      useIdwt: config.useIdwt,
+      randomLocSeed: config.randomLocSeed,
+      initWeights: config.initWeights,
+      rng,
     });
     return l;
   },
