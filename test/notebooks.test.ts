@@ -7,7 +7,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { gradeIdOf, hasTag, isGraded, isSolution, KERNEL_NAME, lintNotebook, testSpecs } from "../lib/grader/cells";
-import { cellSource, Notebook, readNotebook } from "../lib/notebook/ipynb";
+import { cellSource, NbCell, Notebook, readNotebook } from "../lib/notebook/ipynb";
 
 const ROOT = path.resolve(__dirname, "..");
 const WEEK = path.join(ROOT, "solutions", "week03");
@@ -28,6 +28,11 @@ const lecture = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", "lec
 /** Letters and digits only, lower-cased: "1024×1024 … $r=16$" matches "1024×1024 … $r = 16$". */
 const squash = (s: string) => s.toLowerCase().replace(/[^a-z0-9]/g, "");
 const text = (nb: Notebook) => nb.cells.map(cellSource).join("\n");
+/** A code cell's source without its comments (a commented-out call does not count). */
+const codeOf = (c: NbCell) =>
+  cellSource(c)
+    .replace(/\/\*[\s\S]*?\*\//g, "")
+    .replace(/(^|[^:])\/\/.*$/gm, "$1");
 
 describe("week 3 notebooks", () => {
   it("all eight sources are there, with their student versions", () => {
@@ -62,21 +67,36 @@ describe("week 3 notebooks", () => {
           tests.some((t) => t.visibility === "hidden"),
           "a hidden test",
         );
-        assert.ok(
-          nb.cells.filter(isGraded).every((c) => /\bcheck\(/.test(cellSource(c))),
-          "every graded cell calls check()",
-        );
+        for (const c of nb.cells.filter(isGraded)) {
+          const id = gradeIdOf(c) as string;
+          assert.ok(codeOf(c).includes(`check("${id}"`), `test cell ${id} calls check("${id}", ...) in its code (not in a comment)`);
+        }
       });
 
       it("teaches with math, figures and a 'Lecture vs reference' note where the lecture simplifies", () => {
-        const t = text(nb);
-        assert.match(t, /\$[^$]+\$/, "LaTeX math");
-        assert.match(t, /showFigure\(/, "a plotly figure");
-        assert.match(t, /lecture vs\.? reference/i, "a 'Lecture vs reference' note");
+        const markdown = nb.cells.filter((c) => c.cell_type === "markdown").map(cellSource);
+        const code = nb.cells.filter((c) => c.cell_type === "code");
+        const math = markdown.filter((m) => /\$\$[^$]+\$\$|(^|[^\\$])\$[^$\n]+\$/.test(m.replace(/`[^`]*`/g, "")));
+        assert.ok(math.length >= 3, `LaTeX math in at least three markdown cells (found ${math.length})`);
+        for (const m of markdown) {
+          const dollars = (
+            m
+              .replace(/`[^`]*`/g, "")
+              .replace(/\\\$/g, "")
+              .match(/\$/g) ?? []
+          ).length;
+          assert.equal(dollars % 2, 0, `unbalanced $ in a markdown cell: ${m.slice(0, 80)}`);
+        }
         assert.ok(
-          nb.cells.some((c) => hasTag(c, "checkpoint")),
-          "checkpoint cells",
+          code.some((c) => /\bshowFigure\(/.test(codeOf(c))),
+          "a code cell draws a plotly figure (showFigure, not in a comment)",
         );
+        const note = markdown.find((m) => /^(#+ *|(> *)?\*\*)lecture vs\.? reference/im.test(m));
+        assert.ok(note, "a markdown heading, or a bold line (quoted or not), 'Lecture vs reference'");
+        assert.ok(note.length > 200, "the note says what differs, not just a title");
+        const checkpoints = nb.cells.filter((c) => hasTag(c, "checkpoint"));
+        assert.ok(checkpoints.length > 0, "checkpoint cells");
+        for (const c of checkpoints) assert.ok(isSolution(c) && gradeIdOf(c), "each checkpoint cell is an answer cell with a grade_id");
       });
     });
   }
