@@ -4,7 +4,6 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { strict as assert } from "node:assert";
-import { bertConfig } from "../lib/models/bert-config";
 import { BertForSequenceClassification } from "../lib/models/bert";
 import { Linear } from "../lib/nn/linear";
 import { loraConfig } from "../lib/peft/config";
@@ -14,36 +13,10 @@ import { countAdapterParameters, llamaSkeleton } from "../lib/peft/count";
 import { fromPretrained, savePretrained } from "../lib/peft/serialization";
 import { readSafetensors, writeSafetensors } from "../lib/io/safetensors";
 import { Rng } from "../lib/util/random";
-import { assertClose, setupBackend } from "./helpers";
+import { assertClose, setupBackend, tinyBertConfig, tinyInputs } from "./helpers";
 
-const tiny = bertConfig({
-  vocabSize: 40,
-  hiddenSize: 8,
-  numHiddenLayers: 2,
-  numAttentionHeads: 2,
-  intermediateSize: 16,
-  maxPositionEmbeddings: 16,
-  hiddenDropoutProb: 0,
-  attentionProbsDropoutProb: 0,
-});
-const inputs = () => ({
-  inputIds: tf.tensor2d(
-    [
-      [2, 11, 12, 13, 3],
-      [2, 20, 21, 3, 0],
-    ],
-    [2, 5],
-    "int32",
-  ),
-  attentionMask: tf.tensor2d(
-    [
-      [1, 1, 1, 1, 1],
-      [1, 1, 1, 1, 0],
-    ],
-    [2, 5],
-    "int32",
-  ),
-});
+const tiny = tinyBertConfig();
+const inputs = tinyInputs;
 const fresh = () => new BertForSequenceClassification(tiny, { numLabels: 2, rng: new Rng(3) }).eval();
 
 /** Sets every lora_B (and A) to random values so the adapter is not a no-op. */

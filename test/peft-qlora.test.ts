@@ -4,7 +4,6 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { strict as assert } from "node:assert";
-import { bertConfig } from "../lib/models/bert-config";
 import { BertForSequenceClassification } from "../lib/models/bert";
 import { loraConfig } from "../lib/peft/config";
 import { getPeftModel } from "../lib/peft/peft-model";
@@ -12,36 +11,10 @@ import { quantizeLinears } from "../lib/peft/qlora";
 import { Linear4bit } from "../lib/quant/linear4bit";
 import { fromPretrained, savePretrained } from "../lib/peft/serialization";
 import { Rng } from "../lib/util/random";
-import { assertClose, setupBackend } from "./helpers";
+import { assertClose, setupBackend, tinyBertConfig, tinyInputs } from "./helpers";
 
-const cfg = bertConfig({
-  vocabSize: 40,
-  hiddenSize: 64,
-  numHiddenLayers: 2,
-  numAttentionHeads: 2,
-  intermediateSize: 128,
-  maxPositionEmbeddings: 16,
-  hiddenDropoutProb: 0,
-  attentionProbsDropoutProb: 0,
-});
-const inputs = () => ({
-  inputIds: tf.tensor2d(
-    [
-      [2, 11, 12, 13, 3],
-      [2, 20, 21, 3, 0],
-    ],
-    [2, 5],
-    "int32",
-  ),
-  attentionMask: tf.tensor2d(
-    [
-      [1, 1, 1, 1, 1],
-      [1, 1, 1, 1, 0],
-    ],
-    [2, 5],
-    "int32",
-  ),
-});
+const cfg = tinyBertConfig({ hiddenSize: 64, intermediateSize: 128 });
+const inputs = tinyInputs;
 const fresh = () => new BertForSequenceClassification(cfg, { numLabels: 2, rng: new Rng(3) }).eval();
 const ENCODER = "bert\\.encoder\\..*\\.(query|key|value|dense)";
 

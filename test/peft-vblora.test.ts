@@ -4,7 +4,6 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { strict as assert } from "node:assert";
-import { bertConfig } from "../lib/models/bert-config";
 import { BertForSequenceClassification } from "../lib/models/bert";
 import { Linear } from "../lib/nn/linear";
 import { vbloraConfig } from "../lib/peft/config";
@@ -15,18 +14,9 @@ import { countAdapterParameters, llamaSkeleton } from "../lib/peft/count";
 import { fromPretrained, savePretrained } from "../lib/peft/serialization";
 import { readSafetensors } from "../lib/io/safetensors";
 import { Rng } from "../lib/util/random";
-import { assertClose, setupBackend } from "./helpers";
+import { assertClose, setupBackend, tinyBertConfig } from "./helpers";
 
-const tiny = bertConfig({
-  vocabSize: 40,
-  hiddenSize: 8,
-  numHiddenLayers: 2,
-  numAttentionHeads: 2,
-  intermediateSize: 16,
-  maxPositionEmbeddings: 16,
-  hiddenDropoutProb: 0,
-  attentionProbsDropoutProb: 0,
-});
+const tiny = tinyBertConfig();
 const inputs = () => ({ inputIds: tf.tensor2d([[2, 11, 12, 13, 3]], [1, 5], "int32") });
 const fresh = () => new BertForSequenceClassification(tiny, { numLabels: 2, rng: new Rng(3) }).eval();
 const cfg = (o = {}) => vbloraConfig({ r: 2, numVectors: 6, vectorLength: 4, topk: 2, targetModules: ["query", "value"], ...o });

@@ -8,7 +8,6 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { strict as assert } from "node:assert";
-import { bertConfig } from "../lib/models/bert-config";
 import { BertForSequenceClassification } from "../lib/models/bert";
 import { ParameterDict } from "../lib/nn/module";
 import { AdapterLayer, BaseLinear } from "../lib/peft/adapter-layer";
@@ -18,7 +17,7 @@ import { getPeftModel, PeftConfig } from "../lib/peft/peft-model";
 import { peftMethod, registeredPeftTypes, registerPeftMethod } from "../lib/peft/registry";
 import { fromPretrained, savePretrained } from "../lib/peft/serialization";
 import { normalArray, Rng } from "../lib/util/random";
-import { assertClose, setupBackend } from "./helpers";
+import { assertClose, setupBackend, tinyBertConfig, tinyInputs } from "./helpers";
 
 interface ToyConfig extends CommonConfig {
   peftType: "TOYRANK1";
@@ -78,35 +77,9 @@ class ToyLayer extends AdapterLayer {
   }
 }
 
-const tiny = bertConfig({
-  vocabSize: 40,
-  hiddenSize: 8,
-  numHiddenLayers: 2,
-  numAttentionHeads: 2,
-  intermediateSize: 16,
-  maxPositionEmbeddings: 16,
-  hiddenDropoutProb: 0,
-  attentionProbsDropoutProb: 0,
-});
+const tiny = tinyBertConfig();
 const fresh = () => new BertForSequenceClassification(tiny, { numLabels: 2, rng: new Rng(3) }).eval();
-const inputs = () => ({
-  inputIds: tf.tensor2d(
-    [
-      [2, 11, 12, 13, 3],
-      [2, 20, 21, 3, 0],
-    ],
-    [2, 5],
-    "int32",
-  ),
-  attentionMask: tf.tensor2d(
-    [
-      [1, 1, 1, 1, 1],
-      [1, 1, 1, 1, 0],
-    ],
-    [2, 5],
-    "int32",
-  ),
-});
+const inputs = tinyInputs;
 
 describe("PEFT method registry", () => {
   before(async () => {

@@ -7,21 +7,12 @@ import { accuracy, macroF1 } from "../lib/train/metrics";
 import { trainStep } from "../lib/train/step";
 import { crossEntropy, makeBatch, disposeBatch, EncodedExample } from "../lib/train/batching";
 import { finetuneClassifier } from "../lib/train/finetune";
-import { bertConfig } from "../lib/models/bert-config";
 import { BertForSequenceClassification, BertForMaskedLM } from "../lib/models/bert";
 import { maskBatch, mlmLoss, disposeMaskedBatch } from "../lib/train/mlm";
 import { Rng } from "../lib/util/random";
-import { assertClose, setupBackend } from "./helpers";
+import { assertClose, setupBackend, tinyBertConfig } from "./helpers";
 
-const tiny = bertConfig({
-  vocabSize: 40,
-  hiddenSize: 8,
-  numHiddenLayers: 2,
-  numAttentionHeads: 2,
-  intermediateSize: 16,
-  maxPositionEmbeddings: 16,
-  hiddenDropoutProb: 0.1,
-});
+const tiny = tinyBertConfig({ hiddenDropoutProb: 0.1, attentionProbsDropoutProb: 0.1 });
 
 function toyExamples(n: number, seed: number): EncodedExample[] {
   const rng = new Rng(seed);

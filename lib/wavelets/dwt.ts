@@ -262,27 +262,29 @@ function stackCols(left: DenseMatrix, right: DenseMatrix): DenseMatrix {
   return { rows: left.rows, cols, values };
 }
 
-/** [A_lo; A_hi]: (2·dwtLength × n). */
-function analysisOperator(n: number, bank: FilterBank, mode: ExtensionMode): Operator {
-  const key = `analysis|${bank.name}|${bank.decLo.join(",")}|${mode}|${n}`;
+/** The operator cached under `key`, built (and kept for the process) on first use. */
+function cachedOperator(key: string, build: () => Operator): Operator {
   let op = operators.get(key);
   if (!op) {
-    op = toTensors(stackRows(analysisMatrix(n, bank.decLo, mode), analysisMatrix(n, bank.decHi, mode)));
+    op = build();
     operators.set(key, op);
   }
   return op;
 }
 
+/** [A_lo; A_hi]: (2·dwtLength × n). */
+function analysisOperator(n: number, bank: FilterBank, mode: ExtensionMode): Operator {
+  return cachedOperator(`analysis|${bank.name}|${bank.decLo.join(",")}|${mode}|${n}`, () =>
+    toTensors(stackRows(analysisMatrix(n, bank.decLo, mode), analysisMatrix(n, bank.decHi, mode))),
+  );
+}
+
 /** [S_lo, S_hi]: (idwtLength × 2n). Only "periodization" differs from the other modes. */
 function synthesisOperator(n: number, bank: FilterBank, mode: ExtensionMode): Operator {
   const kind = mode === "periodization" ? "periodization" : "valid";
-  const key = `synthesis|${bank.name}|${bank.recLo.join(",")}|${kind}|${n}`;
-  let op = operators.get(key);
-  if (!op) {
-    op = toTensors(stackCols(synthesisMatrix(n, bank.recLo, mode), synthesisMatrix(n, bank.recHi, mode)));
-    operators.set(key, op);
-  }
-  return op;
+  return cachedOperator(`synthesis|${bank.name}|${bank.recLo.join(",")}|${kind}|${n}`, () =>
+    toTensors(stackCols(synthesisMatrix(n, bank.recLo, mode), synthesisMatrix(n, bank.recHi, mode))),
+  );
 }
 
 /** M · X, whose gradient with respect to X is Mᵀ · dY (no gradient for the constant M). */
