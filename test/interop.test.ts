@@ -293,30 +293,9 @@ describe("interop with Python peft / transformers / bitsandbytes", function () {
           mergedCheckpointLogits = mergedLogits;
         }
       }
-      kitCases.push({
-        name: method.name,
-        method: method.name,
-        adapterDir: path.join(dir, "adapter"),
-        baseDir,
-        logits,
-        mergedLogits,
-        effect,
-        perturb: method.perturb,
-        perturbBy: method.perturbBy,
-        note,
-      });
-      if (method.topkSave)
-        kitCases.push({
-          name: `${method.name} (top-k save)`,
-          method: method.name,
-          adapterDir: path.join(dir, "adapter-topk"),
-          baseDir,
-          logits,
-          mergedLogits,
-          effect,
-          perturb: method.perturb,
-          perturbBy: method.perturbBy,
-        });
+      const shared = { method: method.name, baseDir, logits, mergedLogits, effect, perturb: method.perturb, perturbBy: method.perturbBy };
+      kitCases.push({ ...shared, name: method.name, adapterDir: path.join(dir, "adapter"), note });
+      if (method.topkSave) kitCases.push({ ...shared, name: `${method.name} (top-k save)`, adapterDir: path.join(dir, "adapter-topk") });
       peft.dispose();
     }
     tf.dispose([trainBatch.inputIds, trainBatch.attentionMask, trainLabels]);
