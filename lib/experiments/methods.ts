@@ -67,7 +67,11 @@ export function prepareMethod(method: string, model: BertForSequenceClassificati
   const targetModules = o.targetModules ?? ENCODER_LINEARS;
   const common = { targetModules, modulesToSave: HEAD_MODULES, taskType: "SEQ_CLS" as const };
   const where = o.targetModules === undefined ? "every encoder linear" : `targets ${JSON.stringify(o.targetModules)}`;
-  const wrap = (config: PeftConfig) => getPeftModel(model, config, { seed });
+  /** The adapters of `config` injected into the model, trained at `lr` (each parameter's lr times lrScale(name)). */
+  const adapted = (config: PeftConfig, lr: number, describe: string, lrScale?: (name: string) => number): PreparedMethod => {
+    const peft = getPeftModel(model, config, { seed });
+    return { model: peft, config, peft, lr, describe, ...(lrScale ? { lrScale } : {}) };
+  };
   switch (method) {
     case "full":
       model.setTrainable(true);
@@ -79,8 +83,7 @@ export function prepareMethod(method: string, model: BertForSequenceClassificati
     case "dora": {
       const r = o.r ?? 8;
       const config = loraConfig({ ...common, r, loraAlpha: o.alpha ?? 2 * r, loraDropout: o.dropout ?? 0, useDora: method === "dora" });
-      const peft = wrap(config);
-      return { model: peft, config, peft, lr: o.lr ?? 2e-3, describe: `${method === "dora" ? "DoRA" : "LoRA"} r=${r} α=${config.loraAlpha} on ${where}` };
+      return adapted(config, o.lr ?? 2e-3, `${method === "dora" ? "DoRA" : "LoRA"} r=${r} α=${config.loraAlpha} on ${where}`);
     }
     case "vblora": {
       const config = vbloraConfig({
@@ -91,41 +94,20 @@ export function prepareMethod(method: string, model: BertForSequenceClassificati
         topk: o.topk ?? 2,
         vbloraDropout: o.dropout ?? 0,
       });
-      const peft = wrap(config);
       // peft's recommendation: the bank learns ~10x slower than the logits
-      const lr = o.lr ?? 1e-2;
-      return {
-        model: peft,
-        config,
-        peft,
-        lr,
-        lrScale: (n) => (n.includes("vblora_vector_bank") ? 0.1 : n.includes("vblora_logits") ? 1 : 0.2),
-        describe: `VB-LoRA r=${config.r}, bank ${config.numVectors}×${config.vectorLength}, top-${config.topk}`,
-      };
+      const lrScale = (n: string) => (n.includes("vblora_vector_bank") ? 0.1 : n.includes("vblora_logits") ? 1 : 0.2);
+      return adapted(config, o.lr ?? 1e-2, `VB-LoRA r=${config.r}, bank ${config.numVectors}×${config.vectorLength}, top-${config.topk}`, lrScale);
     }
     case "waveft": {
       const config = waveftConfig({ ...common, nFrequency: o.nFrequency ?? 2048, scaling: o.scaling ?? 25, waveletFamily: o.wavelet ?? "db1" });
-      const peft = wrap(config);
-      return {
-        model: peft,
-        config,
-        peft,
-        lr: o.lr ?? 1e-3,
-        describe: `WaveFT n=${config.nFrequency} per layer, ${config.waveletFamily}, scaling ${config.scaling}`,
-      };
+      return adapted(config, o.lr ?? 1e-3, `WaveFT n=${config.nFrequency} per layer, ${config.waveletFamily}, scaling ${config.scaling}`);
     }
     case "qlora": {
       const report = quantizeLinears(model, targetModules, QLORA_QUANTIZATION);
       const r = o.r ?? 8;
       const config = loraConfig({ ...common, r, loraAlpha: o.alpha ?? 2 * r, loraDropout: o.dropout ?? 0.1 });
-      const peft = wrap(config);
-      return {
-        model: peft,
-        config,
-        peft,
-        lr: o.lr ?? 2e-3,
-        describe: `QLoRA: NF4 + double quantization (${report.bitsPerParameter.toFixed(3)} bits/weight, ${(report.quantizedWeightBytes / 1e3).toFixed(0)} kB vs ${(report.fp32WeightBytes / 1e3).toFixed(0)} kB fp32), LoRA r=${r}`,
-      };
+      const bits = `${report.bitsPerParameter.toFixed(3)} bits/weight, ${(report.quantizedWeightBytes / 1e3).toFixed(0)} kB vs ${(report.fp32WeightBytes / 1e3).toFixed(0)} kB fp32`;
+      return adapted(config, o.lr ?? 2e-3, `QLoRA: NF4 + double quantization (${bits}), LoRA r=${r}`);
     }
   }
 }
