@@ -1,19 +1,23 @@
 /**
  * Choosing a TensorFlow.js backend at run time.
  *
- * The fastest backend that can load wins: `@tensorflow/tfjs-node-gpu` (CUDA), then `@tensorflow/tfjs-node`
- * (native libtensorflow), then WebAssembly, then the plain-JavaScript `cpu` backend. The two native packages
- * download libtensorflow when they are installed, so the kit never depends on them: they are picked up only
- * if a user installed them (see README, "GPU and native backends").
+ * The fastest backend that can load wins: WebGPU on a hardware adapter (Dawn's `webgpu` package, any GPU:
+ * NVIDIA, AMD, Intel, Apple; backend-webgpu.ts), then `@tensorflow/tfjs-node-gpu` (CUDA), then
+ * `@tensorflow/tfjs-node` (native libtensorflow), then WebAssembly, then the plain-JavaScript `cpu` backend.
+ * The two native packages download libtensorflow when they are installed, so the kit never depends on them:
+ * they are picked up only if a user installed them (see README, "GPU and native backends"). A software WebGPU
+ * adapter (Mesa's llvmpipe) is slower than wasm and is used only when forced.
  *
- * Set `COURSEKIT_BACKEND` to one of `tensorflow-gpu`, `tensorflow`, `wasm`, `cpu` to force a choice.
+ * Set `COURSEKIT_BACKEND` to one of `webgpu`, `tensorflow-gpu`, `tensorflow`, `wasm`, `cpu` to force a choice.
  */
 import * as tf from "@tensorflow/tfjs";
 import { registerWasmKernels } from "./ops/wasm-kernels";
 import { registerGradients } from "./ops/gradients";
+import * as fs from "node:fs";
+import { setupWebGpuBackend } from "./backend-webgpu";
 
-export type BackendChoice = "tensorflow-gpu" | "tensorflow" | "wasm" | "cpu";
-export const BACKEND_ORDER: readonly BackendChoice[] = ["tensorflow-gpu", "tensorflow", "wasm", "cpu"];
+export type BackendChoice = "webgpu" | "tensorflow-gpu" | "tensorflow" | "wasm" | "cpu";
+export const BACKEND_ORDER: readonly BackendChoice[] = ["webgpu", "tensorflow-gpu", "tensorflow", "wasm", "cpu"];
 
 export interface BackendInfo {
   /** What we asked for (the forced value or the first that loaded). */
@@ -24,13 +28,36 @@ export interface BackendInfo {
   skipped: string[];
   /** Whether COURSEKIT_BACKEND forced the choice. */
   forced: boolean;
+  /** webgpu: the adapter in use ("…, llvmpipe (software)"). */
+  adapter?: string;
 }
 
 let current: BackendInfo | null = null;
 let pending: Promise<BackendInfo> | null = null;
 
+/** On Linux, a GPU shows up as a device node; without one, Dawn is not even loaded (it would only print warnings). */
+function mayHaveGpu(): boolean {
+  if (process.platform !== "linux") return true;
+  const exists = (p: string) => fs.existsSync(p);
+  return exists("/dev/dri") || exists("/dev/nvidia0") || exists("/dev/dxg");
+}
+
+let webgpuAdapter: string | undefined;
+
+async function tryWebGpu(forced: boolean): Promise<string | null> {
+  if (!forced && !mayHaveGpu()) return "no GPU device";
+  try {
+    const adapter = await setupWebGpuBackend(forced);
+    webgpuAdapter = `${adapter.description}${adapter.software ? " (software)" : ""}`;
+    return null;
+  } catch (e) {
+    return (e as Error).message.split("\n")[0];
+  }
+}
+
 /** Tries to make `choice` the active backend; returns null on success or the reason it could not. */
-async function tryBackend(choice: BackendChoice): Promise<string | null> {
+async function tryBackend(choice: BackendChoice, forced: boolean): Promise<string | null> {
+  if (choice === "webgpu") return tryWebGpu(forced);
   try {
     if (choice === "tensorflow-gpu") require("@tensorflow/tfjs-node-gpu");
     else if (choice === "tensorflow") require("@tensorflow/tfjs-node");
@@ -54,6 +81,7 @@ function parseForced(value: string | undefined): BackendChoice | null {
   if (value === undefined || value === "") return null;
   const v = value.trim().toLowerCase();
   const aliases: Record<string, BackendChoice> = {
+    webgpu: "webgpu",
     "tensorflow-gpu": "tensorflow-gpu",
     "node-gpu": "tensorflow-gpu",
     gpu: "tensorflow-gpu",
@@ -85,11 +113,11 @@ async function chooseBackend(quiet: boolean): Promise<BackendInfo> {
   const candidates = forced ? [forced] : BACKEND_ORDER;
   const skipped: string[] = [];
   for (const choice of candidates) {
-    const reason = await tryBackend(choice);
+    const reason = await tryBackend(choice, forced !== null);
     if (reason === null) {
       if (choice === "wasm") registerWasmKernels();
       registerGradients();
-      current = { choice, backend: tf.getBackend(), skipped, forced: forced !== null };
+      current = { choice, backend: tf.getBackend(), skipped, forced: forced !== null, ...(choice === "webgpu" ? { adapter: webgpuAdapter } : {}) };
       if (!quiet) console.log(describeBackend(current));
       return current;
     }
@@ -106,7 +134,8 @@ async function chooseBackend(quiet: boolean): Promise<BackendInfo> {
 /** One readable line: which backend runs and why the faster ones did not. */
 export function describeBackend(info: BackendInfo): string {
   const why = info.forced ? " (forced by COURSEKIT_BACKEND)" : info.skipped.length ? ` (skipped ${info.skipped.join(", ")})` : "";
-  return `TensorFlow.js backend: ${info.choice}${why}`;
+  const adapter = info.adapter ? ` on ${info.adapter}` : "";
+  return `TensorFlow.js backend: ${info.choice}${adapter}${why}`;
 }
 
 /** The backend chosen so far, or null before initBackend() resolved. */

@@ -7,7 +7,8 @@
 #      requirements.txt (pip; reinstalled when requirements.txt changes). If pip cannot reach PyPI, a Jupyter
 #      already on the machine is used (Debian's classic Notebook, installed with apt-get as root).
 #   3. bubblewrap, the sandbox the instructor's grader runs submissions in (Linux; apt-get as root on Debian)
-#   4. the kernel "TypeScript (PEFT course)" (kernelspec peft-course), registered inside .venv, so every
+#   4. for WebGPU's software adapter: Mesa's EGL/OpenGL ES libraries (Linux; apt-get as root on Debian)
+#   5. the kernel "TypeScript (PEFT course)" (kernelspec peft-course), registered inside .venv, so every
 #      checkout has its own and none can take another's over
 #
 # Environment:
@@ -168,6 +169,27 @@ elif [ "${COURSEKIT_SKIP_APT:-}" != 1 ] && is_debian && [ "$(id -u)" = 0 ]; then
 else
   info "bubblewrap is not installed: students are not affected; an instructor who grades submissions needs it"
   info "(Debian/Ubuntu: sudo apt-get install bubblewrap; without it 'npm run grade -- --instructor' refuses unless --unsandboxed)"
+fi
+
+# ---------------------------------------------------------------------------------------------
+step "WebGPU (Dawn's webgpu package; Mesa's OpenGL ES as the software adapter)"
+# A GPU is used when there is one (lib/backend-webgpu.ts). Without one, COURSEKIT_BACKEND=webgpu runs on Mesa's
+# software rasteriser through EGL: that is how the tests check the backend on machines without a GPU.
+WEBGPU_DEBS=(libegl1 libegl-mesa0 libgles2)
+if [ ! -d node_modules/webgpu ]; then
+  info "the optional package webgpu is not installed (unsupported platform?): the kit runs on wasm"
+elif [ "$(uname -s)" != Linux ] || ! is_debian; then
+  info "installed; a GPU is used when the system has a WebGPU driver"
+elif dpkg -s "${WEBGPU_DEBS[@]}" >/dev/null 2>&1; then
+  info "installed, with Mesa's EGL/OpenGL ES libraries"
+elif [ "${COURSEKIT_SKIP_APT:-}" != 1 ] && [ "$(id -u)" = 0 ]; then
+  info "apt-get install ${WEBGPU_DEBS[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends "${WEBGPU_DEBS[@]}" >/dev/null ||
+    { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null &&
+      DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends "${WEBGPU_DEBS[@]}" >/dev/null; } ||
+    info "could not install ${WEBGPU_DEBS[*]}: COURSEKIT_BACKEND=webgpu will not find a software adapter"
+else
+  info "for the software adapter (tests): sudo apt-get install ${WEBGPU_DEBS[*]}"
 fi
 
 # ---------------------------------------------------------------------------------------------

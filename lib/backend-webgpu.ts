@@ -1,0 +1,95 @@
+/**
+ * TensorFlow.js on WebGPU in Node: Dawn's Node binding (the npm package `webgpu`, an optional dependency that
+ * carries prebuilt binaries for Linux, macOS and Windows) with `@tensorflow/tfjs-backend-webgpu`.
+ *
+ *   1. Dawn's default backend (Vulkan, Metal or D3D12) is asked for a high-performance adapter: a real GPU.
+ *   2. Only when asked to (`allowSoftware`, i.e. COURSEKIT_BACKEND=webgpu), Dawn's OpenGL ES backend on
+ *      EGL's surfaceless platform is tried next: with Debian's `libegl1 libegl-mesa0 libgles2` it gives Mesa's
+ *      llvmpipe, a software adapter. It is never chosen automatically (it is slower than wasm); CI tests the
+ *      backend on it.
+ *   3. The device is requested with the adapter's own limits (TensorFlow.js uses workgroups of 256 invocations,
+ *      more than WebGPU's default 128), and the "webgpu" backend is registered on it.
+ *
+ * Node has no synchronous GPU reads (`dataSync()` needs an OffscreenCanvas): read with `await t.data()`.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { registerWebGpuKernels } from "./ops/webgpu-kernels";
+
+/** What was found: the adapter's description and whether it is a software rasteriser. */
+export interface WebGpuAdapter {
+  description: string;
+  software: boolean;
+}
+
+/** The subset of Dawn's binding this file uses. */
+interface DawnGpu {
+  requestAdapter(options?: Record<string, unknown>): Promise<DawnAdapter | null>;
+}
+interface DawnModule {
+  create(flags: string[]): DawnGpu;
+  globals: Record<string, unknown>;
+}
+interface DawnAdapter {
+  info: { vendor: string; architecture: string; device: string; description: string; isFallbackAdapter?: boolean };
+  limits: Record<string, number>;
+  requestDevice(descriptor: { requiredLimits: Record<string, number> }): Promise<unknown>;
+}
+
+const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|softpipe|swiftshader|software/i;
+
+function describe(adapter: DawnAdapter): WebGpuAdapter {
+  const { vendor, architecture, device, description } = adapter.info;
+  const text = [vendor, architecture, device, description].filter((s) => s).join(", ");
+  return { description: text, software: adapter.info.isFallbackAdapter === true || SOFTWARE_ADAPTER.test(text) };
+}
+
+/** Finds an adapter (a hardware one first); null with the reason when there is none that may be used. */
+async function findAdapter(dawn: DawnModule, allowSoftware: boolean): Promise<{ adapter: DawnAdapter | null; gpu?: DawnGpu; why: string }> {
+  const defaultGpu = dawn.create([]);
+  const hardware = await defaultGpu.requestAdapter({ powerPreference: "high-performance" });
+  if (hardware && (!describe(hardware).software || allowSoftware)) return { adapter: hardware, gpu: defaultGpu, why: "" };
+  if (!allowSoftware) {
+    return { adapter: null, why: hardware ? `only a software adapter (${describe(hardware).description})` : "no GPU adapter" };
+  }
+  process.env.EGL_PLATFORM ??= "surfaceless"; // read when Dawn opens its EGL display
+  const glesGpu = dawn.create(["backend=opengles"]);
+  const gles = await glesGpu.requestAdapter({ featureLevel: "compatibility" });
+  return gles
+    ? { adapter: gles, gpu: glesGpu, why: "" }
+    : { adapter: null, why: "no adapter, not even OpenGL ES (Debian/Ubuntu: apt-get install libegl1 libegl-mesa0 libgles2)" };
+}
+
+/**
+ * Registers and activates the "webgpu" backend; returns the adapter, or throws an Error saying why it cannot
+ * (package not installed, no adapter, only a software one when `allowSoftware` is false).
+ */
+export async function setupWebGpuBackend(allowSoftware: boolean): Promise<WebGpuAdapter> {
+  let dawn: DawnModule;
+  try {
+    dawn = (await import("webgpu")) as unknown as DawnModule;
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    throw new Error(code === "MODULE_NOT_FOUND" || code === "ERR_MODULE_NOT_FOUND" ? "not installed (npm install webgpu)" : `failed to load: ${String(e)}`, {
+      cause: e,
+    });
+  }
+  Object.assign(globalThis, dawn.globals); // GPUBufferUsage, GPUMapMode, … which the tfjs backend reads as globals
+  const { adapter, gpu, why } = await findAdapter(dawn, allowSoftware);
+  if (!adapter) throw new Error(why);
+  const requiredLimits: Record<string, number> = {};
+  for (const key in adapter.limits) {
+    const value = adapter.limits[key];
+    if (typeof value === "number") requiredLimits[key] = value;
+  }
+  const device = await adapter.requestDevice({ requiredLimits });
+  // The tfjs backend checks for navigator.gpu (Node 20 has no navigator at all).
+  const nav = ((globalThis as { navigator?: Record<string, unknown> }).navigator ??= {});
+  if (!nav.gpu) Object.defineProperty(nav, "gpu", { value: gpu, configurable: true });
+  const { WebGPUBackend } = require("@tensorflow/tfjs-backend-webgpu") as typeof import("@tensorflow/tfjs-backend-webgpu");
+  if (tf.findBackendFactory("webgpu")) tf.removeBackend("webgpu");
+  tf.registerBackend("webgpu", () => new WebGPUBackend(device as ConstructorParameters<typeof WebGPUBackend>[0], adapter.info as never));
+  registerWebGpuKernels();
+  if (!(await tf.setBackend("webgpu"))) throw new Error("tf.setBackend('webgpu') refused the device");
+  await tf.ready();
+  return describe(adapter);
+}

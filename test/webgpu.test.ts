@@ -1,0 +1,86 @@
+/**
+ * The webgpu backend (Dawn's `webgpu` package; lib/backend-webgpu.ts) against wasm, for every PEFT method:
+ * forward logits, the gradient of every trainable tensor, and the logits after merging must agree within
+ * float32 tolerance. Here there is no GPU: COURSEKIT_BACKEND=webgpu forces Mesa's software adapter (OpenGL ES,
+ * llvmpipe), which `npm run setup` installs. The webgpu side runs in a child process
+ * (test/webgpu/method-results.ts), so that this process keeps its wasm backend. In CI a missing adapter fails.
+ */
+import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
+import { setupBackend } from "./helpers";
+import { METHOD_CONFIGS, methodResult, MethodResult } from "./webgpu/method-results";
+import * as tf from "@tensorflow/tfjs";
+
+const ROOT = path.resolve(__dirname, "..");
+const IN_CI = !!process.env.CI && process.env.CI !== "false";
+
+interface ChildOutput {
+  backend: string;
+  adapter: string | null;
+  addN29Error: number;
+  results: Record<string, MethodResult>;
+}
+
+const maxAbs = (xs: number[]) => xs.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+const maxDiff = (a: number[], b: number[]) => {
+  assert.equal(a.length, b.length, "same length");
+  return a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
+};
+
+describe("webgpu backend (Dawn, software adapter) equals wasm", function () {
+  this.timeout(600000);
+  let gpu: ChildOutput | undefined;
+  let why = "";
+
+  before(async function () {
+    await setupBackend();
+    const r = spawnSync(process.execPath, ["--import", "tsx", path.join(__dirname, "webgpu", "method-results.ts")], {
+      cwd: ROOT,
+      env: { ...process.env, COURSEKIT_BACKEND: "webgpu" },
+      encoding: "utf8",
+      timeout: 480000,
+      maxBuffer: 64 << 20,
+    });
+    const line = r.stdout.trim().split("\n").pop() ?? "";
+    if (r.status === 0 && line.startsWith("{")) gpu = JSON.parse(line) as ChildOutput;
+    else
+      why = `exit ${r.status}: ${(r.stderr || r.stdout)
+        .split("\n")
+        .filter((l) => l && !l.startsWith("Warning"))
+        .slice(-6)
+        .join("\n")}`;
+  });
+
+  const needGpu = (ctx: Mocha.Context): ChildOutput => {
+    if (gpu) return gpu;
+    if (IN_CI) assert.fail(`the webgpu backend could not run (npm run setup installs libegl1 libegl-mesa0 libgles2): ${why}`);
+    ctx.skip();
+  };
+
+  it("COURSEKIT_BACKEND=webgpu runs on an adapter it names; AddN over 29 inputs is right (chunked under the 16-buffer limit)", function () {
+    const g = needGpu(this);
+    assert.equal(g.backend, "webgpu");
+    assert.ok(g.adapter && g.adapter.length > 0, "the adapter is named");
+    assert.ok(g.addN29Error <= 1e-3, `addN error ${g.addN29Error}`);
+  });
+
+  for (const method of Object.keys(METHOD_CONFIGS)) {
+    it(`${method}: forward, every gradient and merge equal wasm's; no tensor left behind on webgpu`, async function () {
+      const g = needGpu(this);
+      const want = await methodResult(method, tf.getBackend());
+      const got = g.results[method];
+      assert.ok(maxDiff(got.logits, want.logits) <= 1e-4, `logits differ by ${maxDiff(got.logits, want.logits)}`);
+      assert.ok(maxDiff(got.merged, want.merged) <= 1e-4, `merged logits differ by ${maxDiff(got.merged, want.merged)}`);
+      assert.deepEqual(Object.keys(got.grads).sort(), Object.keys(want.grads).sort(), "the same trainable tensors");
+      assert.ok(Object.keys(want.grads).length > 0);
+      for (const [name, w] of Object.entries(want.grads)) {
+        const d = maxDiff(got.grads[name], w);
+        assert.ok(d <= 1e-4 + 1e-3 * maxAbs(w), `${name}: gradients differ by ${d} (largest ${maxAbs(w)})`);
+      }
+      assert.ok(maxAbs(Object.values(want.grads).flat()) > 0, "the gradients are not all zero");
+      assert.equal(got.leaked, 0, "tensors left behind on webgpu");
+      assert.equal(want.leaked, 0, "tensors left behind on wasm");
+    });
+  }
+});

@@ -1,0 +1,117 @@
+/**
+ * Every PEFT method on a tiny BERT, computed on whichever backend is active: the logits, the gradient of the
+ * loss for every trainable tensor, and the logits after merging. The models are built and their adapters set to
+ * fixed pseudo-random values on the `cpu` backend (building reads tensors synchronously, which WebGPU cannot do
+ * in Node), then everything is computed on `backend` and read with `await data()`.
+ *
+ *   npx tsx test/webgpu/method-results.ts     prints the results on COURSEKIT_BACKEND's backend as JSON
+ *
+ * test/webgpu.test.ts runs it with COURSEKIT_BACKEND=webgpu in a child process and compares with wasm.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../../lib/backend";
+import { BertForSequenceClassification } from "../../lib/models/bert";
+import { loraConfig, vbloraConfig, waveftConfig } from "../../lib/peft/config";
+import { getPeftModel, PeftConfig } from "../../lib/peft/peft-model";
+import { quantizeLinears, QLORA_QUANTIZATION } from "../../lib/peft/qlora";
+import { crossEntropy } from "../../lib/train/batching";
+import { Rng } from "../../lib/util/random";
+import { tinyBertConfig, tinyInputs } from "../helpers";
+
+export interface MethodResult {
+  logits: number[];
+  /** Trainable tensor name → its gradient, flattened. */
+  grads: Record<string, number[]>;
+  merged: number[];
+  /** Tensors left behind by the computation (the model's own excepted). */
+  leaked: number;
+}
+
+/** 16 wide (a multiple of VB-LoRA's vector length and of a 4-bit block of 16 weights). */
+const config = tinyBertConfig({ hiddenSize: 16, intermediateSize: 32 });
+const targets = ["query", "value", "dense"];
+
+export const METHOD_CONFIGS: Record<string, () => PeftConfig> = {
+  lora: () => loraConfig({ r: 2, loraAlpha: 4, targetModules: targets }),
+  rslora: () => loraConfig({ r: 2, loraAlpha: 4, targetModules: targets, useRslora: true }),
+  dora: () => loraConfig({ r: 2, loraAlpha: 4, targetModules: targets, useDora: true }),
+  vblora: () => vbloraConfig({ r: 2, numVectors: 8, vectorLength: 4, topk: 2, targetModules: targets }),
+  waveft: () => waveftConfig({ nFrequency: 16, scaling: 5, targetModules: targets }),
+  qlora: () => loraConfig({ r: 2, loraAlpha: 4, targetModules: targets }),
+};
+
+async function values(t: tf.Tensor): Promise<number[]> {
+  return Array.from(await t.data());
+}
+
+/** The results of one method: built on cpu, computed on `backend`. */
+export async function methodResult(method: string, backend: string): Promise<MethodResult> {
+  await tf.setBackend("cpu");
+  const model = new BertForSequenceClassification(config, { numLabels: 3, rng: new Rng(7) }).eval();
+  if (method === "qlora") quantizeLinears(model, targets, { ...QLORA_QUANTIZATION, blocksize: 16 });
+  const peft = getPeftModel(model, METHOD_CONFIGS[method](), { seed: 3 });
+  const rng = new Rng(11);
+  const trainable = peft.namedParameters().filter(([, p]) => p.trainable);
+  for (const [, p] of trainable)
+    p.assign(
+      tf.tensor(
+        Float32Array.from({ length: p.size }, () => 0.2 * rng.normal()),
+        p.shape,
+      ),
+    );
+  await tf.setBackend(backend);
+  const before = tf.memory().numTensors;
+  const inputs = tinyInputs();
+  const labels = tf.tensor1d([0, 2], "int32");
+  const logits = tf.tidy(() => peft.forward(inputs));
+  const { value, grads } = tf.variableGrads(
+    () => crossEntropy(peft.forward(inputs), labels),
+    trainable.map(([, p]) => p),
+  );
+  const byName = new Map(trainable.map(([n, p]) => [p.name, n]));
+  const result: MethodResult = { logits: await values(logits), grads: {}, merged: [], leaked: 0 };
+  for (const [varName, g] of Object.entries(grads)) result.grads[byName.get(varName) as string] = await values(g);
+  // QLoRA's merge re-quantizes W + ΔW to 4 bits in JavaScript, which reads the weights synchronously: on cpu.
+  if (method === "qlora") await tf.setBackend("cpu");
+  peft.merge();
+  await tf.setBackend(backend);
+  const merged = tf.tidy(() => peft.forward(inputs));
+  result.merged = await values(merged);
+  // Merged, DoRA keeps each layer's row norms (to unmerge exactly): unmerge before counting what is left.
+  if (method === "qlora") await tf.setBackend("cpu");
+  peft.unmerge();
+  await tf.setBackend(backend);
+  tf.dispose([logits, value, merged, labels, inputs.inputIds, inputs.attentionMask, ...Object.values(grads)]);
+  result.leaked = tf.memory().numTensors - before;
+  peft.dispose();
+  return result;
+}
+
+/** tf.addN over 29 tensors (more inputs than a device has storage buffers) minus its closed form. */
+async function addNError(): Promise<number> {
+  const x = tf.tensor2d(
+    Float32Array.from({ length: 64 }, (_, i) => Math.sin(i)),
+    [8, 8],
+  );
+  const terms = Array.from({ length: 29 }, (_, i) => tf.mul(x, i + 1));
+  const sum = tf.addN(terms);
+  const err = tf.max(tf.abs(tf.sub(sum, tf.mul(x, (29 * 30) / 2))));
+  const value = (await err.data())[0];
+  tf.dispose([x, sum, err, ...terms]);
+  return value;
+}
+
+async function main(): Promise<void> {
+  const info = await initBackend({ quiet: true });
+  const out: Record<string, MethodResult> = {};
+  for (const method of Object.keys(METHOD_CONFIGS)) out[method] = await methodResult(method, info.backend);
+  const addN = await addNError();
+  process.stdout.write(`${JSON.stringify({ backend: info.backend, adapter: info.adapter ?? null, addN29Error: addN, results: out })}\n`);
+}
+
+if (require.main === module) {
+  main().catch((e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
