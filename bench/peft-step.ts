@@ -31,7 +31,8 @@ const args = parseArgs(process.argv.slice(2), {
 async function main(): Promise<void> {
   const backend = await initBackend({ quiet: true });
   const methods = args.methods.split(",");
-  const runners = methods.map((method) => {
+  const runners: Array<{ method: string; step: () => Promise<unknown>; times: number[] }> = [];
+  for (const method of methods) {
     const { model, config } = loadBertForSequenceClassification(args.checkpoint, { labels: ["a", "b"] });
     const prepared = prepareMethod(method, model);
     model.train();
@@ -46,14 +47,14 @@ async function main(): Promise<void> {
       "int32",
     );
     const step = () => trainStep(opt, () => crossEntropy(prepared.model.forward({ inputIds: ids }), labels), { lr: 1e-4, maxGradNorm: 1 });
-    for (let i = 0; i < 2; i++) step();
-    return { method, step, times: [] as number[] };
-  });
+    for (let i = 0; i < 2; i++) await step();
+    runners.push({ method, step, times: [] });
+  }
   for (let round = 0; round < args.rounds; round++) {
     for (const r of runners) {
       for (let i = 0; i < args.steps; i++) {
         const t = performance.now();
-        r.step();
+        await r.step();
         r.times.push(performance.now() - t);
       }
     }
@@ -86,7 +87,7 @@ async function main(): Promise<void> {
   console.log("\nAdamW state for full fine-tuning (measured after one step)\n| state | bytes | relative to fp32 |\n| --- | ---: | ---: |");
   for (const state of ["fp32", "8bit"] as const) {
     const opt = new AdamW(model.namedParameters(), { lr: 1e-5, state });
-    trainStep(opt, () => crossEntropy(model.forward({ inputIds: ids }), labels), { lr: 1e-5 });
+    await trainStep(opt, () => crossEntropy(model.forward({ inputIds: ids }), labels), { lr: 1e-5 });
     const b = opt.stateBytes();
     console.log(`| ${state} | ${b.stored.toLocaleString("en-US")} | ${((100 * b.stored) / b.fp32).toFixed(1)}% |`);
     opt.dispose();

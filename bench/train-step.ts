@@ -45,11 +45,11 @@ async function main(): Promise<void> {
     "int32",
   );
   const step = () => trainStep(opt, () => crossEntropy(model.forward({ inputIds: ids, attentionMask: mask }), labels), { lr: 1e-4, maxGradNorm: 1 });
-  for (let i = 0; i < 3; i++) step();
+  for (let i = 0; i < 3; i++) await step();
   const times: number[] = [];
   for (let i = 0; i < args.steps; i++) {
     const t = performance.now();
-    step();
+    await step();
     times.push(performance.now() - t);
   }
   const ours = median(times);

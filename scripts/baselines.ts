@@ -46,7 +46,7 @@ async function main(): Promise<void> {
             `  epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)}, validation accuracy ${e.validation?.accuracy.toFixed(4)}, macro-F1 ${e.validation?.macroF1.toFixed(4)} (${e.seconds.toFixed(0)} s)`,
           ),
       });
-      const test = evaluateClassifier(model, task.splits.test);
+      const test = await evaluateClassifier(model, task.splits.test);
       rows.push({
         task: taskName,
         method,

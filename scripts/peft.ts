@@ -115,7 +115,7 @@ async function train(): Promise<void> {
         `epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)}, validation accuracy ${e.validation?.accuracy.toFixed(4)}, macro-F1 ${e.validation?.macroF1.toFixed(4)} (${e.seconds.toFixed(0)} s)`,
       ),
   });
-  const test = evaluateClassifier(prepared.model, data.splits.test);
+  const test = await evaluateClassifier(prepared.model, data.splits.test);
   fs.mkdirSync(out, { recursive: true });
   const bytes = prepared.peft
     ? savePretrained(prepared.peft, out, { overwrite: args.overwrite }).bytes
@@ -167,7 +167,7 @@ async function evaluate(): Promise<void> {
   const data = loadTask(task, tokenizer, { limit: args.limit || undefined });
   const split = args.split as "train" | "validation" | "test";
   if (!data.splits[split]) throw new UsageError(`--split must be train, validation or test`);
-  const r = evaluateClassifier(model, data.splits[split]);
+  const r = await evaluateClassifier(model, data.splits[split]);
   console.log(JSON.stringify({ task, split, examples: data.splits[split].length, accuracy: r.accuracy, macroF1: r.macroF1, loss: r.loss }, null, 2));
 }
 

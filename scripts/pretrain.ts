@@ -140,14 +140,14 @@ async function main(): Promise<void> {
   const baseline = baseHits / evalTotal;
   console.log(`held-out masked positions: ${evalTotal}; most-frequent-token baseline ("${tokenizer.tokenOf(mostFrequent)}"): ${(100 * baseline).toFixed(2)}%`);
 
-  const evaluate = (model: BertForMaskedLM): { accuracy: number; loss: number } => {
+  const evaluate = async (model: BertForMaskedLM): Promise<{ accuracy: number; loss: number }> => {
     model.eval();
     let correct = 0;
     let lossSum = 0;
     for (const b of evalBatches) {
-      correct += mlmAccuracy(model, b).correct;
+      correct += (await mlmAccuracy(model, b)).correct;
       const l = mlmLoss(model, b);
-      lossSum += l.dataSync()[0] * b.numTargets;
+      lossSum += (await l.data())[0] * b.numTargets;
       l.dispose();
     }
     model.train();
@@ -194,7 +194,7 @@ async function main(): Promise<void> {
         rng,
       );
       const lr = learningRate("linear", args.lr, step, totalSteps, warmupSteps());
-      const { loss } = trainStep(optimizer, () => mlmLoss(model, batch), { lr, maxGradNorm: 1.0 });
+      const { loss } = await trainStep(optimizer, () => mlmLoss(model, batch), { lr, maxGradNorm: 1.0 });
       disposeMaskedBatch(batch);
       step++;
       windowLoss += loss;
@@ -206,12 +206,12 @@ async function main(): Promise<void> {
       }
       bar.update(step, { epoch, loss });
     }
-    const e = evaluate(model);
+    const e = await evaluate(model);
     evals.push({ step, epoch, ...e });
     console.log(`\nepoch ${epoch}: held-out masked-token accuracy ${(100 * e.accuracy).toFixed(2)}%, loss ${e.loss.toFixed(3)}`);
   }
   if (evals.length === 0 || evals[evals.length - 1].step !== step) {
-    const e = evaluate(model);
+    const e = await evaluate(model);
     evals.push({ step, epoch: evals.length + 1, ...e });
   }
   bar.end();

@@ -73,7 +73,7 @@ describe("checkpoints", () => {
       model.dispose();
     });
 
-    it("predicts masked tokens of held-out text far better than the most frequent token", () => {
+    it("predicts masked tokens of held-out text far better than the most frequent token", async () => {
       const { model, tokenizer } = loadBertForMaskedLM(SHIPPED);
       const texts = loadTextCorpus({ splits: ["validation"], limit: 150 });
       const seqs = texts.map((x) => tokenizer.encode(x, { maxLength: 48, truncation: true }).inputIds);
@@ -84,7 +84,7 @@ describe("checkpoints", () => {
         { maskId: s.mask, vocabSize: tokenizer.vocabSize, specialIds: [s.pad, s.unk, s.cls, s.sep, s.mask], firstRegularId: 5 },
         new Rng(9),
       );
-      const { correct, total } = mlmAccuracy(model, batch);
+      const { correct, total } = await mlmAccuracy(model, batch);
       const targets = Array.from(batch.targets.dataSync());
       const counts = new Map<number, number>();
       targets.forEach((y) => counts.set(y, (counts.get(y) ?? 0) + 1));

@@ -249,7 +249,7 @@ describe("interop with Python peft / transformers / bitsandbytes", function () {
       const peft = prepared.peft as PeftModel<BertForSequenceClassification>;
       peft.eval();
       const opt = new AdamW(peft.namedParameters(), { lr: prepared.lr, lrScale: prepared.lrScale });
-      for (let s = 0; s < STEPS; s++) trainStep(opt, () => crossEntropy(peft.forward(trainBatch), trainLabels), { lr: prepared.lr });
+      for (let s = 0; s < STEPS; s++) await trainStep(opt, () => crossEntropy(peft.forward(trainBatch), trainLabels), { lr: prepared.lr });
       opt.dispose();
       const logits = logitsOf(peft, evalInputs);
       const disabled = peft.withAdaptersDisabled(() => logitsOf(peft, evalInputs));

@@ -22,7 +22,7 @@ describe("PEFT methods train on spam", () => {
   before(setupBackend);
 
   for (const method of METHODS) {
-    it(`${method}: 6 steps lower the loss on the batch, leak no tensors, and leave frozen weights alone`, () => {
+    it(`${method}: 6 steps lower the loss on the batch, leak no tensors, and leave frozen weights alone`, async () => {
       const { model, tokenizer } = loadBertForSequenceClassification(SHIPPED, { labels: labelNames("spam") });
       const task = loadTask("spam", tokenizer, { limit: 16, maxLength: 32 });
       const prepared = prepareMethod(method, model);
@@ -55,9 +55,9 @@ describe("PEFT methods train on spam", () => {
       const loss = () => crossEntropy(prepared.model.forward(batch), batch.labels);
       prepared.model.eval(); // dropout off: the loss is a function of the weights only
       const before = tf.tidy(() => loss().dataSync()[0]);
-      trainStep(opt, loss, { lr: prepared.lr });
+      await trainStep(opt, loss, { lr: prepared.lr });
       const tensors = tf.memory().numTensors;
-      for (let i = 0; i < 5; i++) trainStep(opt, loss, { lr: prepared.lr });
+      for (let i = 0; i < 5; i++) await trainStep(opt, loss, { lr: prepared.lr });
       assert.equal(tf.memory().numTensors, tensors, "a training step must not leak tensors");
       const after = tf.tidy(() => loss().dataSync()[0]);
       assert.ok(after < before - 0.01, `loss ${before.toFixed(4)} → ${after.toFixed(4)}`);

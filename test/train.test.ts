@@ -43,7 +43,7 @@ describe("training", () => {
     opt.dispose();
   });
 
-  it("8-bit optimizer state: a quarter of fp32's bytes (measured), outside the tensor backend, and still trains", () => {
+  it("8-bit optimizer state: a quarter of fp32's bytes (measured), outside the tensor backend, and still trains", async () => {
     const model = new BertForSequenceClassification(tiny, { numLabels: 2 });
     const opt = new AdamW(model.namedParameters(), { lr: 1e-2, state: "8bit" });
     const data = toyExamples(16, 3);
@@ -56,7 +56,7 @@ describe("training", () => {
     const loss = () => crossEntropy(model.forward(batch), batch.labels);
     const before = tf.tidy(() => loss().dataSync()[0]);
     const tensors = tf.memory().numTensors;
-    for (let i = 0; i < 8; i++) trainStep(opt, loss, { lr: 1e-2 });
+    for (let i = 0; i < 8; i++) await trainStep(opt, loss, { lr: 1e-2 });
     assert.equal(tf.memory().numTensors, tensors, "no tensors held for the state, none leaked");
     assert.ok(tf.tidy(() => loss().dataSync()[0]) < before, "the loss falls");
     const { stored, fp32 } = opt.stateBytes();
@@ -114,36 +114,36 @@ describe("training", () => {
     assert.ok(Math.abs(ce - -Math.log(3 / 4)) < 1e-6);
   });
 
-  it("a training step leaves tf.memory().numTensors unchanged (classifier and masked LM)", () => {
+  it("a training step leaves tf.memory().numTensors unchanged (classifier and masked LM)", async () => {
     const model = new BertForSequenceClassification(tiny, { numLabels: 2 });
     const opt = new AdamW(model.namedParameters(), { lr: 1e-3 });
     const data = toyExamples(8, 1);
-    const step = () => {
+    const step = async () => {
       const batch = makeBatch(data, [0, 1, 2, 3], 0);
-      trainStep(opt, () => crossEntropy(model.forward(batch), batch.labels), { lr: 1e-3, maxGradNorm: 1 });
+      await trainStep(opt, () => crossEntropy(model.forward(batch), batch.labels), { lr: 1e-3, maxGradNorm: 1 });
       disposeBatch(batch);
     };
-    step(); // optimizer state is created in the constructor; the first step must not add anything either
+    await step(); // optimizer state is created in the constructor; the first step must not add anything either
     const before = tf.memory().numTensors;
-    for (let i = 0; i < 3; i++) step();
+    for (let i = 0; i < 3; i++) await step();
     assert.equal(tf.memory().numTensors, before);
 
     const mlm = new BertForMaskedLM(tiny);
     const mopt = new AdamW(mlm.namedParameters(), { lr: 1e-3 });
     const rng = new Rng(3);
-    const mstep = () => {
+    const mstep = async () => {
       const b = maskBatch(
         data.map((d) => d.ids),
         0,
         { maskId: 4, vocabSize: 40, specialIds: [0, 1, 2, 3, 4], firstRegularId: 5 },
         rng,
       );
-      trainStep(mopt, () => mlmLoss(mlm, b), { lr: 1e-3 });
+      await trainStep(mopt, () => mlmLoss(mlm, b), { lr: 1e-3 });
       disposeMaskedBatch(b);
     };
-    mstep();
+    await mstep();
     const before2 = tf.memory().numTensors;
-    for (let i = 0; i < 3; i++) mstep();
+    for (let i = 0; i < 3; i++) await mstep();
     assert.equal(tf.memory().numTensors, before2);
     [opt, mopt, model, mlm].forEach((x) => x.dispose());
   });
@@ -165,7 +165,7 @@ describe("training", () => {
     model.dispose();
   });
 
-  it("only trainable variables change (a frozen encoder stays put)", () => {
+  it("only trainable variables change (a frozen encoder stays put)", async () => {
     const model = new BertForSequenceClassification(tiny, { numLabels: 2 });
     model.bert.setTrainable(false);
     const q = model.getSubmodule("bert.encoder.layer.0.attention.self.query") as unknown as { weight: tf.Variable };
@@ -173,7 +173,7 @@ describe("training", () => {
     const head = (model.getSubmodule("classifier") as unknown as { weight: tf.Variable }).weight.clone();
     const opt = new AdamW(model.namedParameters(), { lr: 1e-2 });
     const batch = makeBatch(toyExamples(4, 2), [0, 1, 2, 3], 0);
-    trainStep(opt, () => crossEntropy(model.forward(batch), batch.labels), { lr: 1e-2 });
+    await trainStep(opt, () => crossEntropy(model.forward(batch), batch.labels), { lr: 1e-2 });
     assertClose(q.weight, frozen, 0, "frozen query weight");
     assert.ok(tf.max(tf.abs(tf.sub(head, (model.getSubmodule("classifier") as unknown as { weight: tf.Variable }).weight))).dataSync()[0] > 0);
     opt.dispose();

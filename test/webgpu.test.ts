@@ -9,7 +9,7 @@ import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { setupBackend } from "./helpers";
-import { METHOD_CONFIGS, methodResult, MethodResult } from "./webgpu/method-results";
+import { METHOD_CONFIGS, methodResult, MethodResult, trainingRun } from "./webgpu/method-results";
 import * as tf from "@tensorflow/tfjs";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -19,6 +19,7 @@ interface ChildOutput {
   backend: string;
   adapter: string | null;
   addN29Error: number;
+  training: Awaited<ReturnType<typeof trainingRun>>;
   results: Record<string, MethodResult>;
 }
 
@@ -63,6 +64,17 @@ describe("webgpu backend (Dawn, software adapter) equals wasm", function () {
     assert.equal(g.backend, "webgpu");
     assert.ok(g.adapter && g.adapter.length > 0, "the adapter is named");
     assert.ok(g.addN29Error <= 1e-3, `addN error ${g.addN29Error}`);
+  });
+
+  it("the training loop and evaluation run on webgpu (asynchronous reads) and give wasm's losses and predictions", async function () {
+    const g = needGpu(this);
+    const want = await trainingRun(tf.getBackend());
+    assert.equal(g.training.losses.length, 6, "6 steps");
+    assert.ok(maxDiff(g.training.losses, want.losses) <= 1e-4, `losses ${g.training.losses} vs ${want.losses}`);
+    assert.ok(want.losses[5] < want.losses[0], "the loss went down");
+    assert.ok(Math.abs(g.training.validationLoss - want.validationLoss) <= 1e-4);
+    assert.deepEqual(g.training.predictions, want.predictions);
+    assert.equal(g.training.leaked, 0, "tensors left behind by training on webgpu");
   });
 
   for (const method of Object.keys(METHOD_CONFIGS)) {

@@ -81,7 +81,7 @@ export async function compareMethods(o: CompareOptions): Promise<ComparisonRow[]
       seed: o.seed ?? 42,
       progress: o.progress,
     });
-    const test = evaluateClassifier(prepared.model, task.splits.test);
+    const test = await evaluateClassifier(prepared.model, task.splits.test);
     const totalParams = prepared.peft ? prepared.peft.trainableParameterCounts().all : r.totalParams; // counts 4-bit weights too
     const row: ComparisonRow = {
       task: o.task,

@@ -96,17 +96,18 @@ export async function measureImportances(o: ImportanceOptions): Promise<{ iq: nu
     { maskId: tokenizer.maskId, vocabSize: config.vocabSize, specialIds: special, firstRegularId: Math.max(...special) + 1 },
     new Rng(o.seed ?? 7),
   );
-  const mlmLossOf = (quantizedLayer: number | null): number => {
+  const mlmLossOf = async (quantizedLayer: number | null): Promise<number> => {
     const { model } = loadBertForMaskedLM(o.checkpoint);
     if (quantizedLayer !== null) quantizeLayer(model, quantizedLayer, lowest);
     const loss = mlmLoss(model, calibration);
-    const value = loss.dataSync()[0];
+    const value = (await loss.data())[0];
     tf.dispose(loss);
     model.dispose();
     return value;
   };
-  const base = mlmLossOf(null);
-  const iq = Array.from({ length: config.numHiddenLayers }, (_, l) => mlmLossOf(l) - base);
+  const base = await mlmLossOf(null);
+  const iq: number[] = [];
+  for (let l = 0; l < config.numHiddenLayers; l++) iq.push((await mlmLossOf(l)) - base);
   disposeMaskedBatch(calibration);
   const numLayers = config.numHiddenLayers;
 
@@ -125,7 +126,9 @@ export async function measureImportances(o: ImportanceOptions): Promise<{ iq: nu
   );
   for (const [name, v] of vars) {
     const layer = Number((name.match(/encoder\.layer\.(\d+)\./) as RegExpMatchArray)[1]);
-    ir[layer] += tf.tidy(() => tf.mean(tf.square(grads[v.name])).dataSync()[0]);
+    const meanSquare = tf.tidy(() => tf.mean(tf.square(grads[v.name])));
+    ir[layer] += (await meanSquare.data())[0];
+    meanSquare.dispose();
   }
   tf.dispose(Object.values(grads));
   disposeBatch(batch);
@@ -182,7 +185,7 @@ export function cheapEvaluator(o: CheapEvaluationOptions): (config: Configuratio
   return async (config) => {
     const m = configuredModel(o.checkpoint, labels, config, o.seed ?? 42);
     await finetuneClassifier(m, train, [], { epochs: o.epochs ?? 2, batchSize: 16, lr: o.lr ?? 2e-3, progress: "silent", seed: o.seed ?? 42 });
-    const score = evaluateClassifier(m, validation).accuracy;
+    const score = (await evaluateClassifier(m, validation)).accuracy;
     m.dispose();
     return score;
   };

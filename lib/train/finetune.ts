@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../util/random";
 import { AdamW } from "./adamw";
 import { learningRate, ScheduleKind } from "./schedule";
-import { trainStep } from "./step";
+import { StepResult, trainStep } from "./step";
 import { batchIndices, crossEntropy, disposeBatch, EncodedExample, makeBatch } from "./batching";
 import { accuracy, macroF1 } from "./metrics";
 import { progress } from "./progress";
@@ -70,7 +70,11 @@ export interface FinetuneResult {
 }
 
 /** Predicts and scores `examples` in evaluation mode (dropout off). */
-export function evaluateClassifier(model: Classifier, examples: EncodedExample[], opts: { batchSize?: number; padId?: number } = {}): EvalResult {
+export async function evaluateClassifier(
+  model: Classifier,
+  examples: EncodedExample[],
+  opts: { batchSize?: number; padId?: number } = {},
+): Promise<EvalResult> {
   model.eval();
   const predictions = new Int32Array(examples.length);
   let lossSum = 0;
@@ -81,8 +85,9 @@ export function evaluateClassifier(model: Classifier, examples: EncodedExample[]
       const logits = model.forward({ inputIds: batch.inputIds, attentionMask: batch.attentionMask });
       return [crossEntropy(logits, batch.labels), tf.argMax(logits, 1)];
     });
-    lossSum += loss.dataSync()[0] * idx.length;
-    predictions.set(pred.dataSync() as Int32Array, offset);
+    const [lossValue, predValues] = await Promise.all([loss.data(), pred.data()]);
+    lossSum += lossValue[0] * idx.length;
+    predictions.set(predValues as Int32Array, offset);
     offset += idx.length;
     tf.dispose([loss, pred]);
     disposeBatch(batch);
@@ -134,17 +139,16 @@ export async function finetuneClassifier(
             lr,
             maxGradNorm: opts.maxGradNorm ?? 1.0,
           });
-        let result;
+        let result: StepResult | undefined;
         if (step === 0) {
-          let inner: ReturnType<typeof run> | undefined;
-          const info = await tf.profile(() => {
-            inner = run();
+          const info = await tf.profile(async () => {
+            result = await run();
           });
           peakBytes = info.peakBytes;
-          result = inner as ReturnType<typeof run>;
         } else {
-          result = run();
+          result = await run();
         }
+        if (!result) throw new Error("the training step returned nothing");
         disposeBatch(batch);
         step++;
         lossSum += result.loss;
@@ -155,7 +159,7 @@ export async function finetuneClassifier(
       }
       const seconds = (Date.now() - started) / 1000;
       trainSeconds += seconds;
-      const evaluated = (opts.evaluateEachEpoch ?? true) && validation.length > 0 ? evaluateClassifier(model, validation, { padId }) : null;
+      const evaluated = (opts.evaluateEachEpoch ?? true) && validation.length > 0 ? await evaluateClassifier(model, validation, { padId }) : null;
       const record: EpochResult = {
         epoch,
         steps: count,

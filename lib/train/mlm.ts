@@ -75,10 +75,9 @@ export function mlmLoss(model: BertForMaskedLM, batch: MaskedBatch): tf.Scalar {
 }
 
 /** Masked-token accuracy: the share of masked positions whose arg-max prediction is the original token. */
-export function mlmAccuracy(model: BertForMaskedLM, batch: MaskedBatch): { correct: number; total: number } {
+export async function mlmAccuracy(model: BertForMaskedLM, batch: MaskedBatch): Promise<{ correct: number; total: number }> {
   const predicted = tf.tidy(() => tf.argMax(model.forward({ inputIds: batch.inputIds, attentionMask: batch.attentionMask }, batch.positions), 1));
-  const p = predicted.dataSync();
-  const y = batch.targets.dataSync();
+  const [p, y] = await Promise.all([predicted.data(), batch.targets.data()]);
   predicted.dispose();
   let correct = 0;
   for (let i = 0; i < y.length; i++) if (p[i] === y[i]) correct++;

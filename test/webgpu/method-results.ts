@@ -14,7 +14,8 @@ import { BertForSequenceClassification } from "../../lib/models/bert";
 import { loraConfig, vbloraConfig, waveftConfig } from "../../lib/peft/config";
 import { getPeftModel, PeftConfig } from "../../lib/peft/peft-model";
 import { quantizeLinears, QLORA_QUANTIZATION } from "../../lib/peft/qlora";
-import { crossEntropy } from "../../lib/train/batching";
+import { crossEntropy, EncodedExample } from "../../lib/train/batching";
+import { evaluateClassifier, finetuneClassifier } from "../../lib/train/finetune";
 import { Rng } from "../../lib/util/random";
 import { tinyBertConfig, tinyInputs } from "../helpers";
 
@@ -87,6 +88,28 @@ export async function methodResult(method: string, backend: string): Promise<Met
   return result;
 }
 
+/**
+ * The library's own training loop (finetuneClassifier: asynchronous reads, once per step) and evaluation on
+ * `backend`: LoRA on the tiny BERT, 6 steps of 4 examples, then the validation loss and predictions.
+ */
+export async function trainingRun(backend: string): Promise<{ losses: number[]; validationLoss: number; predictions: number[]; leaked: number }> {
+  await tf.setBackend("cpu");
+  const model = new BertForSequenceClassification(config, { numLabels: 2, rng: new Rng(5) });
+  const peft = getPeftModel(model, METHOD_CONFIGS.lora(), { seed: 1 });
+  const rng = new Rng(13);
+  const examples: EncodedExample[] = Array.from({ length: 32 }, () => {
+    const label = rng.int(2);
+    return { ids: [2, ...Array.from({ length: 4 }, () => 10 + rng.int(20)), label ? 7 : 8, 3], label };
+  });
+  await tf.setBackend(backend);
+  const before = tf.memory().numTensors;
+  const run = await finetuneClassifier(peft, examples.slice(0, 24), [], { epochs: 1, batchSize: 4, lr: 1e-2, seed: 3, progress: "silent" });
+  const evaluated = await evaluateClassifier(peft, examples.slice(24));
+  const leaked = tf.memory().numTensors - before;
+  peft.dispose();
+  return { losses: run.losses, validationLoss: evaluated.loss, predictions: Array.from(evaluated.predictions), leaked };
+}
+
 /** tf.addN over 29 tensors (more inputs than a device has storage buffers) minus its closed form. */
 async function addNError(): Promise<number> {
   const x = tf.tensor2d(
@@ -106,7 +129,8 @@ async function main(): Promise<void> {
   const out: Record<string, MethodResult> = {};
   for (const method of Object.keys(METHOD_CONFIGS)) out[method] = await methodResult(method, info.backend);
   const addN = await addNError();
-  process.stdout.write(`${JSON.stringify({ backend: info.backend, adapter: info.adapter ?? null, addN29Error: addN, results: out })}\n`);
+  const training = await trainingRun(info.backend);
+  process.stdout.write(`${JSON.stringify({ backend: info.backend, adapter: info.adapter ?? null, addN29Error: addN, training, results: out })}\n`);
 }
 
 if (require.main === module) {
