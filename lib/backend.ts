@@ -1,23 +1,25 @@
 /**
  * Choosing a TensorFlow.js backend at run time.
  *
- * The fastest backend that can load wins: WebGPU on a hardware adapter (Dawn's `webgpu` package, any GPU:
- * NVIDIA, AMD, Intel, Apple; backend-webgpu.ts), then `@tensorflow/tfjs-node-gpu` (CUDA), then
- * `@tensorflow/tfjs-node` (native libtensorflow), then WebAssembly, then the plain-JavaScript `cpu` backend.
- * The two native packages download libtensorflow when they are installed, so the kit never depends on them:
- * they are picked up only if a user installed them (see README, "GPU and native backends"). A software WebGPU
- * adapter (Mesa's llvmpipe) is slower than wasm and is used only when forced.
+ * The fastest backend that can load wins: `@tensorflow/tfjs-node-gpu` (CUDA), then `@tensorflow/tfjs-node`
+ * (native libtensorflow), then WebAssembly, then the plain-JavaScript `cpu` backend. The two native packages
+ * download libtensorflow when they are installed, so the kit never depends on them: they are picked up only
+ * if a user installed them (see README, "GPU and native backends").
+ *
+ * WebGPU (Dawn's `webgpu` package, any GPU; backend-webgpu.ts) is used only when forced, for now: it cannot be
+ * read synchronously in Node, and the notebooks and parts of the library still call `dataSync()`. Forced, it
+ * takes a hardware adapter, else Mesa's software one.
  *
  * Set `COURSEKIT_BACKEND` to one of `webgpu`, `tensorflow-gpu`, `tensorflow`, `wasm`, `cpu` to force a choice.
  */
 import * as tf from "@tensorflow/tfjs";
 import { registerWasmKernels } from "./ops/wasm-kernels";
 import { registerGradients } from "./ops/gradients";
-import * as fs from "node:fs";
 import { setupWebGpuBackend } from "./backend-webgpu";
 
 export type BackendChoice = "webgpu" | "tensorflow-gpu" | "tensorflow" | "wasm" | "cpu";
-export const BACKEND_ORDER: readonly BackendChoice[] = ["webgpu", "tensorflow-gpu", "tensorflow", "wasm", "cpu"];
+/** Tried in this order unless COURSEKIT_BACKEND forces one (webgpu only then, see above). */
+export const BACKEND_ORDER: readonly BackendChoice[] = ["tensorflow-gpu", "tensorflow", "wasm", "cpu"];
 
 export interface BackendInfo {
   /** What we asked for (the forced value or the first that loaded). */
@@ -35,19 +37,11 @@ export interface BackendInfo {
 let current: BackendInfo | null = null;
 let pending: Promise<BackendInfo> | null = null;
 
-/** On Linux, a GPU shows up as a device node; without one, Dawn is not even loaded (it would only print warnings). */
-function mayHaveGpu(): boolean {
-  if (process.platform !== "linux") return true;
-  const exists = (p: string) => fs.existsSync(p);
-  return exists("/dev/dri") || exists("/dev/nvidia0") || exists("/dev/dxg");
-}
-
 let webgpuAdapter: string | undefined;
 
-async function tryWebGpu(forced: boolean): Promise<string | null> {
-  if (!forced && !mayHaveGpu()) return "no GPU device";
+async function tryWebGpu(): Promise<string | null> {
   try {
-    const adapter = await setupWebGpuBackend(forced);
+    const adapter = await setupWebGpuBackend(true);
     webgpuAdapter = `${adapter.description}${adapter.software ? " (software)" : ""}`;
     return null;
   } catch (e) {
@@ -56,8 +50,8 @@ async function tryWebGpu(forced: boolean): Promise<string | null> {
 }
 
 /** Tries to make `choice` the active backend; returns null on success or the reason it could not. */
-async function tryBackend(choice: BackendChoice, forced: boolean): Promise<string | null> {
-  if (choice === "webgpu") return tryWebGpu(forced);
+async function tryBackend(choice: BackendChoice): Promise<string | null> {
+  if (choice === "webgpu") return tryWebGpu();
   try {
     if (choice === "tensorflow-gpu") require("@tensorflow/tfjs-node-gpu");
     else if (choice === "tensorflow") require("@tensorflow/tfjs-node");
@@ -92,7 +86,7 @@ function parseForced(value: string | undefined): BackendChoice | null {
   };
   const choice = aliases[v];
   if (!choice) {
-    throw new Error(`COURSEKIT_BACKEND="${value}" is not a backend this kit knows. Use one of: ${BACKEND_ORDER.join(", ")}.`);
+    throw new Error(`COURSEKIT_BACKEND="${value}" is not a backend this kit knows. Use one of: webgpu, ${BACKEND_ORDER.join(", ")}.`);
   }
   return choice;
 }
@@ -113,7 +107,7 @@ async function chooseBackend(quiet: boolean): Promise<BackendInfo> {
   const candidates = forced ? [forced] : BACKEND_ORDER;
   const skipped: string[] = [];
   for (const choice of candidates) {
-    const reason = await tryBackend(choice, forced !== null);
+    const reason = await tryBackend(choice);
     if (reason === null) {
       if (choice === "wasm") registerWasmKernels();
       registerGradients();

@@ -173,13 +173,13 @@ fi
 
 # ---------------------------------------------------------------------------------------------
 step "WebGPU (Dawn's webgpu package; Mesa's OpenGL ES as the software adapter)"
-# A GPU is used when there is one (lib/backend-webgpu.ts). Without one, COURSEKIT_BACKEND=webgpu runs on Mesa's
-# software rasteriser through EGL: that is how the tests check the backend on machines without a GPU.
+# COURSEKIT_BACKEND=webgpu uses a GPU when there is one (lib/backend-webgpu.ts), else Mesa's software rasteriser
+# through EGL: that is how the tests check the backend on machines without a GPU.
 WEBGPU_DEBS=(libegl1 libegl-mesa0 libgles2)
 if [ ! -d node_modules/webgpu ]; then
   info "the optional package webgpu is not installed (unsupported platform?): the kit runs on wasm"
 elif [ "$(uname -s)" != Linux ] || ! is_debian; then
-  info "installed; a GPU is used when the system has a WebGPU driver"
+  info "installed (COURSEKIT_BACKEND=webgpu uses a GPU when the system has a WebGPU driver)"
 elif dpkg -s "${WEBGPU_DEBS[@]}" >/dev/null 2>&1; then
   info "installed, with Mesa's EGL/OpenGL ES libraries"
 elif [ "${COURSEKIT_SKIP_APT:-}" != 1 ] && [ "$(id -u)" = 0 ]; then
