@@ -424,10 +424,12 @@ export class TslabKernel {
     }
   }
 
+  /** Ends the cell when its "idle" comes, or once the output channel has been quiet for IOPUB_QUIET_MS since the reply. */
   private awaitIdle(p: Pending): void {
+    const repliedAt = Date.now();
     const timer = setInterval(() => {
       if (p.idle || p.over || this.exited) clearInterval(timer);
-      else if (Date.now() - this.iopubActiveAt > IOPUB_QUIET_MS) {
+      else if (Date.now() - Math.max(repliedAt, this.iopubActiveAt) > IOPUB_QUIET_MS) {
         clearInterval(timer);
         p.idleMissing = true;
         p.done(this.replyStatus(p));
