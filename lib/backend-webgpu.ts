@@ -3,9 +3,8 @@
  * carries prebuilt binaries for Linux, macOS and Windows) with `@tensorflow/tfjs-backend-webgpu`.
  *
  *   1. Dawn's default backend (Vulkan, Metal or D3D12) is asked for a high-performance adapter: a real GPU.
- *   2. Only when asked to (`allowSoftware`, i.e. COURSEKIT_BACKEND=webgpu), Dawn's OpenGL ES backend on
- *      EGL's surfaceless platform is tried next: with Debian's `libegl1 libegl-mesa0 libgles2` it gives Mesa's
- *      llvmpipe, a software adapter. It is never chosen automatically (it is slower than wasm); CI tests the
+ *   2. Without one, Dawn's OpenGL ES backend on EGL's surfaceless platform: with Debian's `libegl1
+ *      libegl-mesa0 libgles2` it gives Mesa's llvmpipe, a software adapter (slower than wasm); CI tests the
  *      backend on it.
  *   3. The device is requested with the adapter's own limits (TensorFlow.js uses workgroups of 256 invocations,
  *      more than WebGPU's default 128), and the "webgpu" backend is registered on it.
@@ -43,14 +42,11 @@ function describe(adapter: DawnAdapter): WebGpuAdapter {
   return { description: text, software: adapter.info.isFallbackAdapter === true || SOFTWARE_ADAPTER.test(text) };
 }
 
-/** Finds an adapter (a hardware one first); null with the reason when there is none that may be used. */
-async function findAdapter(dawn: DawnModule, allowSoftware: boolean): Promise<{ adapter: DawnAdapter | null; gpu?: DawnGpu; why: string }> {
+/** Finds an adapter (a hardware one first); null with the reason when there is none. */
+async function findAdapter(dawn: DawnModule): Promise<{ adapter: DawnAdapter | null; gpu?: DawnGpu; why: string }> {
   const defaultGpu = dawn.create([]);
   const hardware = await defaultGpu.requestAdapter({ powerPreference: "high-performance" });
-  if (hardware && (!describe(hardware).software || allowSoftware)) return { adapter: hardware, gpu: defaultGpu, why: "" };
-  if (!allowSoftware) {
-    return { adapter: null, why: hardware ? `only a software adapter (${describe(hardware).description})` : "no GPU adapter" };
-  }
+  if (hardware) return { adapter: hardware, gpu: defaultGpu, why: "" };
   process.env.EGL_PLATFORM ??= "surfaceless"; // read when Dawn opens its EGL display
   const glesGpu = dawn.create(["backend=opengles"]);
   const gles = await glesGpu.requestAdapter({ featureLevel: "compatibility" });
@@ -61,9 +57,9 @@ async function findAdapter(dawn: DawnModule, allowSoftware: boolean): Promise<{ 
 
 /**
  * Registers and activates the "webgpu" backend; returns the adapter, or throws an Error saying why it cannot
- * (package not installed, no adapter, only a software one when `allowSoftware` is false).
+ * (package not installed, no adapter).
  */
-export async function setupWebGpuBackend(allowSoftware: boolean): Promise<WebGpuAdapter> {
+export async function setupWebGpuBackend(): Promise<WebGpuAdapter> {
   let dawn: DawnModule;
   try {
     dawn = (await import("webgpu")) as unknown as DawnModule;
@@ -74,7 +70,7 @@ export async function setupWebGpuBackend(allowSoftware: boolean): Promise<WebGpu
     });
   }
   Object.assign(globalThis, dawn.globals); // GPUBufferUsage, GPUMapMode, … which the tfjs backend reads as globals
-  const { adapter, gpu, why } = await findAdapter(dawn, allowSoftware);
+  const { adapter, gpu, why } = await findAdapter(dawn);
   if (!adapter) throw new Error(why);
   const requiredLimits: Record<string, number> = {};
   for (const key in adapter.limits) {

@@ -41,7 +41,7 @@ let webgpuAdapter: string | undefined;
 
 async function tryWebGpu(): Promise<string | null> {
   try {
-    const adapter = await setupWebGpuBackend(true);
+    const adapter = await setupWebGpuBackend();
     webgpuAdapter = `${adapter.description}${adapter.software ? " (software)" : ""}`;
     return null;
   } catch (e) {
