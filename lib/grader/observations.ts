@@ -18,6 +18,8 @@ export interface Comparison {
   ok: boolean;
   /** What differs, for the report ("" when ok). Expected values are left out for hidden tests. */
   message: string;
+  /** What differs, one line per observation of the solution's that the student's did not match, by name. */
+  failures: Map<string, string>;
 }
 
 type Obj = { [key: string]: Encoded };
@@ -112,10 +114,18 @@ export function asObservationRecord(v: unknown): ObservationRecord | undefined {
   const r = v as Partial<ObservationRecord> | null;
   if (!r || typeof r !== "object" || typeof r.grade_id !== "string" || typeof r.seed !== "number" || !Array.isArray(r.observations)) return undefined;
   const ok = r.observations.every(
-    (o: Partial<Observation>) => !!o && typeof o.name === "string" && isEncoded(o.value) && typeof o.tolerance === "object" && o.tolerance !== null,
+    (o: Partial<Observation>) =>
+      !!o &&
+      typeof o.name === "string" &&
+      isEncoded(o.value) &&
+      typeof o.tolerance === "object" &&
+      o.tolerance !== null &&
+      (o.part === undefined || typeof o.part === "string"),
   );
   if (!ok) return undefined;
   if (r.error !== undefined && typeof r.error !== "string") return undefined;
+  if (r.parts !== undefined && !(Array.isArray(r.parts) && r.parts.every((p) => !!p && typeof p.name === "string" && typeof p.points === "number")))
+    return undefined;
   return r as ObservationRecord;
 }
 
@@ -124,22 +134,29 @@ export function asObservationRecord(v: unknown): ObservationRecord | undefined {
  * observations decide; the student's tolerances are ignored.
  */
 export function compareRecords(got: ObservationRecord, want: ObservationRecord, opts: { hidden?: boolean } = {}): Comparison {
-  if (got.seed !== want.seed) return { ok: false, message: `the observations were made with seed ${got.seed}, not the grading seed ${want.seed}` };
-  const failures: string[] = [];
+  if (got.seed !== want.seed) {
+    const message = `the observations were made with seed ${got.seed}, not the grading seed ${want.seed}`;
+    return { ok: false, message, failures: new Map(want.observations.map((w) => [w.name, message])) };
+  }
+  const failures = new Map<string, string>();
   for (const w of want.observations) {
     const matches = got.observations.filter((g) => g.name === w.name);
     if (matches.length === 0) {
-      failures.push(`"${w.name}" was not observed${got.error ? ` (the test stopped: ${got.error})` : ""}`);
+      failures.set(w.name, `"${w.name}" was not observed${got.error ? ` (the test stopped: ${got.error})` : ""}`);
       continue;
     }
     if (matches.length > 1) {
-      failures.push(`"${w.name}" was observed ${matches.length} times`);
+      failures.set(w.name, `"${w.name}" was observed ${matches.length} times`);
       continue;
     }
     const d = difference(matches[0].value, w.value, w.tolerance);
-    if (d) failures.push(opts.hidden ? `"${w.name}" differs from the solution's` : `"${w.name}" differs from the solution's — ${d}`);
+    if (d) failures.set(w.name, opts.hidden ? `"${w.name}" differs from the solution's` : `"${w.name}" differs from the solution's — ${d}`);
   }
-  if (failures.length === 0) return { ok: true, message: "" };
+  return { ok: failures.size === 0, message: summarize([...failures.values()]), failures };
+}
+
+/** At most three failures, then how many more. */
+export function summarize(failures: string[]): string {
   const shown = failures.slice(0, 3).join("; ");
-  return { ok: false, message: failures.length > 3 ? `${shown}; and ${failures.length - 3} more` : shown };
+  return failures.length > 3 ? `${shown}; and ${failures.length - 3} more` : shown;
 }

@@ -2,15 +2,16 @@
  * The verdicts step of grading: each test's score from the executed notebook.
  *   - a test that did not run, timed out or crashed scores 0 (every mode);
  *   - student mode: the verdict record check() printed in the test's own cell;
- *   - instructor mode: the cell's observations compared with the solution's (the reference, same seed);
+ *   - instructor mode: the cell's observations compared with the solution's (the reference, same seed),
+ *     and the test's own checks must have held in the kernel (a forged "passed" gains nothing);
  *   - a failing test whose exercise is still the released stub is "not attempted".
  * Records printed anywhere but their own graded cell count for nothing (with a warning).
  */
 import { CheckRecord, RESULT_MIME } from "../notebook/grading";
-import { OBSERVATIONS_MIME } from "../notebook/observe";
+import { OBSERVATIONS_MIME, ObservationRecord } from "../notebook/observe";
 import { cellName, cellSource, NbCell, NbOutput, Notebook, outputText } from "../notebook/ipynb";
 import { cellTimeoutS, gradeIdOf, isGraded, isSolution, TestSpec } from "./cells";
-import { asObservationRecord, compareRecords } from "./observations";
+import { asObservationRecord, compareRecords, Comparison, summarize } from "./observations";
 import type { Reference } from "./reference";
 import { CellRun, CellStatus, describeLimit } from "./run-notebook";
 
@@ -109,7 +110,10 @@ function scoreByVerdict(test: TestSpec, cell: NbCell, base: Omit<TestResult, "sc
     return { ...base, score: 0, status: "error", message: `the test cell printed ${own.length} verdicts for "${test.grade_id}" instead of one: not counted` };
   }
   const r = own[0];
-  if (r.max_score !== test.points || !(r.score === 0 || r.score === test.points)) {
+  // With parts (t.part) a failed test may keep some points; without, all or nothing.
+  const partial = Array.isArray(r.parts) && r.status === "failed";
+  const validScore = partial ? Number.isInteger(r.score) && r.score >= 0 && r.score < test.points : r.score === 0 || r.score === test.points;
+  if (r.max_score !== test.points || !validScore) {
     return {
       ...base,
       score: 0,
@@ -117,7 +121,50 @@ function scoreByVerdict(test: TestSpec, cell: NbCell, base: Omit<TestResult, "sc
       message: `the verdict claims ${r.score}/${r.max_score} points; this test is worth ${test.points}: not counted`,
     };
   }
-  return { ...base, score: r.status === "passed" ? r.score : 0, status: r.status, message: clip(r.message) };
+  return { ...base, score: r.status === "passed" || partial ? r.score : 0, status: r.status, message: clip(r.message) };
+}
+
+/**
+ * Instructor mode, a test in parts (the solution's record lists them): each part scores its points when every
+ * value observed in it (and every value observed outside the parts) equals the solution's and its own checks
+ * held in the kernel. A test that stopped outside its parts scores 0.
+ */
+function scoreParts(
+  test: TestSpec,
+  base: Omit<TestResult, "score" | "status" | "message">,
+  got: ObservationRecord,
+  want: ObservationRecord,
+  cmp: Comparison,
+  locals: CheckRecord[],
+  hint: string,
+): TestResult {
+  const hidden = test.visibility === "hidden";
+  const parts = want.parts ?? [];
+  const commonFailures = want.observations.filter((w) => w.part === undefined && cmp.failures.has(w.name)).map((w) => cmp.failures.get(w.name) as string);
+  const wholeFailure = locals.find((r) => r.status !== "passed" && !Array.isArray(r.parts));
+  if (commonFailures.length > 0 || got.error || wholeFailure) {
+    const why =
+      commonFailures.length > 0
+        ? summarize(commonFailures)
+        : hidden
+          ? "the hidden test stopped before its parts were done"
+          : (wholeFailure?.message ?? `the test stopped: ${got.error}`);
+    return { ...base, score: 0, status: got.error || wholeFailure?.status === "error" ? "error" : "failed", message: clip(`${hint}${why}`) };
+  }
+  const lost: string[] = [];
+  let score = 0;
+  for (const part of parts) {
+    const differ = want.observations.filter((w) => w.part === part.name && cmp.failures.has(w.name)).map((w) => cmp.failures.get(w.name) as string);
+    const local = locals.flatMap((r) => r.parts ?? []).find((p) => p && p.name === part.name && p.status !== "passed");
+    if (differ.length === 0 && !local) {
+      score += part.points;
+      continue;
+    }
+    const why = differ.length > 0 ? summarize(differ) : hidden ? "one of its own checks did not hold" : `its own check: ${local?.message ?? ""}`;
+    lost.push(`part "${part.name}" (${part.points} pt${part.points === 1 ? "" : "s"}): ${why}`);
+  }
+  if (lost.length === 0) return { ...base, score: test.points, status: "passed", message: "" };
+  return { ...base, score, status: "failed", message: clip(`${hint}${lost.join("; ")}`) };
 }
 
 /** Instructor mode: the grader compares the cell's observations with the solution's (same seed). */
@@ -151,8 +198,26 @@ function scoreByObservations(
     return { ...base, score: 0, status: "error", message: "the solution produced no observations for this test: it could not be graded" };
   }
   const cmp = compareRecords(got, want, { hidden });
-  const local = recordsIn<unknown>(cell.outputs, RESULT_MIME).find((r): r is CheckRecord => isCheckRecord(r) && r.grade_id === test.grade_id);
-  if (cmp.ok) return { ...base, score: test.points, status: "passed", message: "" };
+  const locals = recordsIn<unknown>(cell.outputs, RESULT_MIME).filter((r): r is CheckRecord => isCheckRecord(r) && r.grade_id === test.grade_id);
+  const local = locals[0];
+  if (want.parts && want.parts.length > 0) {
+    // The instructor's hint (the check's `failure` option) leads a public test's message.
+    const hint = !hidden && local && local.status !== "passed" && typeof local.hint === "string" && local.hint ? `${local.hint} — ` : "";
+    return scoreParts(test, base, got, want, cmp, locals, hint);
+  }
+  if (cmp.ok) {
+    // The test's own checks (hand-computed cases the observations may not cover) failed in the kernel: the
+    // student saw ✘, and the grader does not turn it into a pass. (A forged "passed" gains nothing: the
+    // observations must still equal the solution's.)
+    const failed = recordsIn<unknown>(cell.outputs, RESULT_MIME).find(
+      (r): r is CheckRecord => isCheckRecord(r) && r.grade_id === test.grade_id && r.status !== "passed",
+    );
+    if (failed) {
+      const why = hidden ? "one of the hidden test's own checks did not hold" : failed.message || "the test's own checks did not hold";
+      return { ...base, score: 0, status: failed.status, message: clip(`${why} (the observed values match the solution's)`) };
+    }
+    return { ...base, score: test.points, status: "passed", message: "" };
+  }
   if (local?.status === "passed")
     warnings.push(
       `test cell "${test.grade_id}" reported "passed" in the kernel, but its observations differ from the solution's: scored by the grader's comparison`,

@@ -13,7 +13,7 @@
  *     assert.equal(...);
  *   }, { failure: "Did you scale by alpha / r?" });
  */
-import { OBSERVATIONS_MIME, TestContext } from "./observe";
+import { failureStatus, OBSERVATIONS_MIME, oneLine, PartRecord, TestContext } from "./observe";
 import { notebookDisplayBundle } from "./tslab";
 
 export const RESULT_MIME = "application/vnd.coursekit.result+json";
@@ -28,6 +28,13 @@ export interface CheckRecord {
   status: CheckStatus;
   /** The instructor's hint first, then what went wrong. Empty when passed. */
   message: string;
+  /**
+   * The test's parts (t.part), each with its points and outcome; the score is the sum of the passed ones.
+   * Absent when the test has no parts, or when it stopped outside them (then it scores 0 as a whole).
+   */
+  parts?: PartRecord[];
+  /** The instructor's hint (the check's `failure` option), when the check did not pass. */
+  hint?: string;
 }
 
 /** A graded test: runs the student's code on seeded inputs, observes what it produced, asserts for feedback. */
@@ -38,11 +45,6 @@ export interface CheckOptions {
   failure?: string;
 }
 
-function isAssertionFailure(e: unknown): boolean {
-  const name = (e as { name?: string; code?: string })?.name ?? "";
-  return name === "AssertionError" || (e as { code?: string })?.code === "ERR_ASSERTION";
-}
-
 /** The readable one-line summary of a record. */
 export function describeCheck(r: CheckRecord): string {
   const mark = r.status === "passed" ? "✔" : "✘";
@@ -50,34 +52,39 @@ export function describeCheck(r: CheckRecord): string {
   return r.status === "passed" ? head : `${head} — ${r.status}: ${r.message}`;
 }
 
-/** The error's message on one line (node's assert puts the values on later lines), at most 300 characters. */
-function oneLine(e: unknown): string {
-  const text = e instanceof Error ? e.message : String(e);
-  const joined = text
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l.length > 0)
-    .join(" ");
-  return joined.length > 300 ? `${joined.slice(0, 297)}...` : joined;
-}
-
 /**
  * Runs `fn` (sync or async) and returns the verdict without showing it: full points if it returns without
- * throwing, 0 otherwise. Never throws for a failing test.
+ * throwing, 0 otherwise; with parts (t.part), the points of the parts that passed. Never throws for a
+ * failing test.
  */
 export async function runCheck(gradeId: string, points: number, fn: TestFn, opts: CheckOptions = {}, context = new TestContext(gradeId)): Promise<CheckRecord> {
   if (!gradeId) throw new Error("check: a grade_id is required (it must match the cell's nbgrader grade_id)");
   if (!(points >= 0)) throw new Error(`check("${gradeId}"): points must be a number ≥ 0, got ${points}`);
-  let record: CheckRecord;
+  const fail = (status: CheckStatus, detail: string): CheckRecord => ({
+    grade_id: gradeId,
+    score: 0,
+    max_score: points,
+    status,
+    message: [opts.failure, detail].filter((m) => m && m.length > 0).join(" — "),
+    ...(opts.failure ? { hint: opts.failure } : {}),
+  });
   try {
     await fn(context);
-    record = { grade_id: gradeId, score: points, max_score: points, status: "passed", message: "" };
   } catch (e) {
-    const detail = oneLine(e);
-    const message = [opts.failure, detail].filter((m) => m && m.length > 0).join(" — ");
-    record = { grade_id: gradeId, score: 0, max_score: points, status: isAssertionFailure(e) ? "failed" : "error", message };
+    return fail(failureStatus(e), oneLine(e));
   }
-  return record;
+  const parts = context.parts;
+  if (parts.length === 0) return { grade_id: gradeId, score: points, max_score: points, status: "passed", message: "" };
+  const total = parts.reduce((sum, p) => sum + p.points, 0);
+  if (total !== points) return fail("error", `the test's parts are worth ${total} points in all, the test ${points} (a mistake in the test)`);
+  const lost = parts.filter((p) => p.status !== "passed");
+  const score = points - lost.reduce((sum, p) => sum + p.points, 0);
+  if (lost.length === 0) return { grade_id: gradeId, score, max_score: points, status: "passed", message: "", parts: parts.slice() };
+  const detail = lost
+    .map((p) => `part "${p.name}" (${p.points} pt${p.points === 1 ? "" : "s"}) ${p.status === "failed" ? "failed" : "stopped"}: ${p.message}`)
+    .join("; ");
+  const record = fail(lost.every((p) => p.status === "error") && score === 0 ? "error" : "failed", detail);
+  return { ...record, score, parts: parts.slice() };
 }
 
 /**
@@ -89,7 +96,8 @@ export async function runCheck(gradeId: string, points: number, fn: TestFn, opts
 export async function check(gradeId: string, points: number, fn: TestFn, opts: CheckOptions = {}): Promise<void> {
   const context = new TestContext(gradeId);
   const record = await runCheck(gradeId, points, fn, opts, context);
-  const observations = await context.finish(record.status === "error" ? record.message : undefined);
+  const stopped = record.status === "error" && !record.parts;
+  const observations = await context.finish(stopped ? record.message : undefined);
   const line = describeCheck(record);
   if (!notebookDisplayBundle({ [RESULT_MIME]: record, [OBSERVATIONS_MIME]: observations, "text/plain": line })) console.log(line);
 }

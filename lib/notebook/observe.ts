@@ -39,14 +39,48 @@ export interface Observation {
   name: string;
   value: Encoded;
   tolerance: Tolerance;
+  /** The part of the test (t.part) the value was observed in; none: it counts for every part. */
+  part?: string;
+}
+
+/** A part of a test worth some of its points (t.part), and how it went in this kernel. */
+export interface PartRecord {
+  name: string;
+  points: number;
+  status: "passed" | "failed" | "error";
+  /** What went wrong (empty when passed). */
+  message: string;
 }
 
 export interface ObservationRecord {
   grade_id: string;
   seed: number;
   observations: Observation[];
+  /** The test's parts in the order they ran (absent when the test has none: all or nothing). */
+  parts?: { name: string; points: number }[];
   /** Set when the test stopped early (an exception from the student's code, usually). */
   error?: string;
+}
+
+function isAssertionFailure(e: unknown): boolean {
+  const name = (e as { name?: string; code?: string })?.name ?? "";
+  return name === "AssertionError" || (e as { code?: string })?.code === "ERR_ASSERTION";
+}
+
+/** An error's message on one line (node's assert puts the values on later lines), at most 300 characters. */
+export function oneLine(e: unknown): string {
+  const text = e instanceof Error ? e.message : String(e);
+  const joined = text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0)
+    .join(" ");
+  return joined.length > 300 ? `${joined.slice(0, 297)}...` : joined;
+}
+
+/** "failed" for an assertion that did not hold, "error" for anything else thrown (a stub's "Not implemented"). */
+export function failureStatus(e: unknown): "failed" | "error" {
+  return isAssertionFailure(e) ? "failed" : "error";
 }
 
 /** The grading seed in force: the grader's (COURSEKIT_GRADING_SEED) or the local one. */
@@ -152,7 +186,10 @@ function dispose(s: Snapshot): void {
 export class TestContext {
   readonly seed: number;
   private readonly rng: Rng;
-  private readonly pending: { name: string; value: Snapshot; tolerance: Tolerance }[] = [];
+  private readonly pending: { name: string; value: Snapshot; tolerance: Tolerance; part?: string }[] = [];
+  /** The parts run so far (t.part), with their outcome. */
+  readonly parts: PartRecord[] = [];
+  private currentPart: string | undefined;
 
   constructor(
     readonly gradeId: string,
@@ -165,8 +202,29 @@ export class TestContext {
   /** Records a value the student's code produced, for the grader to compare; returns it unchanged. */
   observe<T>(name: string, value: T, tolerance: Tolerance = {}): T {
     if (this.pending.some((p) => p.name === name)) throw new Error(`observe("${name}"): this test already observed a value with that name`);
-    this.pending.push({ name, value: snapshot(value), tolerance: { ...tolerance } });
+    this.pending.push({ name, value: snapshot(value), tolerance: { ...tolerance }, part: this.currentPart });
     return value;
+  }
+
+  /**
+   * A part of the test worth `points` of its points (partial credit): `fn` runs now; an assertion that fails
+   * or an error inside it loses this part's points only, and the next part still runs. The parts' points
+   * must add up to the test's. Values observed inside count for this part; those observed outside any
+   * part count for all of them.
+   */
+  async part(name: string, points: number, fn: () => void | Promise<void>): Promise<void> {
+    if (this.currentPart !== undefined) throw new Error(`t.part("${name}"): parts cannot be nested (inside "${this.currentPart}")`);
+    if (this.parts.some((p) => p.name === name)) throw new Error(`t.part("${name}"): this test already has a part with that name`);
+    if (!(Number.isInteger(points) && points > 0)) throw new Error(`t.part("${name}"): points must be a whole number > 0, got ${points}`);
+    this.currentPart = name;
+    try {
+      await fn();
+      this.parts.push({ name, points, status: "passed", message: "" });
+    } catch (e) {
+      this.parts.push({ name, points, status: failureStatus(e), message: oneLine(e) });
+    } finally {
+      this.currentPart = undefined;
+    }
   }
 
   /** Observes whether `fn` throws (true) or returns (false), e.g. for a clear error on bad input. */
@@ -214,12 +272,17 @@ export class TestContext {
   async finish(error?: string): Promise<ObservationRecord> {
     const observations: Observation[] = [];
     try {
-      for (const p of this.pending) observations.push({ name: p.name, value: await encode(p.value), tolerance: p.tolerance });
+      for (const p of this.pending) {
+        const o: Observation = { name: p.name, value: await encode(p.value), tolerance: p.tolerance };
+        if (p.part !== undefined) o.part = p.part;
+        observations.push(o);
+      }
     } finally {
       this.pending.forEach((p) => dispose(p.value));
       this.pending.length = 0;
     }
     const record: ObservationRecord = { grade_id: this.gradeId, seed: this.seed, observations };
+    if (this.parts.length > 0) record.parts = this.parts.map((p) => ({ name: p.name, points: p.points }));
     if (error) record.error = error;
     return record;
   }
