@@ -1,87 +1,190 @@
 /**
  * Exercises that build a method, against plausible wrong implementations ("mutants"): each mutant is the
- * solution with one mistake a student could make, and the exercise's graded test must take points from it —
- * in the kernel's own verdict (what the student sees) and in the grader's comparison with the solution's
+ * solution with one mistake a student could make, and the exercise's graded tests must take points from it —
+ * in the kernel's own verdicts (what the student sees) and in the grader's comparison with the solution's
  * observations (what the instructor's grade counts). The solution itself must score full points.
  *
- * The cells are read from the source notebook, their TypeScript stripped (typescript's transpileModule), and run
- * in this process with the test's own seed; no kernel is needed.
+ * The notebook's setup cells, the exercise cells and the test cells are read from the source notebook,
+ * compiled with typescript's transpileModule (imports become require calls) and run in this process with one
+ * seed; `./lib/index`'s check() is replaced by one that keeps what a test printed. No kernel is needed.
  */
 import { strict as assert } from "node:assert";
-import * as nodeAssert from "node:assert";
+import { createRequire } from "node:module";
 import * as path from "node:path";
-import * as tf from "@tensorflow/tfjs";
 import * as ts from "typescript";
 import { gradeIdOf } from "../lib/grader/cells";
 import type { Reference } from "../lib/grader/reference";
 import type { CellRun } from "../lib/grader/run-notebook";
 import { scoreTests } from "../lib/grader/verdicts";
+import * as lib from "../lib/index";
 import { CheckOptions, CheckRecord, RESULT_MIME, runCheck, TestFn } from "../lib/notebook/grading";
 import { cellSource, NbOutput, Notebook, readNotebook } from "../lib/notebook/ipynb";
 import { ObservationRecord, OBSERVATIONS_MIME, TestContext } from "../lib/notebook/observe";
-import * as quant from "../lib/quant/index";
 
 const ROOT = path.resolve(__dirname, "..");
 const SEED = 777;
+const requireFromRoot = createRequire(path.join(ROOT, "package.json"));
+
+interface Mutant {
+  what: string;
+  /** The exercise cell to edit, the text to find in it and its replacement. */
+  cell: string;
+  find: string;
+  replace: string;
+  /** The exact score the mutant must get, where some of its parts are right (partial credit). */
+  score?: number;
+}
 
 interface Exercise {
   notebook: string;
-  /** The exercise cell (the solution) and its graded test cell. */
-  solution: string;
-  test: string;
-  points: number;
-  /** What the notebook's setup cell imports that the cells use, besides tf, assert and check. */
-  globals?: Record<string, unknown>;
-  /** Each wrong implementation: what it gets wrong, the edit of the solution's source that makes it, and the score it must get if exact. */
-  mutants: { what: string; find: string; replace: string; score?: number }[];
+  /** Cells run first (the imports and the helpers the tests use): a cell index, or a text the cell contains. */
+  setup: Array<number | string>;
+  /** The exercise cells (solutions), in notebook order. */
+  exercises: string[];
+  /** The graded test cells, with their points. */
+  tests: Record<string, number>;
+  mutants: Mutant[];
 }
 
 const EXERCISES: Exercise[] = [
   {
     notebook: "solutions/week03/02-lora.ipynb",
-    solution: "lora-layer-impl",
-    test: "lora-layer",
-    points: 3,
+    setup: [1],
+    exercises: ["lora-layer-impl"],
+    tests: { "lora-layer": 3 },
     mutants: [
       {
         what: "forward adds the adapter term after merging too (counted twice)",
+        cell: "lora-layer-impl",
         find: "if (!this.merged) y = tf.add(",
         replace: "y = tf.add(",
       },
       {
         what: "merge adds B·A without alpha / r",
+        cell: "lora-layer-impl",
         find: "this.W = tf.tidy(() => tf.add(old, tf.mul(tf.matMul(this.B, this.A), this.scale)) as tf.Tensor2D);",
         replace: "this.W = tf.tidy(() => tf.add(old, tf.matMul(this.B, this.A)) as tf.Tensor2D);",
       },
-      { what: "unmerge adds instead of subtracting", find: "tf.sub(old,", replace: "tf.add(old," },
-      { what: "merging twice is not refused", find: 'if (this.merged) throw new Error("merge(): the adapter is already merged");', replace: "" },
-      { what: "unmerge does not mark the layer unmerged", find: "this.merged = false;", replace: "" },
-      { what: "the bias is dropped", find: "if (this.bias) y = tf.add(y, this.bias);", replace: "" },
-      { what: "scaled by r / alpha", find: "this.B, false, true), this.scale)", replace: "this.B, false, true), 1 / this.scale)" },
+      { what: "unmerge adds instead of subtracting", cell: "lora-layer-impl", find: "tf.sub(old,", replace: "tf.add(old," },
+      {
+        what: "merging twice is not refused",
+        cell: "lora-layer-impl",
+        find: 'if (this.merged) throw new Error("merge(): the adapter is already merged");',
+        replace: "",
+      },
+      { what: "unmerge does not mark the layer unmerged", cell: "lora-layer-impl", find: "this.merged = false;", replace: "" },
+      { what: "the bias is dropped", cell: "lora-layer-impl", find: "if (this.bias) y = tf.add(y, this.bias);", replace: "" },
+      { what: "scaled by r / alpha", cell: "lora-layer-impl", find: "this.B, false, true), this.scale)", replace: "this.B, false, true), 1 / this.scale)" },
       {
         what: "A and B swapped: (x·Bᵀ)·Aᵀ",
+        cell: "lora-layer-impl",
         find: "tf.matMul(tf.matMul(x, this.A, false, true), this.B, false, true)",
         replace: "tf.matMul(tf.matMul(x, this.B, false, true), this.A, false, true)",
       },
     ],
   },
   {
+    notebook: "solutions/week03/03-waveft.ipynb",
+    setup: [1],
+    exercises: ["wft-haar-1d"],
+    tests: { "wft-haar-1d-hand": 2 },
+    mutants: [
+      {
+        what: "averages instead of the orthonormal 1/√2",
+        cell: "wft-haar-1d",
+        find: "(x[2 * k] + x[2 * k + 1]) * Math.SQRT1_2",
+        replace: "(x[2 * k] + x[2 * k + 1]) * 0.5",
+      },
+      { what: "the detail's sign flipped", cell: "wft-haar-1d", find: "(x[2 * k] - x[2 * k + 1])", replace: "(x[2 * k + 1] - x[2 * k])" },
+      { what: "overlapping pairs (k, k + 1)", cell: "wft-haar-1d", find: "approx.push((x[2 * k] + x[2 * k + 1])", replace: "approx.push((x[k] + x[k + 1])" },
+    ],
+  },
+  {
+    notebook: "solutions/week03/04-dora.ipynb",
+    setup: [1, "function perturbedDoraLayer("],
+    exercises: ["dora-row-norm", "dora-merged"],
+    tests: { "dora-row-norm-check": 2, "dora-merged-library": 2, "dora-merged-merge": 2 },
+    mutants: [
+      { what: "norms of the columns (axis 0)", cell: "dora-row-norm", find: "tf.sum(tf.square(w), 1)", replace: "tf.sum(tf.square(w), 0)" },
+      { what: "squared norms (no square root)", cell: "dora-row-norm", find: "tf.sqrt(tf.sum(tf.square(w), 1))", replace: "tf.sum(tf.square(w), 1)" },
+      {
+        what: "one Frobenius norm (the lecture's simplification)",
+        cell: "dora-merged",
+        find: "tf.div(m, rowNorm(combined))",
+        replace: "tf.div(m, tf.norm(combined))",
+      },
+      { what: "normalised by W's norms instead of (W + ΔW)'s", cell: "dora-merged", find: "tf.div(m, rowNorm(combined))", replace: "tf.div(m, rowNorm(W))" },
+      { what: "the magnitude m left out", cell: "dora-merged", find: "tf.div(m, rowNorm(combined))", replace: "tf.div(tf.onesLike(m), rowNorm(combined))" },
+    ],
+  },
+  {
+    notebook: "solutions/week03/05-vb-lora.ipynb",
+    setup: [1],
+    exercises: ["vbl-admixture"],
+    tests: { "vbl-admixture-hand": 2, "vbl-admixture-library": 2 },
+    mutants: [
+      { what: "softmax over every logit, not the top k", cell: "vbl-admixture", find: ".slice(0, k)", replace: ".slice(0)" },
+      {
+        what: "the k smallest logits",
+        cell: "vbl-admixture",
+        find: "sort((p, q) => q.z - p.z || p.i - q.i)",
+        replace: "sort((p, q) => p.z - q.z || p.i - q.i)",
+      },
+      { what: "no max subtraction (exp overflows for large logits)", cell: "vbl-admixture", find: "Math.exp(z - max)", replace: "Math.exp(z)" },
+      { what: "weights not normalised", cell: "vbl-admixture", find: "(exps[j] / total) * v", replace: "exps[j] * v" },
+    ],
+  },
+  {
+    notebook: "solutions/week03/06-qr-adaptor.ipynb",
+    setup: [1],
+    exercises: ["qr-dominates", "qr-front"],
+    tests: { "qr-dominates-hand": 2, "qr-front-hand": 2, "qr-front-lib": 3 },
+    mutants: [
+      { what: "identical points dominate each other", cell: "qr-dominates", find: "return strictlyBetter;", replace: "return true;" },
+      {
+        what: "strictly better in every objective required",
+        cell: "qr-dominates",
+        find: "if (a[k] > b[k]) return false;",
+        replace: "if (a[k] >= b[k]) return false;",
+      },
+      { what: "a point is removed when it dominates another", cell: "qr-front", find: "dominatesMin(q, points[i])", replace: "dominatesMin(points[i], q)" },
+      {
+        what: "duplicates collapse to one",
+        cell: "qr-front",
+        find: "j !== i && dominatesMin(q, points[i])",
+        replace: "(j < i && q.every((v, k) => v === points[i][k])) || (j !== i && dominatesMin(q, points[i]))",
+      },
+    ],
+  },
+  {
     notebook: "solutions/week03/07-qlora-nf4.ipynb",
-    solution: "nf4-blockwise",
-    test: "nf4-blockwise-hand",
-    points: 3,
-    globals: { quant },
+    setup: [1],
+    exercises: ["nf4-blockwise"],
+    tests: { "nf4-blockwise-hand": 3 },
     mutants: [
       // Partial credit: only the part about ties is lost.
-      { what: "exact ties go to the upper code", find: "< Math.abs(s - code[best])) best = j;", replace: "<= Math.abs(s - code[best])) best = j;", score: 2 },
-      { what: "an all-zero block divides by zero (NaN)", find: "const r = m > 0 ? Math.fround(1 / m) : 0;", replace: "const r = Math.fround(1 / m);" },
+      {
+        what: "exact ties go to the upper code",
+        cell: "nf4-blockwise",
+        find: "< Math.abs(s - code[best])) best = j;",
+        replace: "<= Math.abs(s - code[best])) best = j;",
+        score: 2,
+      },
+      {
+        what: "an all-zero block divides by zero (NaN)",
+        cell: "nf4-blockwise",
+        find: "const r = m > 0 ? Math.fround(1 / m) : 0;",
+        replace: "const r = Math.fround(1 / m);",
+      },
       {
         what: "dequantize forgets the block's absmax",
+        cell: "nf4-blockwise",
         find: "out[i] = code[codes[i]] * absmax[Math.floor(i / blocksize)];",
         replace: "out[i] = code[codes[i]];",
       },
       {
         what: "one absmax for the whole tensor",
+        cell: "nf4-blockwise",
         find: "for (let i = start; i < end; i++) m = Math.max(m, Math.abs(x[i]));",
         replace: "for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]));",
       },
@@ -89,39 +192,44 @@ const EXERCISES: Exercise[] = [
   },
 ];
 
-/** TypeScript → JavaScript (types stripped), as one async function body. */
-function transpile(source: string): string {
-  return ts.transpileModule(source, { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.None } }).outputText;
-}
+type Printed = Map<string, { record: CheckRecord; observations: ObservationRecord }>;
 
-type Printed = { record: CheckRecord; observations: ObservationRecord };
+/** A stand-in for tslab outside a kernel: every display call does nothing. */
+const quietTslab = { display: new Proxy({}, { get: () => () => undefined }), newDisplay: () => new Proxy({}, { get: () => () => undefined }) };
 
-/** Runs the exercise cell and its test cell in this process, as check() would in a kernel; returns what the cell printed. */
-async function runCells(exerciseSource: string, testSource: string, opts: { leakFree?: boolean; globals?: Record<string, unknown> } = {}): Promise<Printed> {
-  let printed: Printed | undefined;
+/** Runs the cells in this process, as one kernel would; returns what each graded test printed. */
+async function runCells(sources: string[]): Promise<Printed> {
+  const printed: Printed = new Map();
   const check = async (gradeId: string, points: number, fn: TestFn, opts: CheckOptions = {}) => {
     const context = new TestContext(gradeId, SEED);
     const record = await runCheck(gradeId, points, fn, opts, context);
     const observations = await context.finish(record.status === "error" && !record.parts ? record.message : undefined);
-    printed = { record, observations };
+    printed.set(gradeId, { record, observations });
   };
+  const notebookRequire = (id: string): unknown => {
+    if (id === "./lib/index") return { ...lib, check, showFigure: () => undefined };
+    if (id === "tslab") return quietTslab;
+    return requireFromRoot(id);
+  };
+  const js = ts.transpileModule(sources.join("\n;\n"), {
+    compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.CommonJS, esModuleInterop: true },
+  }).outputText;
   const AsyncFunction = Object.getPrototypeOf(async () => undefined).constructor as new (...args: string[]) => (...a: unknown[]) => Promise<void>;
-  const body = transpile(`${exerciseSource}\n${testSource}`);
-  const before = tf.memory().numTensors;
-  const globals = { tf, assert: nodeAssert.strict, check, ...opts.globals };
-  await new AsyncFunction(...Object.keys(globals), body)(...Object.values(globals));
-  if (opts.leakFree) assert.equal(tf.memory().numTensors, before, "the solution and its test leave no tensor behind");
-  if (!printed) throw new Error("the test cell printed no verdict");
+  const log = console.log;
+  console.log = () => undefined; // the setup cells' banners and tables
+  try {
+    await new AsyncFunction("require", "exports", "module", js)(notebookRequire, {}, { exports: {} });
+  } finally {
+    console.log = log;
+  }
   return printed;
 }
 
-/** The instructor's grade: the printed records scored against the solution's observations. */
-function instructorScore(test: string, points: number, got: Printed, want: ObservationRecord): number {
-  const output = {
-    output_type: "display_data",
-    data: { [RESULT_MIME]: got.record, [OBSERVATIONS_MIME]: got.observations },
-    metadata: {},
-  } as unknown as NbOutput;
+/** The instructor's grade of one test: its printed records scored against the solution's observations. */
+function instructorScore(test: string, points: number, got: Printed, want: Printed): number {
+  const mine = got.get(test);
+  const data = mine ? { [RESULT_MIME]: mine.record, [OBSERVATIONS_MIME]: mine.observations } : {};
+  const output = { output_type: "display_data", data, metadata: {} } as unknown as NbOutput;
   const nb = {
     cells: [
       {
@@ -137,40 +245,54 @@ function instructorScore(test: string, points: number, got: Printed, want: Obser
     nbformat_minor: 5,
   } as unknown as Notebook;
   const runs = new Map<number, CellRun>([[0, { index: 0, name: "In [1]", status: "ok", durationMs: 1 } as CellRun]]);
-  const reference = { seed: SEED, records: new Map([[test, want]]), verdicts: new Map(), runs: [], warnings: [], notebook: nb } as Reference;
+  const records = new Map([[test, (want.get(test) as { observations: ObservationRecord }).observations]]);
+  const reference = { seed: SEED, records, verdicts: new Map(), runs: [], warnings: [], notebook: nb } as Reference;
   return scoreTests(nb, [{ grade_id: test, points, visibility: "public" }], runs, "instructor", new Map(), [], reference)[0].score;
 }
 
-describe("exercises that build a method fail plausible wrong implementations", () => {
+describe("exercises that build a method fail plausible wrong implementations", function () {
+  this.timeout(300000);
+  before(async () => {
+    await lib.initBackend({ quiet: true });
+  });
   for (const ex of EXERCISES) {
-    describe(`${path.basename(ex.notebook)}: ${ex.solution}`, () => {
+    describe(`${path.basename(ex.notebook)}: ${ex.exercises.join(", ")}`, () => {
       const nb = readNotebook(path.join(ROOT, ex.notebook));
-      const sourceOf = (id: string) => {
+      const byId = (id: string) => {
         const cell = nb.cells.find((c) => gradeIdOf(c) === id);
         if (!cell) throw new Error(`${ex.notebook} has no cell ${id}`);
         return cellSource(cell);
       };
-      const solution = sourceOf(ex.solution);
-      const test = sourceOf(ex.test);
+      const setup = ex.setup.map((s) => {
+        const cell = typeof s === "number" ? nb.cells[s] : nb.cells.find((c) => c.cell_type === "code" && cellSource(c).includes(s));
+        if (!cell) throw new Error(`${ex.notebook}: no setup cell ${s}`);
+        return cellSource(cell);
+      });
+      const tests = Object.keys(ex.tests).map(byId);
+      const total = Object.values(ex.tests).reduce((a, b) => a + b, 0);
+      const run = (exercises: Record<string, string>) => runCells([...setup, ...ex.exercises.map((id) => exercises[id]), ...tests]);
+      const solution = Object.fromEntries(ex.exercises.map((id) => [id, byId(id)]));
+      const kernelScore = (p: Printed) => Object.keys(ex.tests).reduce((s, id) => s + (p.get(id)?.record.score ?? 0), 0);
+      const gradedScore = (p: Printed, want: Printed) => Object.entries(ex.tests).reduce((s, [id, pts]) => s + instructorScore(id, pts, p, want), 0);
       let reference: Printed;
       before(async () => {
-        reference = await runCells(solution, test, { leakFree: true, globals: ex.globals });
+        reference = await run(solution);
       });
 
-      it(`the solution scores ${ex.points}/${ex.points}`, () => {
-        assert.equal(reference.record.score, ex.points, reference.record.message);
-        assert.equal(instructorScore(ex.test, ex.points, reference, reference.observations), ex.points);
+      it(`the solution scores ${total}/${total}`, () => {
+        for (const id of Object.keys(ex.tests)) assert.equal(reference.get(id)?.record.status, "passed", `${id}: ${reference.get(id)?.record.message}`);
+        assert.equal(kernelScore(reference), total);
+        assert.equal(gradedScore(reference, reference), total);
       });
 
       for (const m of ex.mutants) {
         it(`loses points: ${m.what}`, async () => {
-          assert.ok(solution.includes(m.find), `the mutant's edit no longer applies: ${m.find}`);
-          const got = await runCells(solution.replace(m.find, m.replace), test, { globals: ex.globals });
-          const instructor = instructorScore(ex.test, ex.points, got, reference.observations);
-          assert.ok(got.record.score < ex.points, `the kernel's verdict gave it ${got.record.score}/${ex.points}`);
-          assert.ok(instructor < ex.points, `the grader gave it ${instructor}/${ex.points}`);
-          if (m.score !== undefined)
-            assert.deepEqual([got.record.score, instructor], [m.score, m.score], "partial credit: the parts it gets right still count");
+          assert.ok(solution[m.cell].includes(m.find), `the mutant's edit no longer applies: ${m.find}`);
+          const got = await run({ ...solution, [m.cell]: solution[m.cell].replace(m.find, m.replace) });
+          const [kernel, graded] = [kernelScore(got), gradedScore(got, reference)];
+          assert.ok(kernel < total, `the kernel's verdicts gave it ${kernel}/${total}`);
+          assert.ok(graded < total, `the grader gave it ${graded}/${total}`);
+          if (m.score !== undefined) assert.deepEqual([kernel, graded], [m.score, m.score], "partial credit: the parts it gets right still count");
         });
       }
     });
