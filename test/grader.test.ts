@@ -218,16 +218,31 @@ describe("autograder (real tslab kernel)", function () {
     });
     writeNotebook(path.join(folder, "alice", "assignment.ipynb"), alice);
     fs.writeFileSync(path.join(folder, "bob", "assignment.ipynb"), "{ broken");
+    // Right answers, but exercise 1 reaches the library through eval (its cell declares countAdapterParameters
+    // as the reference it must not use): both of its tests count 0.
+    const carol = craft((cells, at) => {
+      cells[at("sample-params")].source = 'function loraParams(dIn: number, dOut: number, r: number): number {\n  return eval("r * (dIn + dOut)");\n}';
+      cells[at("sample-delta")].source =
+        "function loraDelta(A: tf.Tensor2D, B: tf.Tensor2D, alpha: number): tf.Tensor2D {\n  return tf.tidy(() => tf.matMul(B, A).mul(alpha / A.shape[0]) as tf.Tensor2D);\n}";
+    });
+    fs.mkdirSync(path.join(folder, "carol"), { recursive: true });
+    writeNotebook(path.join(folder, "carol", "assignment.ipynb"), carol);
     const out = execFileSync(
       process.execPath,
       ["--import", "tsx", path.join(ROOT, "scripts", "grade.ts"), folder, "--instructor", "--quiet", "--json", path.join(tmp, "all.json")],
       { cwd: ROOT, encoding: "utf8" },
     );
-    assert.match(out, /2 notebooks graded/);
+    assert.match(out, /3 notebooks graded/);
     const csv = fs.readFileSync(path.join(folder, "grades.csv"), "utf8").trim().split("\n");
     assert.equal(csv[0], "notebook,score,max_score,test-sample-params,test-sample-params-hidden,test-sample-delta,test-sample-delta-hidden,warnings");
     assert.equal(csv[1], "alice/assignment.ipynb,2,5,1,1,0,0,0");
     assert.equal(csv[2], "bob/assignment.ipynb,0,5,0,0,0,0,1");
+    assert.equal(csv[3], "carol/assignment.ipynb,3,5,0,0,2,1,1");
+    const carolReport = JSON.parse(fs.readFileSync(path.join(folder, "carol", "assignment.feedback", "report.json"), "utf8")) as GradeReport;
+    assert.match(
+      carolReport.tests[0].message,
+      /exercise "sample-params" uses eval \(code built at run time\) \(In \[\d+\]\): this exercise asks you to write that yourself/,
+    );
     const report = JSON.parse(fs.readFileSync(path.join(folder, "alice", "assignment.feedback", "report.json"), "utf8")) as GradeReport;
     assert.deepEqual(Object.keys(report).slice(0, 4), ["notebook", "mode", "score", "max_score"]);
     assert.equal(report.tests[0].visibility, "public");

@@ -26,6 +26,11 @@ export interface CoursekitCellMeta {
   timeout_s?: number;
   /** Written by the release: "hidden" when the source cell had a hidden-tests region. */
   visibility?: "public" | "hidden";
+  /**
+   * On an exercise cell: the library code the exercise asks the student to write themselves — names used as
+   * values ("countAdapterParameters", "qrAdaptor") or property names (".numParameters"); see references.ts.
+   */
+  reference?: string[];
 }
 
 const obj = (v: unknown): JsonObject | undefined => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as JsonObject) : undefined);
@@ -50,6 +55,7 @@ export function coursekitMeta(cell: NbCell): CoursekitCellMeta {
     exercise: typeof m.exercise === "string" ? m.exercise : undefined,
     timeout_s: typeof m.timeout_s === "number" ? m.timeout_s : undefined,
     visibility: m.visibility === "hidden" || m.visibility === "public" ? m.visibility : undefined,
+    reference: Array.isArray(m.reference) ? m.reference.filter((r): r is string => typeof r === "string") : undefined,
   };
 }
 

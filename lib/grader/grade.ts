@@ -39,7 +39,8 @@ import { referenceFor } from "./reference";
 import { feedbackCopy } from "./report";
 import { CellRun, runNotebookCells } from "./run-notebook";
 import { sandboxUnavailableReason } from "./sandbox";
-import { CellProblem, GradeMode, problemsOf, recordsIn, scoreTests, TestResult } from "./verdicts";
+import { CellProblem, GradeMode, problemsOf, recordsIn, scoreTests, TestResult, withoutReferenceUses } from "./verdicts";
+import { referenceUses } from "./references";
 
 export type { CellProblem, GradeMode, TestResult, TestStatus } from "./verdicts";
 
@@ -215,7 +216,8 @@ export async function gradeNotebook(file: string, opts: GradeOptions): Promise<{
   warnings.push(...runWarnings);
   // 3. verdicts
   const byIndex = new Map(runs.map((r) => [r.index, r]));
-  const results = scoreTests(nb, tests, byIndex, opts.mode, stubs, warnings, reference);
+  const uses = referenceUses(nb, prepared.studentCells, prepared.references);
+  const results = withoutReferenceUses(scoreTests(nb, tests, byIndex, opts.mode, stubs, warnings, reference), tests, uses, warnings);
   const counted = results.filter((r) => !(opts.mode === "student" && r.visibility === "hidden"));
   const checkpoints = nb.cells.flatMap((c) => recordsIn<CheckpointRecord>(c.outputs, CHECKPOINT_MIME));
   // 4. report and feedback

@@ -7,6 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { cellName, cellSource, cloneNotebook, JsonObject, NbCell, Notebook } from "../notebook/ipynb";
 import { gradeIdOf, isGraded, isLocked, isSolution, nbgraderChecksum, nbgraderMeta, TestSpec, testSpecs } from "./cells";
+import { exerciseReferences, studentWrittenCells } from "./references";
 import { releaseCell } from "./release";
 
 /** What the execute and verdict steps need. */
@@ -15,6 +16,9 @@ export interface PreparedNotebook {
   tests: TestSpec[];
   /** The released stub of each exercise, by grade_id: a failing test whose exercise is still its stub is "not attempted". */
   stubs: Map<string, string>;
+  /** The cells the student wrote (indices in `notebook`), and the library code each exercise asks them to write themselves. */
+  studentCells: number[];
+  references: Map<string, string[]>;
   warnings: string[];
 }
 
@@ -22,10 +26,19 @@ export interface PreparedNotebook {
 export function prepareForInstructor(submission: Notebook, source: Notebook): PreparedNotebook {
   const { notebook, warnings } = restoreFromSource(submission, source);
   const stubs = new Map<string, string>();
+  const sourceTexts = new Set<string>();
   source.cells.forEach((c, k) => {
     if (isSolution(c)) stubs.set(gradeIdOf(c) as string, cellSource(releaseCell(c, k)));
+    sourceTexts.add(cellSource(c)).add(cellSource(releaseCell(c, k)));
   });
-  return { notebook, tests: testSpecs(source), stubs, warnings };
+  return {
+    notebook,
+    tests: testSpecs(source),
+    stubs,
+    studentCells: studentWrittenCells(notebook, sourceTexts),
+    references: exerciseReferences(source),
+    warnings,
+  };
 }
 
 /** Student mode: the notebook as it is, with warnings for edited tests and for cells that only claim to be tests. */
@@ -45,7 +58,7 @@ export function prepareForStudent(submission: Notebook): PreparedNotebook {
     const m = nbgraderMeta(c);
     if (m && isSolution(c) && m.checksum && nbgraderChecksum(c) === m.checksum) stubs.set(m.grade_id, cellSource(c));
   }
-  return { notebook: nb, tests: testSpecs(nb), stubs, warnings };
+  return { notebook: nb, tests: testSpecs(nb), stubs, studentCells: studentWrittenCells(nb), references: exerciseReferences(nb), warnings };
 }
 
 /**

@@ -13,6 +13,7 @@ import { cellName, cellSource, NbCell, NbOutput, Notebook, outputText } from "..
 import { cellTimeoutS, gradeIdOf, isGraded, isSolution, TestSpec } from "./cells";
 import { asObservationRecord, compareRecords, Comparison, summarize } from "./observations";
 import type { Reference } from "./reference";
+import type { ReferenceUse } from "./references";
 import { CellRun, CellStatus, describeLimit } from "./run-notebook";
 
 export type GradeMode = "student" | "instructor";
@@ -271,4 +272,24 @@ export function problemsOf(nb: Notebook, runs: CellRun[]): CellProblem[] {
       status: r.status,
       message: r.reason ?? firstErrorLine(nb.cells[r.index].outputs),
     }));
+}
+
+/**
+ * An exercise whose code uses the library code it asks the student to write (references.ts): its tests score 0,
+ * with a message that names what was used and where, and one warning per use.
+ */
+export function withoutReferenceUses(results: TestResult[], tests: TestSpec[], uses: ReferenceUse[], warnings: string[]): TestResult[] {
+  for (const u of uses) warnings.push(`${u.where} uses ${u.what}, which exercise "${u.exercise}" asks you to write yourself: its tests score 0`);
+  return results.map((r, i) => {
+    const exercise = tests[i]?.exercise;
+    const used = uses.filter((u) => u.exercise === exercise);
+    if (!exercise || used.length === 0) return r;
+    const what = [...new Set(used.map((u) => `${u.what} (${u.where})`))].join(", ");
+    return {
+      ...r,
+      score: 0,
+      status: "error",
+      message: clip(`exercise "${exercise}" uses ${what}: this exercise asks you to write that yourself, so its tests count 0`),
+    };
+  });
 }
