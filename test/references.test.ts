@@ -64,14 +64,39 @@ describe("references: the library code an exercise asks the student to write", (
         ["front", ["qrAdaptor"]],
       ]),
     );
+    const source = notebook([nb.cells[0], exercise("count", "", []), exercise("front", "", []), nb.cells[4]]);
     const sourceTexts = new Set([0, 4].map((i) => nb.cells[i].source as string));
-    assert.deepEqual(studentWrittenCells(nb, sourceTexts), [1, 2, 3]);
-    assert.deepEqual(studentWrittenCells(nb), [1, 2], "without the source (student mode): the exercise cells");
-    const uses = referenceUses(nb, studentWrittenCells(nb, sourceTexts), exerciseReferences(nb));
+    const written = studentWrittenCells(nb, source, sourceTexts);
+    assert.deepEqual(
+      written.map((c) => c.index),
+      [1, 2, 3],
+    );
+    assert.deepEqual(
+      studentWrittenCells(nb).map((c) => c.index),
+      [1, 2],
+      "without the source (student mode): the exercise cells",
+    );
+    const uses = referenceUses(nb, written, exerciseReferences(nb));
     assert.deepEqual(
       uses.map((u) => `${u.exercise}: ${u.what} @ ${u.where}`),
       ["count: `countAdapterParameters` @ In [2]", "front: `qrAdaptor` @ In [4]"],
     );
+  });
+
+  it("an answer cell may use what its model answer uses: a checkpoint answered with the library is fine", () => {
+    const cp = (src: string) => code(src, { grade: false, solution: true, locked: false, grade_id: "cp-memory", schema_version: 3 }, undefined);
+    const withTag = (c: NbCell) => ({ ...c, metadata: { ...c.metadata, tags: ["checkpoint"] } }) as NbCell;
+    const answer = withTag(cp(`await checkpoint("cp-memory", () => qrAdaptor.memoryBytes(layers, cfg), "h");`));
+    const front = exercise("front", `function front(p: number[][]): number[] {\n  return [];\n}`, ["qrAdaptor"]);
+    const source = notebook([front, withTag(cp(`await checkpoint("cp-memory", () => qrAdaptor.memoryBytes(layers, cfg), "h");`))]);
+    const nb = notebook([front, answer]);
+    const written = studentWrittenCells(nb, source, new Set());
+    assert.deepEqual(referenceUses(nb, written, exerciseReferences(source)), []);
+    const other = notebook([front, withTag(cp(`await checkpoint("cp-memory", () => qrAdaptor.nonDominatedSort(p).length, "h");`))]);
+    assert.deepEqual(referenceUses(other, studentWrittenCells(other, source, new Set()), exerciseReferences(source)), [], "the same name, used otherwise");
+    const stranger = notebook([front, withTag(cp(`await checkpoint("cp-memory", () => countAdapterParameters(m, c), "h");`))]);
+    const refs = new Map([["front", ["qrAdaptor", "countAdapterParameters"]]]);
+    assert.equal(referenceUses(stranger, studentWrittenCells(stranger, source, new Set()), refs).length, 1, "a name the model answer does not use");
   });
 
   it("an exercise whose code uses its reference scores 0 on every one of its tests, with a warning", () => {

@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { cellName, cellSource, cloneNotebook, JsonObject, NbCell, Notebook } from "../notebook/ipynb";
 import { gradeIdOf, isGraded, isLocked, isSolution, nbgraderChecksum, nbgraderMeta, TestSpec, testSpecs } from "./cells";
-import { exerciseReferences, studentWrittenCells } from "./references";
+import { exerciseReferences, StudentCell, studentWrittenCells } from "./references";
 import { releaseCell } from "./release";
 
 /** What the execute and verdict steps need. */
@@ -16,8 +16,8 @@ export interface PreparedNotebook {
   tests: TestSpec[];
   /** The released stub of each exercise, by grade_id: a failing test whose exercise is still its stub is "not attempted". */
   stubs: Map<string, string>;
-  /** The cells the student wrote (indices in `notebook`), and the library code each exercise asks them to write themselves. */
-  studentCells: number[];
+  /** The cells the student wrote, and the library code each exercise asks them to write themselves. */
+  studentCells: StudentCell[];
   references: Map<string, string[]>;
   warnings: string[];
 }
@@ -35,7 +35,7 @@ export function prepareForInstructor(submission: Notebook, source: Notebook): Pr
     notebook,
     tests: testSpecs(source),
     stubs,
-    studentCells: studentWrittenCells(notebook, sourceTexts),
+    studentCells: studentWrittenCells(notebook, source, sourceTexts),
     references: exerciseReferences(source),
     warnings,
   };

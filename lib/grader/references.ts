@@ -4,8 +4,9 @@
  * must not use those names, or the exercise's tests score 0 — the notebook says so beside the exercise.
  *
  * What counts as the student's code: the exercise cells and, when the instructor grades (the source is
- * known), every code cell that is not one of the source's own cells (an added scratch cell, an edited demo
- * cell). What counts as a use, read from the TypeScript syntax tree (comments and strings do not count):
+ * known), the checkpoint answers and every code cell that is not one of the source's own cells (an added
+ * scratch cell, an edited demo cell). An answer cell may use what its model answer in the source uses (a
+ * checkpoint answered with the library is fine). What counts as a use, read from the TypeScript syntax tree (comments and strings do not count):
  *   - a name used as a value: `countAdapterParameters(...)`, `qrAdaptor.layerBytes(...)`, `const f = topkMixture`;
  *     a type annotation (`layer: qrAdaptor.LayerInfo`) and a declaration's own name are not uses;
  *   - a property name given with a leading dot (".numParameters"): `model.numParameters(true)`, `model["numParameters"]`;
@@ -17,7 +18,7 @@
  */
 import * as ts from "typescript";
 import { cellName, cellSource, Notebook } from "../notebook/ipynb";
-import { coursekitMeta, gradeIdOf, isSolution } from "./cells";
+import { coursekitMeta, gradeIdOf, hasTag, isSolution } from "./cells";
 
 export interface ReferenceUse {
   /** The exercise whose tests score 0. */
@@ -108,10 +109,10 @@ export function namesUsed(source: string): { values: Set<string>; properties: Se
  * Where the student's code uses what an exercise asks them to write. `studentCells`: the indices of the cells
  * the student wrote (see the module comment); `references`: each exercise's declared references.
  */
-export function referenceUses(nb: Notebook, studentCells: number[], references: Map<string, string[]>): ReferenceUse[] {
+export function referenceUses(nb: Notebook, studentCells: StudentCell[], references: Map<string, string[]>): ReferenceUse[] {
   if (references.size === 0) return [];
   const uses: ReferenceUse[] = [];
-  for (const i of studentCells) {
+  for (const { index: i, allowed } of studentCells) {
     const cell = nb.cells[i];
     if (!cell || cell.cell_type !== "code") continue;
     let used: ReturnType<typeof namesUsed>;
@@ -123,6 +124,7 @@ export function referenceUses(nb: Notebook, studentCells: number[], references: 
     const where = cellName(nb, i);
     for (const [exercise, refs] of references) {
       for (const ref of refs) {
+        if (allowed.has(ref)) continue;
         const hit = ref.startsWith(".") ? used.properties.has(ref.slice(1)) : used.values.has(ref);
         if (hit) uses.push({ exercise, what: ref.startsWith(".") ? ref : `\`${ref}\``, where });
       }
@@ -132,14 +134,40 @@ export function referenceUses(nb: Notebook, studentCells: number[], references: 
   return uses;
 }
 
+/** A cell the student wrote, and the references it may use anyway (those its model answer in the source uses). */
+export interface StudentCell {
+  index: number;
+  allowed: Set<string>;
+}
+
+/** The references a source cell itself uses (a checkpoint's model answer may call the library). */
+function usedBySource(source: string): Set<string> {
+  try {
+    const u = namesUsed(source);
+    return new Set([...u.values, ...[...u.properties].map((p) => `.${p}`)]);
+  } catch {
+    return new Set();
+  }
+}
+
 /**
- * The cells the student wrote: every exercise cell, and with the source known every code cell whose text is
- * not one of the source's cells (as written there, or as released to students).
+ * The cells the student wrote. Without the source (student mode): the exercise cells. With it (instructor
+ * mode): every answer cell (exercise or checkpoint), and every other code cell whose text is not one of the
+ * source's cells (as written there, or as released); an answer cell may use what its model answer uses.
  */
-export function studentWrittenCells(nb: Notebook, sourceTexts?: Set<string>): number[] {
-  return nb.cells.flatMap((cell, i) => {
+export function studentWrittenCells(nb: Notebook, source?: Notebook, sourceTexts?: Set<string>): StudentCell[] {
+  const answers = new Map<string, string>();
+  for (const c of source?.cells ?? []) {
+    const id = gradeIdOf(c);
+    if (id && isSolution(c)) answers.set(id, cellSource(c));
+  }
+  return nb.cells.flatMap((cell, i): StudentCell[] => {
     if (cell.cell_type !== "code") return [];
-    if (isSolution(cell)) return [i];
-    return sourceTexts && !sourceTexts.has(cellSource(cell)) ? [i] : [];
+    const id = gradeIdOf(cell);
+    if (isSolution(cell)) {
+      if (!source && hasTag(cell, "checkpoint")) return []; // self-checks only, in student mode
+      return [{ index: i, allowed: id && answers.has(id) ? usedBySource(answers.get(id) as string) : new Set<string>() }];
+    }
+    return sourceTexts && !sourceTexts.has(cellSource(cell)) ? [{ index: i, allowed: new Set<string>() }] : [];
   });
 }
