@@ -13,13 +13,11 @@ import { createRequire } from "node:module";
 import * as path from "node:path";
 import * as ts from "typescript";
 import { gradeIdOf } from "../lib/grader/cells";
-import type { Reference } from "../lib/grader/reference";
-import type { CellRun } from "../lib/grader/run-notebook";
-import { scoreTests } from "../lib/grader/verdicts";
 import * as lib from "../lib/index";
-import { CheckOptions, CheckRecord, RESULT_MIME, runCheck, TestFn } from "../lib/notebook/grading";
-import { cellSource, NbOutput, Notebook, readNotebook } from "../lib/notebook/ipynb";
+import { CheckOptions, CheckRecord, RESULT_MIME, runObserved, TestFn } from "../lib/notebook/grading";
+import { cellSource, readNotebook } from "../lib/notebook/ipynb";
 import { ObservationRecord, OBSERVATIONS_MIME, TestContext } from "../lib/notebook/observe";
+import { displayOutput, scoreTestCell } from "./helpers";
 
 const ROOT = path.resolve(__dirname, "..");
 const SEED = 777;
@@ -201,10 +199,7 @@ const quietTslab = { display: new Proxy({}, { get: () => () => undefined }), new
 async function runCells(sources: string[]): Promise<Printed> {
   const printed: Printed = new Map();
   const check = async (gradeId: string, points: number, fn: TestFn, opts: CheckOptions = {}) => {
-    const context = new TestContext(gradeId, SEED);
-    const record = await runCheck(gradeId, points, fn, opts, context);
-    const observations = await context.finish(record.status === "error" && !record.parts ? record.message : undefined);
-    printed.set(gradeId, { record, observations });
+    printed.set(gradeId, await runObserved(gradeId, points, fn, opts, new TestContext(gradeId, SEED)));
   };
   const notebookRequire = (id: string): unknown => {
     if (id === "./lib/index") return { ...lib, check, showFigure: () => undefined };
@@ -228,26 +223,10 @@ async function runCells(sources: string[]): Promise<Printed> {
 /** The instructor's grade of one test: its printed records scored against the solution's observations. */
 function instructorScore(test: string, points: number, got: Printed, want: Printed): number {
   const mine = got.get(test);
-  const data = mine ? { [RESULT_MIME]: mine.record, [OBSERVATIONS_MIME]: mine.observations } : {};
-  const output = { output_type: "display_data", data, metadata: {} } as unknown as NbOutput;
-  const nb = {
-    cells: [
-      {
-        cell_type: "code",
-        metadata: { nbgrader: { grade: true, solution: false, locked: true, points, grade_id: test, schema_version: 3 } },
-        source: "",
-        outputs: [output],
-        execution_count: 1,
-      },
-    ],
-    metadata: {},
-    nbformat: 4,
-    nbformat_minor: 5,
-  } as unknown as Notebook;
-  const runs = new Map<number, CellRun>([[0, { index: 0, name: "In [1]", status: "ok", durationMs: 1 } as CellRun]]);
-  const records = new Map([[test, (want.get(test) as { observations: ObservationRecord }).observations]]);
-  const reference = { seed: SEED, records, verdicts: new Map(), runs: [], warnings: [], notebook: nb } as Reference;
-  return scoreTests(nb, [{ grade_id: test, points, visibility: "public" }], runs, "instructor", new Map(), [], reference)[0].score;
+  const solution = want.get(test);
+  if (!solution) throw new Error(`the solution's run printed nothing for ${test}`);
+  const output = displayOutput(mine ? { [RESULT_MIME]: mine.record, [OBSERVATIONS_MIME]: mine.observations } : {});
+  return scoreTestCell([output], { gradeId: test, points, mode: "instructor", want: solution.observations }).score;
 }
 
 describe("exercises that build a method fail plausible wrong implementations", function () {

@@ -3,6 +3,12 @@ import * as tf from "@tensorflow/tfjs";
 import { strict as assert } from "node:assert";
 import { initBackend } from "../lib/backend";
 import { BertConfig, bertConfig } from "../lib/models/bert-config";
+import type { TestSpec } from "../lib/grader/cells";
+import type { Reference } from "../lib/grader/reference";
+import type { CellRun } from "../lib/grader/run-notebook";
+import { GradeMode, scoreTests, TestResult } from "../lib/grader/verdicts";
+import { NbCell, NbOutput, Notebook } from "../lib/notebook/ipynb";
+import type { ObservationRecord } from "../lib/notebook/observe";
 
 export async function setupBackend(): Promise<void> {
   await initBackend({ quiet: true });
@@ -58,4 +64,33 @@ export function tinyInputs(): { inputIds: tf.Tensor2D; attentionMask: tf.Tensor2
       "int32",
     ),
   };
+}
+
+/** One display output carrying `data` (what check() prints in a kernel). */
+export const displayOutput = (data: Record<string, unknown>): NbOutput => ({ output_type: "display_data", data, metadata: {} }) as unknown as NbOutput;
+
+/**
+ * Scores one executed graded cell with the grader's verdict step, without a kernel: the cell `gradeId` worth
+ * `points` with these outputs; instructor mode compares with the solution's record `want` (same seed).
+ */
+export function scoreTestCell(
+  outputs: NbOutput[],
+  opts: { gradeId: string; points: number; mode: GradeMode; want?: ObservationRecord; visibility?: TestSpec["visibility"] },
+): TestResult {
+  const cell: NbCell = {
+    cell_type: "code",
+    metadata: { nbgrader: { grade: true, solution: false, locked: true, points: opts.points, grade_id: opts.gradeId, schema_version: 3 } },
+    source: `await check("${opts.gradeId}", ${opts.points}, (t) => {});`,
+    outputs,
+    execution_count: 1,
+  };
+  const nb = { cells: [cell], metadata: {}, nbformat: 4, nbformat_minor: 5 } as unknown as Notebook;
+  const runs = new Map<number, CellRun>([[0, { index: 0, name: "In [1]", status: "ok", durationMs: 1 } as CellRun]]);
+  const want = opts.want;
+  const reference =
+    opts.mode === "instructor" && want
+      ? ({ seed: want.seed, records: new Map([[opts.gradeId, want]]), verdicts: new Map(), runs: [], warnings: [], notebook: nb } as Reference)
+      : undefined;
+  const tests = [{ grade_id: opts.gradeId, points: opts.points, visibility: opts.visibility ?? "public" }];
+  return scoreTests(nb, tests, runs, opts.mode, new Map(), [], reference)[0];
 }

@@ -3,12 +3,11 @@
  * as the instructor's grader scores them.
  */
 import { strict as assert } from "node:assert";
-import { scoreTests, TestResult } from "../lib/grader/verdicts";
-import type { Reference } from "../lib/grader/reference";
-import type { CellRun } from "../lib/grader/run-notebook";
+import { TestResult } from "../lib/grader/verdicts";
 import type { TestSpec } from "../lib/grader/cells";
-import { CheckRecord, RESULT_MIME, runCheck } from "../lib/notebook/grading";
-import { NbCell, NbOutput, Notebook } from "../lib/notebook/ipynb";
+import { CheckRecord, RESULT_MIME, runCheck, runObserved } from "../lib/notebook/grading";
+import { NbOutput } from "../lib/notebook/ipynb";
+import { displayOutput, scoreTestCell } from "./helpers";
 import { ObservationRecord, OBSERVATIONS_MIME, TestContext } from "../lib/notebook/observe";
 
 const ID = "test-delta";
@@ -21,42 +20,27 @@ const verdict = (status: CheckRecord["status"]): CheckRecord => ({
   status,
   message: `${status} by hand`,
 });
-const bundle = (data: Record<string, unknown>): NbOutput => ({ output_type: "display_data", data, metadata: {} }) as unknown as NbOutput;
-
-function cellWith(outputs: NbOutput[], points: number): Notebook {
-  const cell: NbCell = {
-    cell_type: "code",
-    metadata: { nbgrader: { grade: true, solution: false, locked: true, points, grade_id: ID, schema_version: 3 } },
-    source: `await check("${ID}", ${points}, (t) => {});`,
-    outputs,
-    execution_count: 1,
-  };
-  return { cells: [cell], metadata: {}, nbformat: 4, nbformat_minor: 5 } as unknown as Notebook;
-}
+const bundle = displayOutput;
 
 /** Scores one executed test cell as the grader does: instructor mode against `want`, or student mode. */
 function grade(
   outputs: NbOutput[],
   opts: { visibility?: TestSpec["visibility"]; want?: ObservationRecord; points?: number; mode?: "student" | "instructor" } = {},
 ): TestResult {
-  const points = opts.points ?? 2;
-  const nb = cellWith(outputs, points);
-  const runs = new Map<number, CellRun>([[0, { index: 0, name: "In [1]", status: "ok", durationMs: 1 } as CellRun]]);
   const mode = opts.mode ?? "instructor";
-  const reference =
-    mode === "instructor"
-      ? ({ seed: SEED, records: new Map([[ID, opts.want ?? observed(4)]]), verdicts: new Map(), runs: [], warnings: [], notebook: nb } as Reference)
-      : undefined;
-  const [result] = scoreTests(nb, [{ grade_id: ID, points, visibility: opts.visibility ?? "public" }], runs, mode, new Map(), [], reference);
-  return result;
+  return scoreTestCell(outputs, {
+    gradeId: ID,
+    points: opts.points ?? 2,
+    mode,
+    want: mode === "instructor" ? (opts.want ?? observed(4)) : undefined,
+    visibility: opts.visibility,
+  });
 }
 const score = (outputs: NbOutput[], visibility: TestSpec["visibility"] = "public"): TestResult => grade(outputs, { visibility });
 
 /** What check() prints for a test run in this process with the grading seed SEED. */
 async function printed(points: number, fn: (t: TestContext) => void | Promise<void>): Promise<NbOutput> {
-  const context = new TestContext(ID, SEED);
-  const record = await runCheck(ID, points, fn, { failure: "the hint" }, context);
-  const observations = await context.finish(record.status === "error" && !record.parts ? record.message : undefined);
+  const { record, observations } = await runObserved(ID, points, fn, { failure: "the hint" }, new TestContext(ID, SEED));
   return bundle({ [RESULT_MIME]: record, [OBSERVATIONS_MIME]: observations });
 }
 const recordOf = (o: NbOutput) => (o as unknown as { data: Record<string, unknown> }).data;

@@ -28,8 +28,9 @@ export function prepareForInstructor(submission: Notebook, source: Notebook): Pr
   const stubs = new Map<string, string>();
   const sourceTexts = new Set<string>();
   source.cells.forEach((c, k) => {
-    if (isSolution(c)) stubs.set(gradeIdOf(c) as string, cellSource(releaseCell(c, k)));
-    sourceTexts.add(cellSource(c)).add(cellSource(releaseCell(c, k)));
+    const released = cellSource(releaseCell(c, k));
+    if (isSolution(c)) stubs.set(gradeIdOf(c) as string, released);
+    sourceTexts.add(cellSource(c)).add(released);
   });
   return {
     notebook,

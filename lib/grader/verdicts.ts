@@ -210,9 +210,7 @@ function scoreByObservations(
     // The test's own checks (hand-computed cases the observations may not cover) failed in the kernel: the
     // student saw ✘, and the grader does not turn it into a pass. (A forged "passed" gains nothing: the
     // observations must still equal the solution's.)
-    const failed = recordsIn<unknown>(cell.outputs, RESULT_MIME).find(
-      (r): r is CheckRecord => isCheckRecord(r) && r.grade_id === test.grade_id && r.status !== "passed",
-    );
+    const failed = locals.find((r) => r.status !== "passed");
     if (failed) {
       const why = hidden ? "one of the hidden test's own checks did not hold" : failed.message || "the test's own checks did not hold";
       return { ...base, score: 0, status: failed.status, message: clip(`${why} (the observed values match the solution's)`) };

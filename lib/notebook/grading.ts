@@ -13,7 +13,7 @@
  *     assert.equal(...);
  *   }, { failure: "Did you scale by alpha / r?" });
  */
-import { failureStatus, OBSERVATIONS_MIME, oneLine, PartRecord, TestContext } from "./observe";
+import { failureStatus, ObservationRecord, OBSERVATIONS_MIME, oneLine, PartRecord, TestContext } from "./observe";
 import { notebookDisplayBundle } from "./tslab";
 
 export const RESULT_MIME = "application/vnd.coursekit.result+json";
@@ -88,16 +88,29 @@ export async function runCheck(gradeId: string, points: number, fn: TestFn, opts
 }
 
 /**
+ * Runs the test (runCheck) and reads what it observed: the verdict and the observation record, which says the
+ * test stopped when it crashed outside its parts. What check() prints, without printing it.
+ */
+export async function runObserved(
+  gradeId: string,
+  points: number,
+  fn: TestFn,
+  opts: CheckOptions = {},
+  context = new TestContext(gradeId),
+): Promise<{ record: CheckRecord; observations: ObservationRecord }> {
+  const record = await runCheck(gradeId, points, fn, opts, context);
+  const stopped = record.status === "error" && !record.parts;
+  return { record, observations: await context.finish(stopped ? record.message : undefined) };
+}
+
+/**
  * What a graded test cell calls: runs the test and shows its verdict — in a notebook as one output holding
  * the record (RESULT_MIME, what the autograder counts) and the readable line; elsewhere as the line.
  * Returns nothing, so the cell prints nothing else. Never throws for a failing test, so the cells after it
  * still run.
  */
 export async function check(gradeId: string, points: number, fn: TestFn, opts: CheckOptions = {}): Promise<void> {
-  const context = new TestContext(gradeId);
-  const record = await runCheck(gradeId, points, fn, opts, context);
-  const stopped = record.status === "error" && !record.parts;
-  const observations = await context.finish(stopped ? record.message : undefined);
+  const { record, observations } = await runObserved(gradeId, points, fn, opts);
   const line = describeCheck(record);
   if (!notebookDisplayBundle({ [RESULT_MIME]: record, [OBSERVATIONS_MIME]: observations, "text/plain": line })) console.log(line);
 }
