@@ -6,6 +6,8 @@
  *   npm run peft -- eval    --task T --adapter DIR [--split test]
  *   npm run peft -- merge   --base CKPT_DIR --adapter DIR --out DIR [--overwrite]
  *   npm run peft -- compare --task T --methods a,b,c [--epochs N] [--limit N] [--out results/compare-T.json] [--overwrite]
+ *   npm run peft -- seeds   --task T --methods a,b,c [--seeds 0,1,2] [--lr-factors 0.333,1,3] [--epochs N] [--train-limit N]
+ *                           [--jobs N] [--out results/seeds-T.json] [--overwrite]
  *   npm run peft -- qr-adaptor --task T --budget-kb N [--population 12] [--generations 4] [--train-examples 320] [--overwrite]
  *
  * Options not given take the method's defaults (lib/experiments/methods.ts); a mistake in the command line is one
@@ -18,12 +20,14 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { initBackend } from "../lib/backend";
 import { loadBertForSequenceClassification, saveBertCheckpoint } from "../lib/io/hf-checkpoint";
-import { DatasetName, DATASET_NAMES, labelNames, SHIPPED_CHECKPOINT_DIR } from "../lib/data/datasets";
+import { DatasetName, DATASET_NAMES, labelNames, loadSplit, SHIPPED_CHECKPOINT_DIR } from "../lib/data/datasets";
 import { loadTask } from "../lib/data/task";
 import { evaluateClassifier, finetuneClassifier } from "../lib/train/finetune";
-import { METHODS, MethodOptions, prepareMethod } from "../lib/experiments/methods";
+import { METHODS, MethodOptions, prepareMethod, resolveMethod } from "../lib/experiments/methods";
 import { fromPretrained, savePretrained } from "../lib/peft/serialization";
-import { compareMethods, comparisonFigures, comparisonTable } from "../lib/experiments/compare";
+import { compareMethods, comparisonFigures, comparisonTable, runMethod } from "../lib/experiments/compare";
+import { compareAllPairs, describePair, RunSpec, runSeedStudy, SeedRun, SeedStudy, studyFigures, summarizeStudy } from "../lib/experiments/seeds";
+import { spawn } from "node:child_process";
 import { writeFiguresHtml } from "../lib/plot/plotly";
 import { LECTURE_LADDERS, formatBytes, memoryBytes } from "../lib/peft/qr-adaptor/memory";
 import { qrAdaptorSearch, formatConfiguration } from "../lib/peft/qr-adaptor/search";
@@ -55,6 +59,16 @@ const args = parseArgs(
     "batch-size": { type: "number", default: 16, min: 1, integer: true, help: "batch size" },
     limit: { type: "number", default: 0, min: 1, integer: true, help: "cap every split at N examples (not given: all)" },
     seed: { type: "number", default: 42, min: 0, integer: true, help: "random seed" },
+    seeds: { type: "string", default: "0,1,2", help: "seeds: comma-separated seeds (the first also runs the learning-rate grid)" },
+    "lr-factors": { type: "string", default: "0.333,1,3", help: "seeds: the grid, as factors of each method's default learning rate" },
+    "train-limit": {
+      type: "number",
+      default: 0,
+      min: 1,
+      integer: true,
+      help: "seeds: train on the first N training examples (validation and test stay whole)",
+    },
+    jobs: { type: "number", default: 1, min: 1, integer: true, help: "seeds: runs in parallel (one process each)" },
     overwrite: { type: "boolean", default: false, help: "replace existing output files" },
     "budget-kb": { type: "number", default: 600, above: 0, help: "qr-adaptor: memory budget in kB (memory model of docs/peft-reference.md)" },
     population: { type: "number", default: 12, min: 2, integer: true, help: "qr-adaptor: NSGA-II population" },
@@ -215,6 +229,132 @@ async function compare(): Promise<void> {
   console.log(`wrote ${out} and ${figures}`);
 }
 
+function numberList(value: string, flag: string): number[] {
+  const xs = value.split(",").map((x) => Number(x.trim()));
+  if (xs.length === 0 || xs.some((x) => !Number.isFinite(x) || x < 0))
+    throw new UsageError(`${flag} must be comma-separated non-negative numbers, got "${value}"`);
+  return xs;
+}
+
+/** One run of a study, in this process: prints the run as one line "RUN {json}" for the parent. */
+async function runOne(): Promise<void> {
+  const { row, correct } = await runMethod({
+    task: taskName(),
+    method: args.method,
+    checkpoint: args.checkpoint,
+    epochs: args.epochs,
+    batchSize: args["batch-size"],
+    trainLimit: args["train-limit"] || undefined,
+    seed: args.seed,
+    options: args.lr ? { lr: args.lr } : {},
+    progress: "silent",
+  });
+  const run: SeedRun = { ...row, seed: args.seed, correct: Array.from(correct).join("") };
+  console.log(`RUN ${JSON.stringify(run)}`);
+}
+
+/** Runs the specs `jobs` at a time, each in its own process (`npm run peft -- run-one …`), and prints each as it ends. */
+async function runInProcesses(specs: RunSpec[], jobs: number, total: { done: number; all: number }): Promise<SeedRun[]> {
+  const results: SeedRun[] = new Array(specs.length);
+  let next = 0;
+  const task = taskName();
+  const worker = async (): Promise<void> => {
+    while (next < specs.length) {
+      const i = next++;
+      const spec = specs[i];
+      const argv = [
+        ...process.execArgv,
+        process.argv[1],
+        "run-one",
+        "--task",
+        task,
+        "--method",
+        spec.method,
+        "--lr",
+        String(spec.lr),
+        "--seed",
+        String(spec.seed),
+      ];
+      argv.push("--epochs", String(args.epochs), "--batch-size", String(args["batch-size"]), "--checkpoint", args.checkpoint);
+      if (args["train-limit"]) argv.push("--train-limit", String(args["train-limit"]));
+      const started = Date.now();
+      const output = await new Promise<string>((resolve, reject) => {
+        const child = spawn(process.execPath, argv, { stdio: ["ignore", "pipe", "pipe"] });
+        let out = "";
+        let err = "";
+        child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+        child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+        child.on("error", reject);
+        child.on("close", (code) =>
+          code === 0
+            ? resolve(out)
+            : reject(new Error(`${spec.method} (seed ${spec.seed}, lr ${spec.lr}) failed with exit code ${code}:\n${err.slice(-2000)}`)),
+        );
+      });
+      const line = output.split("\n").find((l) => l.startsWith("RUN "));
+      if (!line) throw new Error(`${spec.method} (seed ${spec.seed}) printed no result`);
+      results[i] = JSON.parse(line.slice(4)) as SeedRun;
+      const r = results[i];
+      total.done++;
+      console.log(
+        `[${total.done}/${total.all}] ${r.method} seed ${r.seed} lr ${r.lr.toPrecision(3)}: validation ${(100 * r.validationAccuracy).toFixed(2)}%, test ${(100 * r.accuracy).toFixed(2)}% (${((Date.now() - started) / 1000).toFixed(0)} s)`,
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, specs.length) }, worker));
+  return results;
+}
+
+async function seeds(): Promise<void> {
+  const task = taskName();
+  const methods = args.methods
+    .split(",")
+    .map((m) => m.trim())
+    .filter(Boolean);
+  for (const m of methods) resolveMethod(m); // unknown names fail before any run
+  const seedList = numberList(args.seeds, "--seeds");
+  const lrFactors = numberList(args["lr-factors"], "--lr-factors");
+  if (seedList.length < 2) throw new UsageError("--seeds needs at least two seeds (three or more for useful intervals)");
+  if (!lrFactors.includes(1)) throw new UsageError("--lr-factors must include 1 (each method's default learning rate)");
+  const out = args.out || `results/seeds-${task}.json`;
+  refuseExisting(out, out.replace(/\.json$/, "") + ".html");
+  const total = { done: 0, all: methods.length * (lrFactors.length + seedList.length - 1) };
+  console.log(`${total.all} runs, ${args.jobs} at a time`);
+  const { selected, runs } = await runSeedStudy({ methods, seeds: seedList, lrFactors }, (specs) => runInProcesses(specs, args.jobs, total));
+  const flags = [
+    `--task ${task}`,
+    `--methods ${methods.join(",")}`,
+    `--seeds ${seedList.join(",")}`,
+    `--lr-factors ${lrFactors.join(",")}`,
+    `--epochs ${args.epochs}`,
+    ...(args["train-limit"] ? [`--train-limit ${args["train-limit"]}`] : []),
+  ];
+  const trainExamples = runs.length ? Math.min(args["train-limit"] || Infinity, countTrain(task)) : 0;
+  const study: SeedStudy = {
+    generatedBy: `npm run peft -- seeds ${flags.join(" ")} --jobs ${args.jobs}`,
+    date: new Date().toISOString().slice(0, 10),
+    checkpoint: args.checkpoint,
+    settings: { task, methods, seeds: seedList, lrFactors, epochs: args.epochs, trainExamples },
+    selected,
+    runs,
+  };
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, JSON.stringify(study, null, 1) + "\n");
+  console.log("");
+  for (const s of summarizeStudy(study))
+    console.log(
+      `${s.method}: lr ${s.lr.toPrecision(3)}, test accuracy ${(100 * s.accuracyMean).toFixed(2)} ± ${(100 * s.accuracyStd).toFixed(2)}% over ${s.seeds} seeds`,
+    );
+  console.log("");
+  for (const p of compareAllPairs(study)) console.log(describePair(p));
+  writeFiguresHtml(studyFigures(study, methods.includes("lora") ? "lora" : methods[0]), out.replace(/\.json$/, "") + ".html", `PEFT over seeds: ${task}`);
+  console.log(`wrote ${out}`);
+}
+
+function countTrain(task: DatasetName): number {
+  return loadSplit(task, "train").length;
+}
+
 async function qrAdaptor(): Promise<void> {
   const task = taskName();
   const out = args.out || `results/qr-adaptor-${task}.json`;
@@ -304,7 +444,7 @@ async function qrAdaptor(): Promise<void> {
   console.log(`wrote ${out}`);
 }
 
-const COMMANDS: Record<string, () => Promise<void>> = { train, eval: evaluate, merge, compare, "qr-adaptor": qrAdaptor };
+const COMMANDS: Record<string, () => Promise<void>> = { train, eval: evaluate, merge, compare, seeds, "run-one": runOne, "qr-adaptor": qrAdaptor };
 
 async function main(): Promise<void> {
   const command = process.argv[2];

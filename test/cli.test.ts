@@ -72,7 +72,7 @@ describe("command lines: bad input is one line and exit code 2", function () {
     refused("scripts/peft.ts", train(["--r", "0"]), /^peft: --r must be at least 1, got 0$/);
     refused("scripts/peft.ts", train(["--dropout", "1"]), /^peft: --dropout must be below 1, got 1$/);
     refused("scripts/peft.ts", train(["extra-word"]), /^peft: unexpected argument "extra-word"/);
-    refused("scripts/peft.ts", ["trian"], /^peft: unknown command "trian"; usage: npm run peft -- <train\|eval\|merge\|compare\|qr-adaptor>/);
+    refused("scripts/peft.ts", ["trian"], /^peft: unknown command "trian"; usage: npm run peft -- <train\|eval\|merge\|compare\|seeds\|run-one\|qr-adaptor>/);
     assert.ok(!fs.existsSync(path.join(tmp, "never")), "nothing was written");
   });
 
@@ -98,6 +98,9 @@ describe("command lines: bad input is one line and exit code 2", function () {
       /exists already; pass --overwrite to replace it, or --out FILE$/,
     );
     refused("scripts/peft.ts", ["qr-adaptor", "--task", "spam", "--out", out], /exists already; pass --overwrite/);
+    refused("scripts/peft.ts", ["seeds", "--task", "spam", "--methods", "head", "--out", out], /exists already; pass --overwrite/);
+    refused("scripts/peft.ts", ["seeds", "--task", "spam", "--methods", "head", "--seeds", "3", "--out", out], /^peft: --seeds needs at least two seeds/);
+    refused("scripts/peft.ts", ["seeds", "--task", "spam", "--methods", "head", "--lr-factors", "0.5,2", "--out", out], /^peft: --lr-factors must include 1/);
     assert.equal(fs.readFileSync(out, "utf8"), '{"keep": true}\n', "the file is untouched");
   });
 

@@ -12,7 +12,7 @@ import { writeSafetensors, TensorInput } from "../io/safetensors";
 import { DatasetName, labelNames } from "../data/datasets";
 import { loadTask } from "../data/task";
 import { evaluateClassifier, finetuneClassifier } from "../train/finetune";
-import { MethodOptions, prepareMethod, PreparedMethod } from "./methods";
+import { MethodOptions, prepareMethod, PreparedMethod, resolveMethod } from "./methods";
 import { savePretrained } from "../peft/serialization";
 import { rowsToDataFrame } from "../data/dataframe";
 import type { Figure } from "../plot/plotly";
@@ -66,31 +66,55 @@ function storedBytes(prepared: PreparedMethod, method: string): number {
   }
 }
 
-export async function compareMethods(o: CompareOptions): Promise<ComparisonRow[]> {
-  const rows: ComparisonRow[] = [];
+/** One training run: a method (or variant) fine-tuned on a task with one seed. */
+export interface RunOptions {
+  task: DatasetName;
+  method: string;
+  checkpoint: string;
+  epochs?: number;
+  batchSize?: number;
+  /** Cap every split (quick runs). */
+  limit?: number;
+  /** Cap the training split only (validation and test stay whole). */
+  trainLimit?: number;
+  seed?: number;
+  options?: MethodOptions;
+  progress?: "auto" | "terminal" | "silent";
+}
+
+export interface MethodRun {
+  row: ComparisonRow;
+  /** 1 where the run's test prediction is right, per test example (for paired comparisons). */
+  correct: Uint8Array;
+}
+
+/** Loads the checkpoint, prepares the method, fine-tunes, scores the test split and measures the stored bytes. */
+export async function runMethod(o: RunOptions): Promise<MethodRun> {
   const epochs = o.epochs ?? 2;
-  for (const method of o.methods) {
-    const { model, tokenizer } = loadBertForSequenceClassification(o.checkpoint, { labels: labelNames(o.task), seed: o.seed ?? 42 });
-    const task = loadTask(o.task, tokenizer, { limit: o.limit });
-    const prepared = prepareMethod(method, model, o.options?.[method] ?? {}, o.seed ?? 0);
-    const r = await finetuneClassifier(prepared.model, task.splits.train, task.splits.validation, {
+  const seed = o.seed ?? 42;
+  const { model, tokenizer } = loadBertForSequenceClassification(o.checkpoint, { labels: labelNames(o.task), seed });
+  const task = loadTask(o.task, tokenizer, { limit: o.limit });
+  const train = o.trainLimit ? task.splits.train.slice(0, o.trainLimit) : task.splits.train;
+  const prepared = prepareMethod(o.method, model, o.options ?? {}, seed);
+  try {
+    const r = await finetuneClassifier(prepared.model, train, task.splits.validation, {
       epochs,
       batchSize: o.batchSize ?? 16,
       lr: prepared.lr,
       lrScale: prepared.lrScale,
-      seed: o.seed ?? 42,
+      seed,
       progress: o.progress,
     });
     const test = await evaluateClassifier(prepared.model, task.splits.test);
     const totalParams = prepared.peft ? prepared.peft.trainableParameterCounts().all : r.totalParams; // counts 4-bit weights too
     const row: ComparisonRow = {
       task: o.task,
-      method,
+      method: o.method,
       description: prepared.describe,
       trainableParams: r.trainableParams,
       totalParams,
       trainablePercent: (100 * r.trainableParams) / totalParams,
-      storedBytes: storedBytes(prepared, method),
+      storedBytes: storedBytes(prepared, resolveMethod(o.method).method),
       trainSeconds: r.seconds,
       stepsPerSecond: r.stepsPerSecond,
       peakBytes: r.peakBytes,
@@ -100,9 +124,19 @@ export async function compareMethods(o: CompareOptions): Promise<ComparisonRow[]
       epochs,
       lr: prepared.lr,
     };
+    const correct = Uint8Array.from(task.splits.test, (e, i) => (e.label === test.predictions[i] ? 1 : 0));
+    return { row, correct };
+  } finally {
+    (prepared.peft ?? model).dispose();
+  }
+}
+
+export async function compareMethods(o: CompareOptions): Promise<ComparisonRow[]> {
+  const rows: ComparisonRow[] = [];
+  for (const method of o.methods) {
+    const { row } = await runMethod({ ...o, method, seed: o.seed ?? 42, options: o.options?.[method] ?? {} });
     rows.push(row);
     o.onResult?.(row);
-    (prepared.peft ?? model).dispose();
   }
   return rows;
 }

@@ -13,6 +13,21 @@ import type { Classifier } from "../train/finetune";
 export const METHODS = ["full", "head", "lora", "dora", "vblora", "waveft", "qlora"] as const;
 export type MethodName = (typeof METHODS)[number];
 
+/** Each method's default learning rate (AdamW, linear decay after a 10 % warm-up). */
+export const DEFAULT_LR: Record<MethodName, number> = { full: 2e-4, head: 3e-3, lora: 2e-3, dora: 2e-3, vblora: 1e-2, waveft: 1e-3, qlora: 2e-3 };
+
+/**
+ * Named variants: a method with other options, for comparisons at a matched budget. A variant is used
+ * wherever a method name is (`prepareMethod("waveft-matched", …)`, `--methods lora,waveft-matched`).
+ */
+export const VARIANTS: Record<string, { method: MethodName; options: MethodOptions; why: string }> = {
+  "waveft-matched": {
+    method: "waveft",
+    options: { nFrequency: 3072 },
+    why: "n = 3,072 per layer: 12 × 3,072 = 36,864 trainable coefficients, exactly LoRA r = 8's adapter parameters",
+  },
+};
+
 /** Options a user may set from the CLI; anything unset takes the method's default. */
 export interface MethodOptions {
   r?: number;
@@ -61,9 +76,18 @@ function isMethod(name: string): name is MethodName {
   return (METHODS as readonly string[]).includes(name);
 }
 
+/** The method a name (a method or a variant) trains with, and its default learning rate. */
+export function resolveMethod(name: string): { method: MethodName; options: MethodOptions; lr: number } {
+  const variant = VARIANTS[name];
+  if (variant) return { method: variant.method, options: variant.options, lr: variant.options.lr ?? DEFAULT_LR[variant.method] };
+  if (!isMethod(name)) throw new Error(`unknown method "${name}"; choose one of: ${[...METHODS, ...Object.keys(VARIANTS)].join(", ")}`);
+  return { method: name, options: {}, lr: DEFAULT_LR[name] };
+}
+
 /** Makes `model` ready to train with `method` (freezing, injecting adapters) and returns what to train. */
-export function prepareMethod(method: string, model: BertForSequenceClassification, o: MethodOptions = {}, seed = 0): PreparedMethod {
-  if (!isMethod(method)) throw new Error(`unknown method "${method}"; choose one of: ${METHODS.join(", ")}`);
+export function prepareMethod(name: string, model: BertForSequenceClassification, options: MethodOptions = {}, seed = 0): PreparedMethod {
+  const { method, options: variantOptions } = resolveMethod(name);
+  const o: MethodOptions = { ...options, ...variantOptions, ...(options.lr !== undefined ? { lr: options.lr } : {}) };
   const targetModules = o.targetModules ?? ENCODER_LINEARS;
   const common = { targetModules, modulesToSave: HEAD_MODULES, taskType: "SEQ_CLS" as const };
   const where = o.targetModules === undefined ? "every encoder linear" : `targets ${JSON.stringify(o.targetModules)}`;
@@ -75,15 +99,15 @@ export function prepareMethod(method: string, model: BertForSequenceClassificati
   switch (method) {
     case "full":
       model.setTrainable(true);
-      return { model, config: null, peft: null, lr: o.lr ?? 2e-4, describe: "full fine-tuning: every weight trains" };
+      return { model, config: null, peft: null, lr: o.lr ?? DEFAULT_LR.full, describe: "full fine-tuning: every weight trains" };
     case "head":
       freezeAllButHead(model);
-      return { model, config: null, peft: null, lr: o.lr ?? 3e-3, describe: "head only: pooler + classifier train, the encoder is frozen" };
+      return { model, config: null, peft: null, lr: o.lr ?? DEFAULT_LR.head, describe: "head only: pooler + classifier train, the encoder is frozen" };
     case "lora":
     case "dora": {
       const r = o.r ?? 8;
       const config = loraConfig({ ...common, r, loraAlpha: o.alpha ?? 2 * r, loraDropout: o.dropout ?? 0, useDora: method === "dora" });
-      return adapted(config, o.lr ?? 2e-3, `${method === "dora" ? "DoRA" : "LoRA"} r=${r} α=${config.loraAlpha} on ${where}`);
+      return adapted(config, o.lr ?? DEFAULT_LR[method], `${method === "dora" ? "DoRA" : "LoRA"} r=${r} α=${config.loraAlpha} on ${where}`);
     }
     case "vblora": {
       const config = vbloraConfig({
@@ -96,18 +120,18 @@ export function prepareMethod(method: string, model: BertForSequenceClassificati
       });
       // peft's recommendation: the bank learns ~10x slower than the logits
       const lrScale = (n: string) => (n.includes("vblora_vector_bank") ? 0.1 : n.includes("vblora_logits") ? 1 : 0.2);
-      return adapted(config, o.lr ?? 1e-2, `VB-LoRA r=${config.r}, bank ${config.numVectors}×${config.vectorLength}, top-${config.topk}`, lrScale);
+      return adapted(config, o.lr ?? DEFAULT_LR.vblora, `VB-LoRA r=${config.r}, bank ${config.numVectors}×${config.vectorLength}, top-${config.topk}`, lrScale);
     }
     case "waveft": {
       const config = waveftConfig({ ...common, nFrequency: o.nFrequency ?? 2048, scaling: o.scaling ?? 25, waveletFamily: o.wavelet ?? "db1" });
-      return adapted(config, o.lr ?? 1e-3, `WaveFT n=${config.nFrequency} per layer, ${config.waveletFamily}, scaling ${config.scaling}`);
+      return adapted(config, o.lr ?? DEFAULT_LR.waveft, `WaveFT n=${config.nFrequency} per layer, ${config.waveletFamily}, scaling ${config.scaling}`);
     }
     case "qlora": {
       const report = quantizeLinears(model, targetModules, QLORA_QUANTIZATION);
       const r = o.r ?? 8;
       const config = loraConfig({ ...common, r, loraAlpha: o.alpha ?? 2 * r, loraDropout: o.dropout ?? 0.1 });
       const bits = `${report.bitsPerParameter.toFixed(3)} bits/weight, ${(report.quantizedWeightBytes / 1e3).toFixed(0)} kB vs ${(report.fp32WeightBytes / 1e3).toFixed(0)} kB fp32`;
-      return adapted(config, o.lr ?? 2e-3, `QLoRA: NF4 + double quantization (${bits}), LoRA r=${r}`);
+      return adapted(config, o.lr ?? DEFAULT_LR.qlora, `QLoRA: NF4 + double quantization (${bits}), LoRA r=${r}`);
     }
   }
 }
