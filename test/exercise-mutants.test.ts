@@ -98,6 +98,31 @@ const EXERCISES: Exercise[] = [
     ],
   },
   {
+    notebook: "solutions/week03/03-waveft.ipynb",
+    setup: [1],
+    exercises: ["wft-update"],
+    tests: { "wft-update-hand": 2, "wft-update-library": 3 },
+    mutants: [
+      { what: "the scaling is forgotten", cell: "wft-update", find: "return tf.mul(dW, scaling) as tf.Tensor2D;", replace: "return dW as tf.Tensor2D;" },
+      { what: "c_H and c_V swapped (quadrants read column-major)", cell: "wft-update", find: "const cH = tf.slice(C, [0, w], [h, w]);", replace: "const cH = tf.slice(C, [h, 0], [h, w]);" },
+      { what: "the checkerboard's sign flipped", cell: "wft-update", find: "tf.mul(cD, sH * sV)", replace: "tf.mul(cD, -sH * sV)" },
+      { what: "1/√2 instead of ½ (one axis' normalisation only)", cell: "wft-update", find: "]), 0.5);", replace: "]), Math.SQRT1_2);" },
+      {
+        what: "blocks concatenated instead of interleaved (columns j and j + w/2 side by side)",
+        cell: "wft-update",
+        find: "tf.reshape(tf.stack([entry(sH, 1), entry(sH, -1)], 2), [h, inFeatures])",
+        replace: "tf.concat([entry(sH, 1), entry(sH, -1)], 1)",
+      },
+      {
+        what: "the values read out with dataSync (the right numbers, but no gradient reaches the spectrum)",
+        cell: "wft-update",
+        find: "const C = tf.scatterND(positions, values,",
+        replace: "const C = tf.scatterND(positions, tf.tensor1d(values.dataSync()),",
+        score: 4,
+      },
+    ],
+  },
+  {
     notebook: "solutions/week03/04-dora.ipynb",
     setup: [1, "function perturbedDoraLayer("],
     exercises: ["dora-row-norm", "dora-merged"],
