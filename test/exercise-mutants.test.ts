@@ -104,7 +104,12 @@ const EXERCISES: Exercise[] = [
     tests: { "wft-update-hand": 2, "wft-update-library": 3 },
     mutants: [
       { what: "the scaling is forgotten", cell: "wft-update", find: "return tf.mul(dW, scaling) as tf.Tensor2D;", replace: "return dW as tf.Tensor2D;" },
-      { what: "c_H and c_V swapped (quadrants read column-major)", cell: "wft-update", find: "const cH = tf.slice(C, [0, w], [h, w]);", replace: "const cH = tf.slice(C, [h, 0], [h, w]);" },
+      {
+        what: "c_H and c_V swapped (quadrants read column-major)",
+        cell: "wft-update",
+        find: "const cH = tf.slice(C, [0, w], [h, w]);",
+        replace: "const cH = tf.slice(C, [h, 0], [h, w]);",
+      },
       { what: "the checkerboard's sign flipped", cell: "wft-update", find: "tf.mul(cD, sH * sV)", replace: "tf.mul(cD, -sH * sV)" },
       { what: "1/√2 instead of ½ (one axis' normalisation only)", cell: "wft-update", find: "]), 0.5);", replace: "]), Math.SQRT1_2);" },
       {
