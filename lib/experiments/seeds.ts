@@ -193,6 +193,23 @@ export function studyFigures(study: SeedStudy, reference: string): Figure[] {
   const summary = summarizeStudy(study);
   const others = summary.filter((s) => s.method !== reference);
   const pairs = others.map((s) => comparePair(study, s.method, reference));
+  /** One method per row (its two intervals just above and below the row), the difference with its error bar. */
+  const intervalTrace = (name: string, pick: (p: PairComparison) => Interval, offset: number) => ({
+    type: "scatter",
+    mode: "markers",
+    name,
+    y: pairs.map((_, i) => i + offset),
+    x: pairs.map((p) => 100 * pick(p).mean),
+    text: pairs.map((p) => p.a),
+    error_x: {
+      type: "data",
+      symmetric: false,
+      array: pairs.map((p) => 100 * (pick(p).hi - pick(p).mean)),
+      arrayminus: pairs.map((p) => 100 * (pick(p).mean - pick(p).lo)),
+      visible: true,
+    },
+    marker: { size: 8 },
+  });
   return [
     {
       data: [
@@ -224,43 +241,11 @@ export function studyFigures(study: SeedStudy, reference: string): Figure[] {
       },
     },
     {
-      data: [
-        {
-          type: "scatter",
-          mode: "markers",
-          name: "95 % interval over seeds",
-          y: pairs.map((p) => `${p.a}`),
-          x: pairs.map((p) => 100 * p.seeds.mean),
-          error_x: {
-            type: "data",
-            symmetric: false,
-            array: pairs.map((p) => 100 * (p.seeds.hi - p.seeds.mean)),
-            arrayminus: pairs.map((p) => 100 * (p.seeds.mean - p.seeds.lo)),
-            visible: true,
-          },
-          marker: { size: 9 },
-        },
-        {
-          type: "scatter",
-          mode: "markers",
-          name: "95 % bootstrap over test examples",
-          y: pairs.map((p) => `${p.a}`),
-          x: pairs.map((p) => 100 * p.bootstrap.mean),
-          error_x: {
-            type: "data",
-            symmetric: false,
-            array: pairs.map((p) => 100 * (p.bootstrap.hi - p.bootstrap.mean)),
-            arrayminus: pairs.map((p) => 100 * (p.bootstrap.mean - p.bootstrap.lo)),
-            visible: true,
-            thickness: 4,
-          },
-          marker: { size: 1 },
-        },
-      ],
+      data: [intervalTrace("95 % interval over seeds", (p) => p.seeds, -0.12), intervalTrace("95 % bootstrap over test examples", (p) => p.bootstrap, 0.12)],
       layout: {
         title: { text: `Test accuracy minus ${reference}'s (points): a difference is shown when both intervals miss 0` },
         xaxis: { title: { text: `accuracy − ${reference} (percentage points)` }, zeroline: true },
-        yaxis: { automargin: true },
+        yaxis: { automargin: true, tickvals: pairs.map((_, i) => i), ticktext: pairs.map((p) => p.a), autorange: "reversed" },
         shapes: [{ type: "line", x0: 0, x1: 0, yref: "paper", y0: 0, y1: 1, line: { dash: "dot" } }],
       },
     },
