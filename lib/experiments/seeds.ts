@@ -245,7 +245,7 @@ export function studyFigures(study: SeedStudy, reference: string): Figure[] {
       layout: {
         title: { text: `Test accuracy minus ${reference}'s (points): a difference is shown when both intervals miss 0` },
         xaxis: { title: { text: `accuracy − ${reference} (percentage points)` }, zeroline: true },
-        yaxis: { automargin: true, tickvals: pairs.map((_, i) => i), ticktext: pairs.map((p) => p.a), autorange: "reversed" },
+        yaxis: { automargin: true, tickvals: pairs.map((_, i) => i), ticktext: pairs.map((p) => p.a), autorange: "reversed", zeroline: false },
         shapes: [{ type: "line", x0: 0, x1: 0, yref: "paper", y0: 0, y1: 1, line: { dash: "dot" } }],
       },
     },
