@@ -7,7 +7,11 @@
  *   npm run peft -- merge   --base CKPT_DIR --adapter DIR --out DIR [--overwrite]
  *   npm run peft -- compare --task T --methods a,b,c [--epochs N] [--limit N] [--out results/compare-T.json] [--overwrite]
  *   npm run peft -- seeds   --task T --methods a,b,c [--seeds 0,1,2] [--lr-factors 0.333,1,3] [--epochs N] [--train-limit N]
- *                           [--jobs N] [--out results/seeds-T.json] [--overwrite]
+ *                           [--forgetting] [--jobs N] [--out results/seeds-T.json] [--overwrite]
+ *
+ * A method name may also be a variant: `waveft-matched`, or sized, `lora-r4`, `dora-r16`, `waveft-n256`.
+ *   npm run peft -- magnitude-direction [--methods full,lora,dora] [--seeds 0,1,2] [--steps 40] [--every 10] [--lr-factor 1]
+ *                           [--out results/magnitude-direction-spam.json] [--overwrite]
  *   npm run peft -- qr-adaptor --task T --budget-kb N [--population 12] [--generations 4] [--train-examples 320] [--overwrite]
  *
  * Options not given take the method's defaults (lib/experiments/methods.ts); a mistake in the command line is one
@@ -33,6 +37,7 @@ import { LECTURE_LADDERS, formatBytes, memoryBytes } from "../lib/peft/qr-adapto
 import { qrAdaptorSearch, formatConfiguration } from "../lib/peft/qr-adaptor/search";
 import { bertLayerInfos, cheapEvaluator, measureImportances } from "../lib/experiments/qr-adaptor-bert";
 import { readConfig } from "../lib/io/hf-checkpoint";
+import { traceCorrelations, traceMagnitudeDirection, TracePoint } from "../lib/experiments/magnitude-direction";
 import { parseArgs, runMain, UsageError } from "../lib/util/args";
 
 const SHIPPED = SHIPPED_CHECKPOINT_DIR;
@@ -69,6 +74,14 @@ const args = parseArgs(
       help: "seeds: train on the first N training examples (validation and test stay whole)",
     },
     jobs: { type: "number", default: 1, min: 1, integer: true, help: "seeds: runs in parallel (one process each)" },
+    forgetting: {
+      type: "boolean",
+      default: false,
+      help: "seeds: also measure each run's held-out masked-LM loss before and after fine-tuning (lib/experiments/forgetting.ts)",
+    },
+    steps: { type: "number", default: 40, min: 1, integer: true, help: "magnitude-direction: optimisation steps per run" },
+    every: { type: "number", default: 10, min: 1, integer: true, help: "magnitude-direction: measure every N steps" },
+    "lr-factor": { type: "number", default: 1, above: 0, help: "magnitude-direction: each method's default learning rate times this" },
     overwrite: { type: "boolean", default: false, help: "replace existing output files" },
     "budget-kb": { type: "number", default: 600, above: 0, help: "qr-adaptor: memory budget in kB (memory model of docs/peft-reference.md)" },
     population: { type: "number", default: 12, min: 2, integer: true, help: "qr-adaptor: NSGA-II population" },
@@ -245,6 +258,7 @@ async function runOne(): Promise<void> {
     epochs: args.epochs,
     batchSize: args["batch-size"],
     trainLimit: args["train-limit"] || undefined,
+    forgetting: args.forgetting,
     seed: args.seed,
     options: args.lr ? { lr: args.lr } : {},
     progress: "silent",
@@ -277,6 +291,7 @@ async function runInProcesses(specs: RunSpec[], jobs: number, total: { done: num
       ];
       argv.push("--epochs", String(args.epochs), "--batch-size", String(args["batch-size"]), "--checkpoint", args.checkpoint);
       if (args["train-limit"]) argv.push("--train-limit", String(args["train-limit"]));
+      if (args.forgetting) argv.push("--forgetting");
       const started = Date.now();
       const output = await new Promise<string>((resolve, reject) => {
         const child = spawn(process.execPath, argv, { stdio: ["ignore", "pipe", "pipe"] });
@@ -307,11 +322,7 @@ async function runInProcesses(specs: RunSpec[], jobs: number, total: { done: num
 
 async function seeds(): Promise<void> {
   const task = taskName();
-  const methods = args.methods
-    .split(",")
-    .map((m) => m.trim())
-    .filter(Boolean);
-  for (const m of methods) resolveMethod(m); // unknown names fail before any run
+  const methods = methodList();
   const seedList = numberList(args.seeds, "--seeds");
   const lrFactors = numberList(args["lr-factors"], "--lr-factors");
   if (seedList.length < 2) throw new UsageError("--seeds needs at least two seeds (three or more for useful intervals)");
@@ -328,13 +339,14 @@ async function seeds(): Promise<void> {
     `--lr-factors ${lrFactors.join(",")}`,
     `--epochs ${args.epochs}`,
     ...(args["train-limit"] ? [`--train-limit ${args["train-limit"]}`] : []),
+    ...(args.forgetting ? ["--forgetting"] : []),
   ];
   const trainExamples = runs.length ? Math.min(args["train-limit"] || Infinity, countTrain(task)) : 0;
   const study: SeedStudy = {
     generatedBy: `npm run peft -- seeds ${flags.join(" ")} --jobs ${args.jobs}`,
     date: new Date().toISOString().slice(0, 10),
     checkpoint: args.checkpoint,
-    settings: { task, methods, seeds: seedList, lrFactors, epochs: args.epochs, trainExamples },
+    settings: { task, methods, seeds: seedList, lrFactors, epochs: args.epochs, trainExamples, ...(args.forgetting ? { forgetting: true } : {}) },
     selected,
     runs,
   };
@@ -343,7 +355,8 @@ async function seeds(): Promise<void> {
   console.log("");
   for (const s of summarizeStudy(study))
     console.log(
-      `${s.method}: lr ${s.lr.toPrecision(3)}, test accuracy ${(100 * s.accuracyMean).toFixed(2)} ± ${(100 * s.accuracyStd).toFixed(2)}% over ${s.seeds} seeds`,
+      `${s.method}: lr ${s.lr.toPrecision(3)}, test accuracy ${(100 * s.accuracyMean).toFixed(2)} ± ${(100 * s.accuracyStd).toFixed(2)}% over ${s.seeds} seeds` +
+        (s.forgettingMean !== undefined ? `, held-out masked-LM loss +${s.forgettingMean.toFixed(4)} ± ${s.forgettingStd?.toFixed(4)}` : ""),
     );
   console.log("");
   for (const p of compareAllPairs(study)) console.log(describePair(p));
@@ -444,7 +457,74 @@ async function qrAdaptor(): Promise<void> {
   console.log(`wrote ${out}`);
 }
 
-const COMMANDS: Record<string, () => Promise<void>> = { train, eval: evaluate, merge, compare, seeds, "run-one": runOne, "qr-adaptor": qrAdaptor };
+/** DoRA's Figure 2 on our model: (ΔD, ΔM) of every encoder linear during fine-tuning, per method and seed. */
+async function magnitudeDirection(): Promise<void> {
+  const methods = args.given.has("methods") ? methodList() : ["full", "lora", "dora"];
+  const seedList = numberList(args.seeds, "--seeds");
+  const out = args.out || "results/magnitude-direction-spam.json";
+  refuseExisting(out);
+  const points: TracePoint[] = [];
+  const correlations: Array<{ seed: number; method: string; all: number; byStep: Record<number, number> }> = [];
+  for (const seed of seedList)
+    for (const method of methods) {
+      const started = Date.now();
+      const mine = await traceMagnitudeDirection({
+        method,
+        checkpoint: args.checkpoint,
+        steps: args.steps,
+        every: args.every,
+        seed,
+        options: { lr: resolveMethod(method).lr * args["lr-factor"] },
+      });
+      points.push(...mine.map((p) => ({ ...p, seed })));
+      const r = traceCorrelations(mine)[method];
+      correlations.push({ seed, method, ...r });
+      console.log(`${method} seed ${seed}: r(ΔD, ΔM) = ${r.all.toFixed(2)} over all points (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+    }
+  const flags = [
+    `--methods ${methods.join(",")}`,
+    `--seeds ${seedList.join(",")}`,
+    `--steps ${args.steps}`,
+    `--every ${args.every}`,
+    `--lr-factor ${args["lr-factor"]}`,
+  ];
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(
+    out,
+    JSON.stringify(
+      {
+        generatedBy: `npm run peft -- magnitude-direction ${flags.join(" ")}`,
+        date: new Date().toISOString().slice(0, 10),
+        checkpoint: args.checkpoint,
+        correlations,
+        points,
+      },
+      null,
+      1,
+    ) + "\n",
+  );
+  console.log(`wrote ${out}`);
+}
+
+function methodList(): string[] {
+  const methods = args.methods
+    .split(",")
+    .map((m) => m.trim())
+    .filter(Boolean);
+  for (const m of methods) resolveMethod(m); // unknown names fail before any run
+  return methods;
+}
+
+const COMMANDS: Record<string, () => Promise<void>> = {
+  train,
+  eval: evaluate,
+  merge,
+  compare,
+  seeds,
+  "run-one": runOne,
+  "qr-adaptor": qrAdaptor,
+  "magnitude-direction": magnitudeDirection,
+};
 
 async function main(): Promise<void> {
   const command = process.argv[2];

@@ -14,6 +14,7 @@ import { loadTask } from "../data/task";
 import { evaluateClassifier, finetuneClassifier } from "../train/finetune";
 import { MethodOptions, prepareMethod, PreparedMethod, resolveMethod } from "./methods";
 import { savePretrained } from "../peft/serialization";
+import { ForgettingProbe } from "./forgetting";
 import { rowsToDataFrame } from "../data/dataframe";
 import type { Figure } from "../plot/plotly";
 
@@ -34,6 +35,9 @@ export interface ComparisonRow {
   validationAccuracy: number;
   epochs: number;
   lr: number;
+  /** With `forgetting`: the held-out masked-LM loss of the pre-trained model and of the fine-tuned encoder. */
+  mlmLossBefore?: number;
+  mlmLossAfter?: number;
 }
 
 export interface CompareOptions {
@@ -80,6 +84,8 @@ export interface RunOptions {
   seed?: number;
   options?: MethodOptions;
   progress?: "auto" | "terminal" | "silent";
+  /** Also measure forgetting: the held-out masked-LM loss before and after (lib/experiments/forgetting.ts). */
+  forgetting?: boolean;
 }
 
 export interface MethodRun {
@@ -95,7 +101,12 @@ export async function runMethod(o: RunOptions): Promise<MethodRun> {
   const { model, tokenizer } = loadBertForSequenceClassification(o.checkpoint, { labels: labelNames(o.task), seed });
   const task = loadTask(o.task, tokenizer, { limit: o.limit });
   const train = o.trainLimit ? task.splits.train.slice(0, o.trainLimit) : task.splits.train;
+  if (o.forgetting && resolveMethod(o.method).method === "qlora")
+    throw new Error("forgetting is measured on merged weights; QLoRA's base is 4-bit, so merging re-quantizes it (measure LoRA instead)");
+  const probe = o.forgetting ? await ForgettingProbe.create(o.checkpoint) : null;
   const prepared = prepareMethod(o.method, model, o.options ?? {}, seed);
+  /** Set when the adapters were merged and unloaded (which frees the adapters' tensors): the base model is left. */
+  let unloaded = false;
   try {
     const r = await finetuneClassifier(prepared.model, train, task.splits.validation, {
       epochs,
@@ -124,10 +135,16 @@ export async function runMethod(o: RunOptions): Promise<MethodRun> {
       epochs,
       lr: prepared.lr,
     };
+    if (probe) {
+      row.mlmLossBefore = probe.before;
+      unloaded = prepared.peft !== null;
+      row.mlmLossAfter = await probe.after(prepared.peft ? prepared.peft.mergeAndUnload() : model);
+    }
     const correct = Uint8Array.from(task.splits.test, (e, i) => (e.label === test.predictions[i] ? 1 : 0));
     return { row, correct };
   } finally {
-    (prepared.peft ?? model).dispose();
+    probe?.dispose();
+    (unloaded ? model : (prepared.peft ?? model)).dispose();
   }
 }
 

@@ -76,11 +76,26 @@ function isMethod(name: string): name is MethodName {
   return (METHODS as readonly string[]).includes(name);
 }
 
-/** The method a name (a method or a variant) trains with, and its default learning rate. */
+/**
+ * Sized variants by name, for sweeps: `lora-r4`, `dora-r16`, `qlora-r2` (rank r, α = 2r, so α/r stays 2) and
+ * `waveft-n256` (n coefficients per layer). Null when `name` is not of that form.
+ */
+export function sizedVariant(name: string): { method: MethodName; options: MethodOptions } | null {
+  const rank = /^(lora|dora|qlora)-r([1-9]\d*)$/.exec(name);
+  if (rank) return { method: rank[1] as MethodName, options: { r: Number(rank[2]) } };
+  const n = /^waveft-n([1-9]\d*)$/.exec(name);
+  if (n) return { method: "waveft", options: { nFrequency: Number(n[1]) } };
+  return null;
+}
+
+/** The method a name (a method, a named variant or a sized variant) trains with, and its default learning rate. */
 export function resolveMethod(name: string): { method: MethodName; options: MethodOptions; lr: number } {
-  const variant = VARIANTS[name];
+  const variant = VARIANTS[name] ?? sizedVariant(name);
   if (variant) return { method: variant.method, options: variant.options, lr: variant.options.lr ?? DEFAULT_LR[variant.method] };
-  if (!isMethod(name)) throw new Error(`unknown method "${name}"; choose one of: ${[...METHODS, ...Object.keys(VARIANTS)].join(", ")}`);
+  if (!isMethod(name))
+    throw new Error(
+      `unknown method "${name}"; choose one of: ${[...METHODS, ...Object.keys(VARIANTS)].join(", ")}, or a sized variant (lora-r4, dora-r16, qlora-r2, waveft-n256)`,
+    );
   return { method: name, options: {}, lr: DEFAULT_LR[name] };
 }
 

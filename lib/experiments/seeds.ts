@@ -38,6 +38,8 @@ export interface SeedStudySettings {
   epochs: number;
   /** Training examples used (validation and test are whole). */
   trainExamples: number;
+  /** Whether each run measured forgetting (the held-out masked-LM loss before and after). */
+  forgetting?: boolean;
 }
 
 export interface SeedStudy {
@@ -101,6 +103,9 @@ export interface MethodSummary {
   /** Mean training time and peak memory; times are comparable only within one study (one machine, one run). */
   trainSecondsMean: number;
   peakBytes: number;
+  /** With `--forgetting`: the rise of the held-out masked-LM loss (after − before), mean and std over seeds. */
+  forgettingMean?: number;
+  forgettingStd?: number;
 }
 
 export function summarizeStudy(study: SeedStudy): MethodSummary[] {
@@ -121,8 +126,14 @@ export function summarizeStudy(study: SeedStudy): MethodSummary[] {
       macroF1Std: sampleStd(f1),
       trainSecondsMean: mean(runs.map((r) => r.trainSeconds)),
       peakBytes: Math.max(...runs.map((r) => r.peakBytes)),
+      ...forgettingSummary(runs),
     };
   });
+}
+
+function forgettingSummary(runs: readonly SeedRun[]): Pick<MethodSummary, "forgettingMean" | "forgettingStd"> {
+  const rises = runs.flatMap((r) => (r.mlmLossAfter !== undefined && r.mlmLossBefore !== undefined ? [r.mlmLossAfter - r.mlmLossBefore] : []));
+  return rises.length === runs.length ? { forgettingMean: mean(rises), forgettingStd: sampleStd(rises) } : {};
 }
 
 export type Verdict = "A better" | "B better" | "not shown";

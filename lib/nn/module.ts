@@ -94,6 +94,9 @@ export class Module {
     return old;
   }
 
+  /** Frees tensors a module holds besides its parameters (DoRA's merge norms, WaveFT's positions); dispose() calls it on every module. */
+  protected disposeExtras(): void {}
+
   /** Hook for modules that keep typed references to their children. */
   protected onChildReplaced(_name: string, _module: Module): void {}
 
@@ -154,6 +157,7 @@ export class Module {
 
   /** Frees every parameter's memory. */
   dispose(): void {
+    for (const [, m] of this.namedModules()) m.disposeExtras();
     for (const p of this.parameters()) p.dispose();
   }
 }

@@ -119,6 +119,12 @@ export abstract class AdapterLayer extends Module {
     }
   }
 
+  /** Unloads the layer for good (peft's `merge_and_unload`): frees every adapter's tensors and the extras, keeps the base layer. */
+  releaseAdapters(): void {
+    for (const a of this.adapterNames()) for (const [, p] of this.adapterParameters(a)) p.dispose();
+    this.disposeExtras();
+  }
+
   protected mergeWeight(w: tf.Tensor2D, name: string): tf.Tensor {
     return tf.add(w, this.deltaWeight(name));
   }

@@ -158,7 +158,7 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
       if (incoming)
         for (const [n, p] of this.headParameters(this.peftConfig[name])) {
           const v = incoming.get(n);
-          if (v) p.assign(tf.tensor(v, p.shape));
+          if (v) tf.tidy(() => p.assign(tf.tensor(v, p.shape)));
         }
     }
     for (const [, layer] of this.adapterLayers()) layer.activeAdapter = name;
@@ -219,9 +219,11 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
   mergeAndUnload(): M {
     this.merge();
     for (const [name, layer] of this.adapterLayers()) {
-      for (const a of layer.adapterNames()) if (!layer.merged.includes(a)) layer.deleteAdapter(a);
       this.baseModel.setSubmodule(name, layer.base);
+      layer.releaseAdapters(); // its adapters' tensors are unreachable from now on
     }
+    const kept = new Set(this.baseModel.parameters());
+    for (const p of this.parameters()) if (!kept.has(p)) p.dispose(); // shared tensors (VB-LoRA's bank)
     this.baseModel.setTrainable(true);
     return this.baseModel;
   }

@@ -40,6 +40,8 @@ export interface FinetuneOptions {
   /** Evaluate on the validation set after each epoch (default true). */
   evaluateEachEpoch?: boolean;
   onEpoch?: (epoch: EpochResult) => void;
+  /** Called after every optimisation step with the number of steps done (awaited: it may read tensors). */
+  onStep?: (step: number) => void | Promise<void>;
 }
 
 export interface EvalResult {
@@ -155,6 +157,7 @@ export async function finetuneClassifier(
         count++;
         losses.push(result.loss);
         bar.update(step, { epoch, loss: lossSum / count, lr });
+        await opts.onStep?.(step);
         await yieldToEventLoop();
       }
       const seconds = (Date.now() - started) / 1000;

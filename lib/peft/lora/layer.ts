@@ -74,9 +74,9 @@ export class LoraLayer extends AdapterLayer {
     if (this.hasAdapter(name)) throw new Error(`adapter "${name}" already exists in this layer`);
     const { inFeatures, outFeatures } = this;
     const A = new Linear(inFeatures, o.r, { bias: false, init: { kind: "kaiming-uniform" }, rng: o.rng });
-    if (o.init === "gaussian") A.weight.assign(tf.tensor2d(normalArray(o.rng, o.r * inFeatures, 1 / o.r), [o.r, inFeatures]));
+    if (o.init === "gaussian") tf.tidy(() => A.weight.assign(tf.tensor2d(normalArray(o.rng, o.r * inFeatures, 1 / o.r), [o.r, inFeatures])));
     const B = new Linear(o.r, outFeatures, { bias: false, init: { kind: "kaiming-uniform" }, rng: o.rng });
-    if (o.init !== false) B.weight.assign(tf.zeros([outFeatures, o.r]));
+    if (o.init !== false) tf.tidy(() => B.weight.assign(tf.zeros([outFeatures, o.r])));
     this.dict("lora_A").add(name, A);
     this.dict("lora_B").add(name, B);
     this.dict("lora_dropout").add(name, new Dropout(o.dropout, o.rng.fork()));
@@ -173,6 +173,11 @@ export class LoraLayer extends AdapterLayer {
     const norm = tf.keep(rowNorm(tf.add(w, this.loraWeight(name))));
     this.mergeNorms.set(name, norm);
     return this.doraWeight(w, name);
+  }
+
+  protected override disposeExtras(): void {
+    for (const norm of this.mergeNorms.values()) norm.dispose();
+    this.mergeNorms.clear();
   }
 
   protected override unmergeWeight(w: tf.Tensor2D, name: string): tf.Tensor {

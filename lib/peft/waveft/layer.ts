@@ -102,6 +102,11 @@ export class WaveFTLayer extends AdapterLayer {
     this.spectra().set(name, o.initWeights ? tf.zeros([o.n]) : tf.tensor1d(normalArray(o.rng, o.n, 0.01)));
   }
 
+  protected override disposeExtras(): void {
+    for (const spec of this.specs.values()) spec.positions.dispose();
+    this.specs.clear();
+  }
+
   deleteAdapter(name: string): void {
     this.specs.get(name)?.positions.dispose();
     this.specs.delete(name);
