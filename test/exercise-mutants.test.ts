@@ -218,6 +218,63 @@ const EXERCISES: Exercise[] = [
       },
     ],
   },
+  {
+    notebook: "solutions/week03/09-capstone.ipynb",
+    setup: [1],
+    exercises: ["cap-interval"],
+    tests: { "cap-interval-hand": 2, "cap-interval-library": 1 },
+    mutants: [
+      { what: "population standard deviation (n, not n − 1)", cell: "cap-interval", find: "/ (n - 1));", replace: "/ n);" },
+      { what: "the normal's 1.96 instead of Student's t", cell: "cap-interval", find: "tQuantile975(n - 1)", replace: "1.96" },
+      { what: "n degrees of freedom instead of n − 1", cell: "cap-interval", find: "tQuantile975(n - 1)", replace: "tQuantile975(n)" },
+      { what: "s / n instead of s / √n", cell: "cap-interval", find: "/ Math.sqrt(n);", replace: "/ n;" },
+    ],
+  },
+  {
+    notebook: "solutions/week03/09-capstone.ipynb",
+    setup: [1],
+    exercises: ["cap-choose"],
+    tests: { "cap-choose-hand": 3, "cap-choose-library": 2 },
+    mutants: [
+      {
+        what: "the best mean wins (differences the data does not show count)",
+        cell: "cap-choose",
+        find: "return { method: cheapest.method,",
+        replace: "return { method: best.method,",
+      },
+      {
+        what: "the cheapest feasible, even when shown worse",
+        cell: "cap-choose",
+        find: "const indistinguishable = feasible.filter((c) => c === best || !shownBetter(best.method, c.method));",
+        replace: "const indistinguishable = feasible;",
+      },
+      {
+        what: "the relation read backwards (shownBetter(c, best))",
+        cell: "cap-choose",
+        find: "!shownBetter(best.method, c.method)",
+        replace: "!shownBetter(c.method, best.method)",
+      },
+      {
+        what: "a candidate at the storage limit is refused",
+        cell: "cap-choose",
+        find: "c.storedBytes <= budget.storageBytes",
+        replace: "c.storedBytes < budget.storageBytes",
+      },
+      { what: "the memory limit ignored", cell: "cap-choose", find: " && c.peakBytes <= budget.memoryBytes", replace: "" },
+      {
+        what: "memory before bytes when breaking cost ties",
+        cell: "cap-choose",
+        find: "a.storedBytes - b.storedBytes || a.peakBytes - b.peakBytes",
+        replace: "a.peakBytes - b.peakBytes || a.storedBytes - b.storedBytes",
+      },
+      {
+        what: "the last of equal means is the best",
+        cell: "cap-choose",
+        find: "if (c.accuracy.mean > best.accuracy.mean) best = c;",
+        replace: "if (c.accuracy.mean >= best.accuracy.mean) best = c;",
+      },
+    ],
+  },
 ];
 
 type Printed = Map<string, { record: CheckRecord; observations: ObservationRecord }>;

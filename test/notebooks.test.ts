@@ -20,6 +20,7 @@ const EXPECTED = [
   "06-qr-adaptor.ipynb",
   "07-qlora-nf4.ipynb",
   "08-comparing-methods.ipynb",
+  "09-capstone.ipynb",
 ];
 const lecture = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", "lecture-week03-checkpoints.json"), "utf8")) as {
   sections: Array<{ section: string; notebook: string; questions: string[] }>;
@@ -35,7 +36,7 @@ const codeOf = (c: NbCell) =>
     .replace(/(^|[^:])\/\/.*$/gm, "$1");
 
 describe("week 3 notebooks", () => {
-  it("all eight sources are there, with their student versions", () => {
+  it("all nine sources are there, with their student versions", () => {
     const found = fs
       .readdirSync(WEEK)
       .filter((f) => f.endsWith(".ipynb"))

@@ -3,12 +3,24 @@
  * the chosen rate for the others), the verdicts on synthetic studies whose answer is known, the budget-matched
  * WaveFT variant's parameter count, and one real run's per-example record.
  */
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { strict as assert } from "node:assert";
 import { mean, pairedBootstrap, sampleStd, tInterval95 } from "../lib/util/stats";
-import { comparePair, RunSpec, runSeedStudy, SeedRun, SeedStudy, selectLearningRates, studyFigures, summarizeStudy } from "../lib/experiments/seeds";
+import {
+  chosenRuns,
+  comparePair,
+  RunSpec,
+  runSeedStudy,
+  SeedRun,
+  SeedStudy,
+  selectLearningRates,
+  studyFigures,
+  summarizeStudy,
+} from "../lib/experiments/seeds";
 import { DEFAULT_LR, prepareMethod, resolveMethod, VARIANTS } from "../lib/experiments/methods";
 import { runMethod } from "../lib/experiments/compare";
+import { Candidate, candidatesOf, choiceFigure, chooseMethod, fitsBudget, shownBetterIn } from "../lib/experiments/choose";
 import { loadBertForSequenceClassification } from "../lib/io/hf-checkpoint";
 import { labelNames } from "../lib/data/datasets";
 import { Rng } from "../lib/util/random";
@@ -195,5 +207,57 @@ describe("budget-matched variants and one real run", () => {
     assert.equal(correct.length, 48);
     assert.equal(correct.reduce((a, b) => a + b, 0) / 48, row.accuracy);
     assert.equal(row.method, "head");
+  });
+});
+
+describe("choosing a method under a budget (the capstone's rule)", () => {
+  const cand = (method: string, storedBytes: number, peakBytes: number, mean: number): Candidate => ({
+    method,
+    storedBytes,
+    peakBytes,
+    accuracies: [mean, mean],
+    accuracy: { mean, lo: mean, hi: mean },
+  });
+  const pool = [cand("big", 5000, 100, 0.95), cand("mid", 200, 400, 0.93), cand("small", 100, 300, 0.92), cand("tiny", 100, 200, 0.9)];
+  const noLimit = { storageBytes: Infinity, memoryBytes: Infinity };
+
+  it("keeps what fits (the limit included), then the cheapest the best is not shown to beat", () => {
+    assert.deepEqual(
+      chooseMethod(pool, { storageBytes: 200, memoryBytes: 400 }, () => false),
+      {
+        method: "tiny",
+        feasible: ["mid", "small", "tiny"],
+        best: "mid",
+        indistinguishable: ["mid", "small", "tiny"],
+      },
+    );
+    const bigBeatsTiny = (a: string, b: string) => a === "big" && b === "tiny";
+    assert.deepEqual(chooseMethod(pool, noLimit, bigBeatsTiny).indistinguishable, ["big", "mid", "small"]);
+    assert.equal(chooseMethod(pool, noLimit, bigBeatsTiny).method, "small", "same bytes as tiny, which is shown worse");
+    assert.equal(chooseMethod(pool, noLimit, () => true).method, "big", "everything shown worse than the best: the best");
+    assert.equal(fitsBudget(pool[1], { storageBytes: 200, memoryBytes: 400 }), true);
+    assert.throws(
+      () => chooseMethod(pool, { storageBytes: 50, memoryBytes: Infinity }, () => false),
+      /no method fits the budget .*the least any candidate needs is 100 B stored and 100 B of memory/,
+    );
+  });
+
+  it("candidates carry each method's chosen runs and their t-interval; the study's two scenarios", () => {
+    const st = JSON.parse(fs.readFileSync(path.resolve(__dirname, "../results/seeds-spam.json"), "utf8")) as SeedStudy;
+    const candidates = candidatesOf(st);
+    assert.deepEqual(
+      candidates.map((c) => c.method),
+      st.settings.methods,
+    );
+    for (const c of candidates) assert.deepEqual(c.accuracy, tInterval95(chosenRuns(st, c.method).map((r) => r.accuracy)));
+    // What the notebook's text says, recomputed: scenario A picks head-only (nothing feasible is shown worse than QLoRA), B full fine-tuning.
+    const a = chooseMethod(candidates, { storageBytes: 250e3, memoryBytes: 450e6 }, shownBetterIn(st));
+    assert.deepEqual([a.best, a.method], ["qlora", "head"]);
+    assert.equal(chooseMethod(candidates, { storageBytes: Infinity, memoryBytes: 350e6 }, shownBetterIn(st)).method, "full");
+    const fig = choiceFigure(candidates, { storageBytes: 250e3, memoryBytes: 450e6 }, a);
+    assert.deepEqual(
+      fig.data.map((d) => d.name),
+      ["one seed", "mean, 95 % interval over seeds", "Pareto front of the means", "choice: head"],
+    );
   });
 });

@@ -43,6 +43,12 @@ const T_975 = [
   2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
 ];
 
+/** Student's t quantile t(0.975, df): the factor of a two-sided 95 % interval (df = n − 1 for n values; 1.96 beyond 30). */
+export function tQuantile975(df: number): number {
+  if (!(Number.isInteger(df) && df >= 1)) throw new Error(`degrees of freedom must be a whole number ≥ 1, got ${df}`);
+  return T_975[df - 1] ?? 1.96;
+}
+
 export interface Interval {
   mean: number;
   lo: number;
@@ -53,7 +59,7 @@ export interface Interval {
 export function tInterval95(xs: readonly number[]): Interval {
   if (xs.length < 2) throw new Error(`a confidence interval needs at least two values, got ${xs.length}`);
   const m = mean(xs);
-  const half = (T_975[xs.length - 2] ?? 1.96) * (sampleStd(xs) / Math.sqrt(xs.length));
+  const half = tQuantile975(xs.length - 1) * (sampleStd(xs) / Math.sqrt(xs.length));
   return { mean: m, lo: m - half, hi: m + half };
 }
 
