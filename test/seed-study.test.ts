@@ -10,6 +10,7 @@ import { mean, pairedBootstrap, sampleStd, tInterval95 } from "../lib/util/stats
 import {
   chosenRuns,
   comparePair,
+  mergeStudies,
   RunSpec,
   runSeedStudy,
   SeedRun,
@@ -17,6 +18,7 @@ import {
   selectLearningRates,
   studyFigures,
   summarizeStudy,
+  sweepFigure,
 } from "../lib/experiments/seeds";
 import { DEFAULT_LR, prepareMethod, resolveMethod, VARIANTS } from "../lib/experiments/methods";
 import { runMethod } from "../lib/experiments/compare";
@@ -163,6 +165,43 @@ describe("a study over seeds", () => {
     assert.equal(summary[0].accuracyMean, mean(strong));
     assert.equal(summary[0].accuracyStd, sampleStd(strong));
     assert.equal(studyFigures(st, "weak").length, 2);
+  });
+
+  it("two studies with the same task, seeds and budget merge; others are refused", () => {
+    const base = study(
+      [fakeRun("lora", 0, 1, "10"), fakeRun("lora", 1, 1, "11"), fakeRun("head", 0, 2, "00"), fakeRun("head", 1, 2, "01")],
+      ["lora", "head"],
+      [0, 1],
+    );
+    const extra = study(
+      [fakeRun("lora", 0, 5, "00"), fakeRun("lora", 1, 5, "00"), fakeRun("lora-r1", 0, 3, "11"), fakeRun("lora-r1", 1, 3, "10")],
+      ["lora", "lora-r1"],
+      [0, 1],
+    );
+    const merged = mergeStudies(base, extra);
+    assert.deepEqual(merged.settings.methods, ["lora", "head", "lora-r1"]);
+    assert.deepEqual(merged.selected, { lora: 1, head: 2, "lora-r1": 3 }, "a method in both keeps the base's runs");
+    assert.equal(merged.runs.length, 6);
+    assert.equal(comparePair(merged, "lora-r1", "head").seeds.mean, 0.5);
+    assert.throws(() => mergeStudies(base, { ...extra, settings: { ...extra.settings, seeds: [0, 2] } }), /cannot be merged: their seeds differ/);
+    assert.throws(() => mergeStudies(base, { ...extra, checkpoint: "y" }), /cannot be merged: their checkpoint differ/);
+  });
+
+  it("a sweep figure: one line per family, the 95 % t-interval as error bars, the floor as a band", () => {
+    const runs = [
+      fakeRun("a", 0, 1, "1100"),
+      fakeRun("a", 1, 1, "1110"),
+      fakeRun("b", 0, 1, "1111"),
+      fakeRun("b", 1, 1, "1011"),
+      fakeRun("h", 0, 1, "1000"),
+      fakeRun("h", 1, 1, "1100"),
+    ];
+    const fig = sweepFigure(study(runs, ["a", "b", "h"], [0, 1]), { fam: ["a", "b"] }, { title: "t", xTitle: "x", floor: "h" });
+    const trace = fig.data[0] as { y: number[]; error_y: { array: number[] } };
+    assert.deepEqual(trace.y, [62.5, 87.5]);
+    assert.ok(Math.abs(trace.error_y.array[0] - (100 * 12.706 * sampleStd([0.5, 0.75])) / Math.sqrt(2)) < 1e-9);
+    assert.equal((fig.layout!.shapes as unknown[]).length, 2);
+    assert.throws(() => sweepFigure(study(runs, ["a", "b", "h"], [0, 1]), { fam: ["zz"] }, { title: "t", xTitle: "x" }), /no method "zz"/);
   });
 
   it("a study with a missing run says which", () => {

@@ -80,6 +80,29 @@ export function selectLearningRates(gridRuns: readonly SeedRun[], methods: reado
   return selected;
 }
 
+/**
+ * Two studies made with the same task, seeds, epochs and training examples, as one: the methods of `extra`
+ * that `base` lacks are added (a method in both keeps `base`'s runs). Pairs across the two can then be
+ * compared, since every run is scored on the same test examples.
+ */
+export function mergeStudies(base: SeedStudy, extra: SeedStudy): SeedStudy {
+  const a = base.settings;
+  const b = extra.settings;
+  const same = (k: keyof SeedStudySettings) => JSON.stringify(a[k]) === JSON.stringify(b[k]);
+  const differ = (["task", "seeds", "epochs", "trainExamples"] as const).filter((k) => !same(k));
+  if (differ.length || base.checkpoint !== extra.checkpoint)
+    throw new Error(`these studies cannot be merged: their ${[...differ, ...(base.checkpoint !== extra.checkpoint ? ["checkpoint"] : [])].join(", ")} differ`);
+  const added = b.methods.filter((m) => !a.methods.includes(m));
+  return {
+    generatedBy: `${base.generatedBy}\n${extra.generatedBy}`,
+    date: base.date > extra.date ? base.date : extra.date,
+    checkpoint: base.checkpoint,
+    settings: { ...a, methods: [...a.methods, ...added], lrFactors: [...new Set([...a.lrFactors, ...b.lrFactors])].sort((x, y) => x - y) },
+    selected: { ...base.selected, ...Object.fromEntries(added.map((m) => [m, extra.selected[m]])) },
+    runs: [...base.runs, ...extra.runs.filter((r) => added.includes(r.method))],
+  };
+}
+
 /** The runs of `method` at its chosen learning rate, one per seed, in the study's seed order. */
 export function chosenRuns(study: SeedStudy, method: string): SeedRun[] {
   return study.settings.seeds.map((seed) => {
@@ -261,4 +284,64 @@ export function studyFigures(study: SeedStudy, reference: string): Figure[] {
       },
     },
   ];
+}
+
+export interface SweepFigureOptions {
+  title: string;
+  xTitle: string;
+  /** Where a method sits on the x axis (default: its trainable parameters). */
+  x?: (s: MethodSummary) => number;
+  logX?: boolean;
+  /** A method drawn as a horizontal line with its interval as a band (e.g. "head": the floor every adapter adds to). */
+  floor?: string;
+}
+
+/**
+ * A sweep over seeds: one line per family of methods (e.g. LoRA at r = 1, 4, 8, 16), each point the mean test
+ * accuracy with its 95 % t-interval over the seeds as error bars.
+ */
+export function sweepFigure(study: SeedStudy, families: Record<string, string[]>, o: SweepFigureOptions): Figure {
+  const summary = new Map(summarizeStudy(study).map((s) => [s.method, s]));
+  const get = (m: string) => {
+    const s = summary.get(m);
+    if (!s) throw new Error(`the study has no method "${m}" (it has: ${[...summary.keys()].join(", ")})`);
+    return { s, iv: tInterval95(chosenRuns(study, m).map((r) => r.accuracy)) };
+  };
+  const x = o.x ?? ((s: MethodSummary) => s.trainableParams);
+  const data: Array<Record<string, unknown>> = Object.entries(families).map(([name, methods]) => {
+    const points = methods.map(get);
+    return {
+      type: "scatter",
+      mode: "lines+markers",
+      name,
+      x: points.map((p) => x(p.s)),
+      y: points.map((p) => 100 * p.iv.mean),
+      text: methods,
+      error_y: {
+        type: "data",
+        symmetric: false,
+        array: points.map((p) => 100 * (p.iv.hi - p.iv.mean)),
+        arrayminus: points.map((p) => 100 * (p.iv.mean - p.iv.lo)),
+        visible: true,
+      },
+    };
+  });
+  const shapes: Array<Record<string, unknown>> = [];
+  if (o.floor) {
+    const { iv } = get(o.floor);
+    shapes.push(
+      { type: "rect", xref: "paper", x0: 0, x1: 1, y0: 100 * iv.lo, y1: 100 * iv.hi, fillcolor: "grey", opacity: 0.15, line: { width: 0 } },
+      { type: "line", xref: "paper", x0: 0, x1: 1, y0: 100 * iv.mean, y1: 100 * iv.mean, line: { dash: "dash", color: "grey" } },
+    );
+    data.push({ type: "scatter", mode: "lines", name: `${o.floor} (mean, 95 % band)`, x: [null], y: [null], line: { dash: "dash", color: "grey" } });
+  }
+  return {
+    data,
+    layout: {
+      title: { text: o.title },
+      xaxis: { title: { text: o.xTitle }, ...(o.logX ? { type: "log" } : {}) },
+      yaxis: { title: { text: "test accuracy (%), mean and 95 % interval over seeds" } },
+      shapes,
+    },
+  };
 }
