@@ -52,7 +52,7 @@ export * as seedStudy from "./experiments/seeds";
 export { candidatesOf, chooseMethod, fitsBudget, shownBetterIn, choiceFigure } from "./experiments/choose";
 export type { Candidate, Budget, Choice } from "./experiments/choose";
 export { ForgettingProbe } from "./experiments/forgetting";
-export { traceMagnitudeDirection, traceCorrelations, traceFigure, magnitudeDirectionChange } from "./experiments/magnitude-direction";
+export { traceMagnitudeDirection, traceCorrelations, traceFigure, magnitudeDirectionChange, magnitudePerDirection } from "./experiments/magnitude-direction";
 export type { TracePoint } from "./experiments/magnitude-direction";
 export { mean, sampleStd, tInterval95, tQuantile975, pearson } from "./util/stats";
 export { LoraLayer } from "./peft/lora/layer";

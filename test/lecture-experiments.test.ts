@@ -11,7 +11,14 @@ import { pearson } from "../lib/util/stats";
 import { prepareMethod, resolveMethod, sizedVariant } from "../lib/experiments/methods";
 import { runMethod } from "../lib/experiments/compare";
 import { ForgettingProbe, loadEncoderInto } from "../lib/experiments/forgetting";
-import { effectiveWeight, magnitudeDirectionChange, traceCorrelations, traceFigure, traceMagnitudeDirection } from "../lib/experiments/magnitude-direction";
+import {
+  effectiveWeight,
+  magnitudeDirectionChange,
+  magnitudePerDirection,
+  traceCorrelations,
+  traceFigure,
+  traceMagnitudeDirection,
+} from "../lib/experiments/magnitude-direction";
 import { loadBertForMaskedLM, loadBertForSequenceClassification } from "../lib/io/hf-checkpoint";
 import { labelNames } from "../lib/data/datasets";
 import { LoraLayer } from "../lib/peft/lora/layer";
@@ -168,6 +175,10 @@ describe("lecture experiments: DoRA's magnitude and direction", () => {
       ["0.query", "0.key", "0.value", "0.attention.output", "0.intermediate", "0.output"],
     );
     const r = traceCorrelations(full);
+    const last = full.filter((p) => p.step === 4);
+    const ratio = last.reduce((a, p) => a + p.deltaM, 0) / last.reduce((a, p) => a + p.deltaD, 0);
+    assert.ok(Math.abs(magnitudePerDirection(full).full - ratio) < 1e-12, "mean ΔM / mean ΔD at the last step");
+    assert.throws(() => magnitudePerDirection(full, 3), /no full point at step 3/);
     assert.ok(r.full.all >= -1 && r.full.all <= 1 && Object.keys(r.full.byStep).length === 2);
     const fig = traceFigure([...full, ...full.map((p) => ({ ...p, method: "copy" }))]);
     assert.equal(fig.data.length, 2);

@@ -16,7 +16,7 @@ import { loadTask } from "../data/task";
 import { finetuneClassifier } from "../train/finetune";
 import { AdapterLayer, isBaseLinear } from "../peft/adapter-layer";
 import { ENCODER_LINEARS, prepareMethod, MethodOptions } from "./methods";
-import { pearson } from "../util/stats";
+import { mean, pearson } from "../util/stats";
 import type { Module } from "../nn/module";
 import type { Figure } from "../plot/plotly";
 
@@ -135,6 +135,21 @@ export function traceCorrelations(points: readonly TracePoint[]): Record<string,
     const byStep: Record<number, number> = {};
     for (const step of [...new Set(mine.map((p) => p.step))]) byStep[step] = r(mine.filter((p) => p.step === step));
     out[method] = { all: r(mine), byStep };
+  }
+  return out;
+}
+
+/**
+ * Per method, mean ΔM ÷ mean ΔD over the layers at `step` (default: the last measured): how much a method
+ * rescales rows for each unit it turns them.
+ */
+export function magnitudePerDirection(points: readonly TracePoint[], step?: number): Record<string, number> {
+  const at = step ?? Math.max(...points.map((p) => p.step));
+  const out: Record<string, number> = {};
+  for (const method of [...new Set(points.map((p) => p.method))]) {
+    const mine = points.filter((p) => p.method === method && p.step === at);
+    if (mine.length === 0) throw new Error(`no ${method} point at step ${at}`);
+    out[method] = mean(mine.map((p) => p.deltaM)) / mean(mine.map((p) => p.deltaD));
   }
   return out;
 }
