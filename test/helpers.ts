@@ -9,6 +9,25 @@ import type { CellRun } from "../lib/grader/run-notebook";
 import { GradeMode, scoreTests, TestResult } from "../lib/grader/verdicts";
 import { NbCell, NbOutput, Notebook } from "../lib/notebook/ipynb";
 import type { ObservationRecord } from "../lib/notebook/observe";
+import { loadBertForSequenceClassification } from "../lib/io/hf-checkpoint";
+import { labelNames } from "../lib/data/datasets";
+import { prepareMethod } from "../lib/experiments/methods";
+import * as path from "node:path";
+
+/** The shipped pretrained checkpoint. */
+export const SHIPPED = path.resolve(__dirname, "../datasets/checkpoints/bert-tiny-peft");
+
+/** Trainable adapter parameters of a method (or variant) on the shipped model: the head (pooler, classifier) not counted. */
+export function adapterParams(name: string): number {
+  const { model } = loadBertForSequenceClassification(SHIPPED, { labels: labelNames("spam") });
+  const prepared = prepareMethod(name, model);
+  const count = prepared.model
+    .namedParameters()
+    .filter(([k, p]) => p.trainable && !k.includes("classifier") && !k.includes("pooler"))
+    .reduce((s, [, p]) => s + p.size, 0);
+  (prepared.peft ?? model).dispose();
+  return count;
+}
 
 export async function setupBackend(): Promise<void> {
   await initBackend({ quiet: true });

@@ -4,7 +4,6 @@
  * calculation or an invariant: head-only fine-tuning changes no encoder weight, so its forgetting and its
  * (ΔD, ΔM) are exactly 0; full fine-tuning moves both.
  */
-import * as path from "node:path";
 import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
 import { pearson } from "../lib/util/stats";
@@ -22,21 +21,7 @@ import {
 import { loadBertForMaskedLM, loadBertForSequenceClassification } from "../lib/io/hf-checkpoint";
 import { labelNames } from "../lib/data/datasets";
 import { LoraLayer } from "../lib/peft/lora/layer";
-import { setupBackend } from "./helpers";
-
-const SHIPPED = path.resolve(__dirname, "../datasets/checkpoints/bert-tiny-peft");
-
-/** Trainable adapter parameters (the head excluded) of a method on the shipped model. */
-function adapterParams(name: string): number {
-  const { model } = loadBertForSequenceClassification(SHIPPED, { labels: labelNames("spam") });
-  const prepared = prepareMethod(name, model);
-  const count = prepared.model
-    .namedParameters()
-    .filter(([k, p]) => p.trainable && !k.includes("classifier") && !k.includes("pooler"))
-    .reduce((s, [, p]) => s + p.size, 0);
-  (prepared.peft ?? model).dispose();
-  return count;
-}
+import { adapterParams, setupBackend, SHIPPED } from "./helpers";
 
 describe("lecture experiments: sized variants", () => {
   before(setupBackend);
