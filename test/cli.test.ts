@@ -72,7 +72,11 @@ describe("command lines: bad input is one line and exit code 2", function () {
     refused("scripts/peft.ts", train(["--r", "0"]), /^peft: --r must be at least 1, got 0$/);
     refused("scripts/peft.ts", train(["--dropout", "1"]), /^peft: --dropout must be below 1, got 1$/);
     refused("scripts/peft.ts", train(["extra-word"]), /^peft: unexpected argument "extra-word"/);
-    refused("scripts/peft.ts", ["trian"], /^peft: unknown command "trian"; usage: npm run peft -- <train\|eval\|merge\|compare\|seeds\|run-one\|qr-adaptor\|magnitude-direction>/);
+    refused(
+      "scripts/peft.ts",
+      ["trian"],
+      /^peft: unknown command "trian"; usage: npm run peft -- <train\|eval\|merge\|compare\|seeds\|run-one\|qr-adaptor\|magnitude-direction>/,
+    );
     assert.ok(!fs.existsSync(path.join(tmp, "never")), "nothing was written");
   });
 
