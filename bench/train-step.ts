@@ -1,12 +1,15 @@
 /**
  * Training-step benchmark: the shipped model's fine-tuning step (forward + backward + AdamW with clipping)
- * on this TensorFlow.js backend, and the same architecture and shapes in PyTorch on the CPU, in one run.
+ * on this TensorFlow.js backend, and the same architecture and shapes in PyTorch on the CPU, in one run,
+ * for full fine-tuning and for LoRA (r = 8 on every encoder linear, the kit's preset).
  *
- *   npm run bench -- [--batch 16] [--seq 64] [--steps 10]
+ *   npm run bench -- [--batch 16] [--seq 64] [--steps 10] [--rounds 3] [--methods full,lora]
  *
- * PyTorch runs with the same thread count as the wasm backend (1; tfjs-wasm has no threads in Node) and,
- * for context, with every core. OPENBLAS_NUM_THREADS=1 avoids OpenBLAS oversubscribing the cores
- * (platform.md: 46 ms vs 200 ms). Figures go to stdout; nothing is asserted (this is not a test).
+ * Each round times `steps` steps of every method here, then the same in PyTorch (one process per round,
+ * methods interleaved step by step), so that the machine's noise falls on both sides alike; the table
+ * gives medians over all rounds. PyTorch runs with one thread, as the wasm backend does (tfjs-wasm has no
+ * threads in Node), and, for context, with every core. OPENBLAS_NUM_THREADS=1 keeps OpenBLAS from
+ * oversubscribing the cores. Figures go to stdout; nothing is asserted (this is not a test).
  */
 import * as os from "node:os";
 import * as path from "node:path";
@@ -17,6 +20,7 @@ import { readConfig, loadBertForSequenceClassification } from "../lib/io/hf-chec
 import { AdamW } from "../lib/train/adamw";
 import { trainStep } from "../lib/train/step";
 import { crossEntropy } from "../lib/train/batching";
+import { prepareMethod } from "../lib/experiments/methods";
 import { parseArgs } from "../lib/util/args";
 import { SHIPPED_CHECKPOINT_DIR } from "../lib/data/datasets";
 import { median } from "../lib/util/stats";
@@ -25,14 +29,36 @@ const args = parseArgs(process.argv.slice(2), {
   checkpoint: { type: "string", default: SHIPPED_CHECKPOINT_DIR, help: "model folder" },
   batch: { type: "number", default: 16, help: "sequences per step" },
   seq: { type: "number", default: 64, help: "tokens per sequence" },
-  steps: { type: "number", default: 10, help: "timed steps (after 3 warm-up steps)" },
+  steps: { type: "number", default: 10, help: "timed steps per method and round (after 3 warm-up steps)" },
+  rounds: { type: "number", default: 3, help: "rounds, each timing TensorFlow.js then PyTorch" },
+  methods: { type: "string", default: "full,lora", help: "full and/or lora" },
 });
+
+interface TorchRun {
+  torch: string;
+  [method: string]: { median_ms: number } | string;
+}
+
+function torchRound(threads: number, methods: string[], steps: number): TorchRun {
+  const out = execFileSync(
+    "/usr/bin/python3",
+    [
+      "bench/train_step_torch.py",
+      path.join(args.checkpoint, "config.json"),
+      String(args.batch),
+      String(args.seq),
+      String(threads),
+      String(steps),
+      methods.join(","),
+    ],
+    { env: { ...process.env, OPENBLAS_NUM_THREADS: "1", OMP_NUM_THREADS: String(threads) }, encoding: "utf8" },
+  );
+  return JSON.parse(out.trim().split("\n").pop() as string) as TorchRun;
+}
 
 async function main(): Promise<void> {
   const info = await initBackend({ quiet: true });
-  const { model } = loadBertForSequenceClassification(args.checkpoint, { labels: ["a", "b"] });
-  model.train();
-  const opt = new AdamW(model.namedParameters(), { lr: 1e-4 });
+  const methods = args.methods.split(",");
   const vocab = readConfig(args.checkpoint).vocabSize;
   const ids = tf.tensor2d(
     Array.from({ length: args.batch * args.seq }, (_, i) => 5 + ((i * 7919) % (vocab - 5))),
@@ -44,46 +70,55 @@ async function main(): Promise<void> {
     Array.from({ length: args.batch }, (_, i) => i % 2),
     "int32",
   );
-  const step = () => trainStep(opt, () => crossEntropy(model.forward({ inputIds: ids, attentionMask: mask }), labels), { lr: 1e-4, maxGradNorm: 1 });
-  for (let i = 0; i < 3; i++) await step();
-  const times: number[] = [];
-  for (let i = 0; i < args.steps; i++) {
-    const t = performance.now();
-    await step();
-    times.push(performance.now() - t);
-  }
-  const ours = median(times);
+  const runners = methods.map((method) => {
+    const { model } = loadBertForSequenceClassification(args.checkpoint, { labels: ["a", "b"] });
+    const prepared = prepareMethod(method, model);
+    model.train();
+    const opt = new AdamW(prepared.model.namedParameters(), { lr: 1e-4 });
+    const step = () => trainStep(opt, () => crossEntropy(prepared.model.forward({ inputIds: ids, attentionMask: mask }), labels), { lr: 1e-4, maxGradNorm: 1 });
+    return { method, step, ours: [] as number[], torch1: [] as number[], dispose: () => (opt.dispose(), model.dispose()) };
+  });
+  for (const r of runners) for (let i = 0; i < 3; i++) await r.step();
 
-  const cfgPath = path.join(args.checkpoint, "config.json");
-  const torch = (threads: number) => {
-    const out = execFileSync(
-      "/usr/bin/python3",
-      ["bench/train_step_torch.py", cfgPath, String(args.batch), String(args.seq), String(threads), String(args.steps)],
-      {
-        env: { ...process.env, OPENBLAS_NUM_THREADS: "1", OMP_NUM_THREADS: String(threads) },
-        encoding: "utf8",
-      },
-    );
-    return JSON.parse(out.trim().split("\n").pop() as string) as { median_ms: number; torch: string };
-  };
-  let t1: { median_ms: number; torch: string } | null = null;
-  let tAll: { median_ms: number; torch: string } | null = null;
-  try {
-    t1 = torch(1);
-    tAll = os.cpus().length > 1 ? torch(os.cpus().length) : null;
-  } catch (e) {
-    console.log(`PyTorch reference unavailable (${(e as Error).message.split("\n")[0]}); install Debian's python3-torch and libopenblas0-pthread.`);
+  let torchVersion: string | null = null;
+  let torchError: string | null = null;
+  for (let round = 0; round < args.rounds; round++) {
+    for (let i = 0; i < args.steps; i++) {
+      for (const r of runners) {
+        const t = performance.now();
+        await r.step();
+        r.ours.push(performance.now() - t);
+      }
+    }
+    if (torchError) continue;
+    try {
+      const run = torchRound(1, methods, args.steps);
+      torchVersion = run.torch;
+      for (const r of runners) r.torch1.push((run[r.method] as { median_ms: number }).median_ms);
+    } catch (e) {
+      torchError = (e as Error).message.split("\n")[0];
+    }
+    process.stderr.write(`round ${round + 1}/${args.rounds} done\n`);
   }
-  const params = model.numParameters();
-  console.log(`training step of ${args.checkpoint} (${(params / 1e6).toFixed(2)}M params), batch ${args.batch} × ${args.seq} tokens, median of ${args.steps}`);
-  console.log(`| implementation | threads | ms / step | relative to PyTorch (1 thread) |`);
-  console.log(`| --- | --- | --- | --- |`);
-  const rel = (ms: number) => (t1 ? `${(ms / t1.median_ms).toFixed(2)}×` : "n/a");
-  console.log(`| TensorFlow.js ${tf.version.tfjs}, ${info.choice} backend | 1 | ${ours.toFixed(1)} | ${rel(ours)} |`);
-  if (t1) console.log(`| PyTorch ${t1.torch} (CPU, OpenBLAS) | 1 | ${t1.median_ms.toFixed(1)} | 1.00× |`);
-  if (tAll) console.log(`| PyTorch ${tAll.torch} (CPU, OpenBLAS) | ${os.cpus().length} | ${tAll.median_ms.toFixed(1)} | ${rel(tAll.median_ms)} |`);
-  opt.dispose();
-  model.dispose();
+  let torchAll: TorchRun | null = null;
+  if (!torchError && os.cpus().length > 1) torchAll = torchRound(os.cpus().length, methods, args.steps);
+
+  console.log(`training step of ${args.checkpoint}, batch ${args.batch} × ${args.seq} tokens, ${args.rounds} rounds × ${args.steps} steps per method`);
+  if (torchError) console.log(`PyTorch reference unavailable (${torchError}); install Debian's python3-torch and libopenblas0-pthread.`);
+  console.log(`| method | implementation | threads | ms / step | relative to PyTorch (1 thread) |`);
+  console.log(`| --- | --- | --- | ---: | ---: |`);
+  for (const r of runners) {
+    const ours = median(r.ours);
+    const t1 = r.torch1.length ? median(r.torch1) : null;
+    const rel = (ms: number) => (t1 ? `${(ms / t1).toFixed(2)}×` : "n/a");
+    console.log(`| ${r.method} | TensorFlow.js ${tf.version.tfjs}, ${info.choice} backend | 1 | ${ours.toFixed(1)} | **${rel(ours)}** |`);
+    if (t1) console.log(`| ${r.method} | PyTorch ${torchVersion} (CPU, OpenBLAS) | 1 | ${t1.toFixed(1)} | 1.00× |`);
+    const all = torchAll?.[r.method] as { median_ms: number } | undefined;
+    if (all)
+      console.log(`| ${r.method} | PyTorch ${torchVersion} (CPU, OpenBLAS) | ${os.cpus().length} | ${all.median_ms.toFixed(1)} | ${rel(all.median_ms)} |`);
+    r.dispose();
+  }
+  console.log(`machine: ${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.cpus().length} cores, Node ${process.version}`);
 }
 
 main().catch((e) => {

@@ -55,7 +55,10 @@ async function tryBackend(choice: BackendChoice): Promise<string | null> {
   try {
     if (choice === "tensorflow-gpu") require("@tensorflow/tfjs-node-gpu");
     else if (choice === "tensorflow") require("@tensorflow/tfjs-node");
-    else if (choice === "wasm") require("@tensorflow/tfjs-backend-wasm");
+    else if (choice === "wasm") {
+      require("@tensorflow/tfjs-backend-wasm");
+      registerWasmKernels(); // the faster replacements need the package loaded
+    }
   } catch (e) {
     const code = (e as { code?: string }).code;
     return code === "MODULE_NOT_FOUND" ? "not installed" : `failed to load: ${(e as Error).message.split("\n")[0]}`;

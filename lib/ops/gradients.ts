@@ -7,14 +7,43 @@
  *
  * ScatterNd: out = zeros with `updates` placed at `indices`, so ∂out/∂updates gathers the upstream
  * gradient at those indices. WaveFT needs it: it places its trainable spectrum into a coefficient matrix.
+ *
+ * BatchMatMul (replacing TensorFlow.js's): C = A·B ⇒ dA = dC·Bᵀ, dB = Aᵀ·dC with the transposes done
+ * explicitly, because the wasm backend's transposed products are 10-30x slower than its plain one
+ * (lib/ops/matmul.ts). Each gradient is a thunk, so the tape forms only those it needs. Transposed,
+ * broadcast or higher-rank products keep TensorFlow.js's own gradient.
  */
 import * as tf from "@tensorflow/tfjs";
 
 let registered = false;
 
+function swapLastTwo(x: tf.Tensor): tf.Tensor {
+  return tf.transpose(x, x.rank === 2 ? [1, 0] : [0, 2, 1]);
+}
+
+function registerMatMulGradient(): void {
+  const original = tf.getGradient("BatchMatMul");
+  tf.registerGradient({
+    kernelName: "BatchMatMul",
+    inputsToSave: ["a", "b"],
+    gradFunc: (dy, saved, attrs) => {
+      const [a, b] = saved;
+      const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
+      const plain = !transposeA && !transposeB && a.rank === b.rank && (a.rank === 2 || (a.rank === 3 && a.shape[0] === b.shape[0]));
+      if (!plain) {
+        if (!original) throw new Error("BatchMatMul: TensorFlow.js's own gradient is not registered");
+        return original.gradFunc(dy, saved, attrs);
+      }
+      const g = dy as tf.Tensor;
+      return { a: () => tf.matMul(g, swapLastTwo(b)), b: () => tf.matMul(swapLastTwo(a), g) };
+    },
+  });
+}
+
 export function registerGradients(): void {
   if (registered) return;
   registered = true;
+  registerMatMulGradient();
   if (!tf.getGradient("TopK")) {
     tf.registerGradient({
       kernelName: "TopK",

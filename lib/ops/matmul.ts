@@ -1,13 +1,16 @@
 /**
  * Matrix products whose gradients never use transposed matMul kernels.
  *
- * On the wasm backend only the plain `A·B` product is fast (~25 GFLOP/s); `A·Bᵀ` and `Aᵀ·B` run 10-30x
- * slower, and tf.matMul's own gradient uses exactly those forms. Here the backward pass transposes its
- * operands explicitly (a cheap memory copy) and then calls the plain product:
+ * On the wasm backend only the plain `A·B` product is fast (~20 GFLOP/s); `A·Bᵀ` and `Aᵀ·B` run 10-30x
+ * slower, and tf.matMul's own gradient uses exactly those forms. The kit registers a BatchMatMul gradient
+ * (lib/ops/gradients.ts) that transposes the operands explicitly (a cheap memory copy) and then calls the
+ * plain product:
  *
  *   C = A·B   ⇒   dA = dC·Bᵀ,   dB = Aᵀ·dC
  *
- * Works for 2-D matrices and for rank-3 batches (attention's per-head products).
+ * Each of the two is computed only when it is needed: a frozen weight's gradient is never formed (LoRA's
+ * base layers). Batches of products (attention's per-head products) go through XNNPACK one matrix at a
+ * time on wasm (lib/ops/wasm-batch-matmul.ts). Works for 2-D matrices and rank-3 batches.
  */
 import * as tf from "@tensorflow/tfjs";
 import { registerWasmKernels } from "./wasm-kernels";
@@ -19,30 +22,17 @@ import { registerGradients } from "./gradients";
 registerWasmKernels();
 registerGradients();
 
-function swapLastTwo(x: tf.Tensor): tf.Tensor {
+export function swapLastTwo(x: tf.Tensor): tf.Tensor {
   const perm = x.rank === 2 ? [1, 0] : [0, 2, 1];
   return tf.transpose(x, perm);
 }
 
-const plainMatMulWithFastGrad = tf.customGrad((a, b, save) => {
-  const A = a as tf.Tensor;
-  const B = b as tf.Tensor;
-  (save as tf.GradSaveFunc)([A, B]);
-  return {
-    value: tf.matMul(A, B),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [sa, sb] = saved;
-      return [tf.matMul(dy, swapLastTwo(sb)), tf.matMul(swapLastTwo(sa), dy)];
-    },
-  };
-}) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
-
-/** A·B for rank-2 or rank-3 tensors (same batch size), with the fast gradient above. */
+/** A·B for rank-2 or rank-3 tensors (same batch size); its gradient is the fast one above. */
 export function matMul(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
   if (a.rank !== b.rank || (a.rank !== 2 && a.rank !== 3)) {
     throw new Error(`matMul expects two rank-2 or two rank-3 tensors, got shapes [${a.shape}] and [${b.shape}]`);
   }
-  return plainMatMulWithFastGrad(a, b);
+  return tf.matMul(a, b);
 }
 
 /** A·Bᵀ, computed as A·(explicit transpose of B). */

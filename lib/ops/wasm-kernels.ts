@@ -1,17 +1,20 @@
 /**
- * Kernels the wasm backend lacks, registered by initBackend().
+ * The wasm backend's missing kernel, and faster replacements for three of its kernels.
  *
- * tf.gather's gradient (and so every embedding layer's) needs `UnsortedSegmentSum`, which the wasm backend
- * of tfjs 4.22 does not implement. This JavaScript version sums rows of `x` into `numSegments` buckets.
+ * Missing: tf.gather's gradient (and so every embedding layer's) needs `UnsortedSegmentSum`, which the wasm
+ * backend of tfjs 4.22 does not implement. This JavaScript version sums rows of `x` into `numSegments`
+ * buckets.
+ *
+ * Replaced, because a training step spent most of its time in them (`npm run bench`):
+ * - `BatchMatMul`: a batch of products through XNNPACK a matrix at a time (lib/ops/wasm-batch-matmul.ts).
+ * - `Identity`: the backend copies the tensor; TensorFlow.js calls it for every tensor the tape saves for
+ *   the backward pass (~400 copies a step). Tensors are immutable, so the copy can share the memory (a
+ *   reference count, as the cpu and webgl backends do).
+ * - `GatherV2` (embedding lookups): the backend's C++ loop computes every element's address from strides
+ *   (~50 ns an element); here whole rows are copied.
  */
 import * as tf from "@tensorflow/tfjs";
-
-/** The part of the wasm backend's interface a JavaScript kernel needs. */
-interface WasmBackendLike {
-  readSync(dataId: object): tf.TypedArray;
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): tf.TypedArray;
-}
+import { batchMatMulBySlices, takesOver, type WasmBackend } from "./wasm-batch-matmul";
 
 /** out[s, ...] = Σ_{i: ids[i] = s} x[i, ...]; ids outside [0, numSegments) are dropped, as in TensorFlow. */
 export function unsortedSegmentSum(x: ArrayLike<number>, xShape: number[], ids: ArrayLike<number>, numSegments: number, out: { [i: number]: number }): void {
@@ -28,7 +31,71 @@ export function unsortedSegmentSum(x: ArrayLike<number>, xShape: number[], ids: 
 
 let registered = false;
 
+/** out[o, i, ...] = x[o, indices[i], ...]: rows copied whole. */
+export function gatherRows(x: tf.TypedArray, xShape: number[], axis: number, indices: ArrayLike<number>, out: tf.TypedArray): void {
+  const outer = xShape.slice(0, axis).reduce((a, b) => a * b, 1);
+  const dim = xShape[axis];
+  const inner = xShape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const n = indices.length;
+  for (let i = 0; i < n; i++) {
+    const index = indices[i];
+    if (!(index >= 0 && index < dim)) throw new Error(`GatherV2: the index value ${index} is not in [0, ${dim - 1}]`);
+  }
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < n; i++) {
+      const src = (o * dim + indices[i]) * inner;
+      const dst = (o * n + i) * inner;
+      if (inner >= 16) out.set(x.subarray(src, src + inner), dst);
+      else for (let j = 0; j < inner; j++) out[dst + j] = x[src + j];
+    }
+  }
+}
+
+const replaced = new Set<string>();
+
+/** Registers `make(original)` in place of the wasm backend's kernel `name`, once, if that backend is loaded. */
+function replaceKernel(name: string, make: (original: tf.KernelConfig) => tf.KernelFunc): void {
+  if (replaced.has(name)) return;
+  const original = tf.getKernel(name, "wasm");
+  if (!original) return; // the wasm package is not loaded yet: initBackend() calls registerWasmKernels() again
+  replaced.add(name);
+  tf.unregisterKernel(name, "wasm");
+  tf.registerKernel({ ...original, kernelFunc: make(original) });
+}
+
+function registerReplacements(): void {
+  replaceKernel("BatchMatMul", (original) => (args) => {
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
+    if (takesOver(a, b, transposeA, transposeB)) return batchMatMulBySlices(args.backend as unknown as WasmBackend, a, b);
+    return original.kernelFunc(args);
+  });
+  replaceKernel("Identity", (original) => (args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    if (x.dtype === "string") return original.kernelFunc(args);
+    (args.backend as unknown as WasmBackend).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  });
+  replaceKernel("GatherV2", (original) => (args) => {
+    const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
+    const { axis, batchDims } = args.attrs as unknown as { axis: number; batchDims: number };
+    if (batchDims !== 0 || x.dtype === "string" || x.shape.some((d) => d === 0)) return original.kernelFunc(args);
+    const wasm = args.backend as unknown as WasmBackend;
+    const parsedAxis = axis < 0 ? axis + x.shape.length : axis;
+    const outShape = [...x.shape.slice(0, parsedAxis), ...indices.shape, ...x.shape.slice(parsedAxis + 1)];
+    const out = wasm.makeOutput(outShape, x.dtype);
+    try {
+      gatherRows(wasm.typedArrayFromHeap(x), x.shape, parsedAxis, wasm.readSync(indices.dataId), wasm.typedArrayFromHeap(out));
+    } catch (e) {
+      wasm.disposeData(out.dataId);
+      throw e;
+    }
+    return out;
+  });
+}
+
 export function registerWasmKernels(): void {
+  registerReplacements();
   if (registered) return;
   registered = true;
   const existing = tf.getKernelsForBackend("wasm").map((k) => k.kernelName);
@@ -37,7 +104,7 @@ export function registerWasmKernels(): void {
     kernelName: "UnsortedSegmentSum",
     backendName: "wasm",
     kernelFunc: ({ inputs, backend, attrs }) => {
-      const wasm = backend as unknown as WasmBackendLike;
+      const wasm = backend as unknown as WasmBackend;
       const x = inputs.x as tf.TensorInfo;
       const segmentIds = inputs.segmentIds as tf.TensorInfo;
       const numSegments = (attrs as { numSegments: number }).numSegments;
