@@ -4,6 +4,8 @@ import { strict as assert } from "node:assert";
 import { bertConfig, configFromHF, configToHF } from "../lib/models/bert-config";
 import { BertForMaskedLM, BertForSequenceClassification } from "../lib/models/bert";
 import { Linear } from "../lib/nn/linear";
+import { Dropout, dropoutMask } from "../lib/nn/dropout";
+import { Rng } from "../lib/util/random";
 import { assertClose, setupBackend } from "./helpers";
 
 const tiny = bertConfig({ vocabSize: 50, hiddenSize: 8, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 16, maxPositionEmbeddings: 12 });
@@ -97,6 +99,23 @@ describe("BERT modules", () => {
     m.train();
     assert.ok(tf.sum(tf.abs(tf.sub(m.forward(inputs), m.forward(inputs)))).dataSync()[0] > 0, "train mode should differ between calls");
     m.dispose();
+  });
+
+  it("a dropout mask: the generator's own draws (keep when ≥ rate·2³²), scaled by 1/(1 − rate); about 1 − rate kept", () => {
+    const rate = 0.25;
+    const mask = dropoutMask([3, 1000], rate, 42).dataSync();
+    const rng = new Rng(42);
+    for (let i = 0; i < mask.length; i++) {
+      const expected = rng.nextUint32() >= rate * 2 ** 32 ? 1 / (1 - rate) : 0;
+      assert.equal(mask[i], Math.fround(expected), `entry ${i}`);
+    }
+    const kept = Array.from(mask).filter((v) => v > 0).length / mask.length;
+    assert.ok(Math.abs(kept - (1 - rate)) < 0.03, `kept ${kept}`); // 3000 draws: the standard error is 0.008
+    const layer = new Dropout(rate, 7);
+    const x = tf.ones([2, 5]);
+    assert.equal(layer.eval().forward(x), x, "eval: the input itself");
+    const y = layer.train().forward(x).dataSync();
+    assert.ok(Array.from(y).every((v) => v === 0 || Math.abs(v - 4 / 3) < 1e-6));
   });
 
   it("setSubmodule swaps a layer by name and the forward pass uses the new one", () => {

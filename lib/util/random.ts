@@ -47,6 +47,26 @@ export class Rng {
     return items;
   }
 
+  /**
+   * A dropout mask: each of `size` entries is `scale` with probability 1 − `rate` and 0 otherwise (a draw
+   * at or above rate·2³² keeps it). The draws are exactly nextUint32()'s, with the step written out in the
+   * loop: V8 runs it ~3× faster than a method call per element.
+   */
+  dropoutMask(size: number, rate: number, scale: number): Float32Array {
+    const mask = new Float32Array(size);
+    const threshold = rate * 4294967296;
+    let state = this.state | 0; // int32 arithmetic (same bits as nextUint32's uint32): V8 keeps it unboxed
+    for (let i = 0; i < size; i++) {
+      state = (state + 0x6d2b79f5) | 0;
+      let t = state;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      mask[i] = (t ^ (t >>> 14)) >>> 0 >= threshold ? scale : 0;
+    }
+    this.state = state >>> 0;
+    return mask;
+  }
+
   /** A fresh seed for a derived generator (e.g. one dropout call). */
   fork(): number {
     return this.nextUint32();
