@@ -107,6 +107,7 @@ async function main(): Promise<void> {
   if (torchError) console.log(`PyTorch reference unavailable (${torchError}); install Debian's python3-torch and libopenblas0-pthread.`);
   console.log(`| method | implementation | threads | ms / step | relative to PyTorch (1 thread) |`);
   console.log(`| --- | --- | --- | ---: | ---: |`);
+  const best: string[] = [];
   for (const r of runners) {
     const ours = median(r.ours);
     const t1 = r.torch1.length ? median(r.torch1) : null;
@@ -116,8 +117,10 @@ async function main(): Promise<void> {
     const all = torchAll?.[r.method] as { median_ms: number } | undefined;
     if (all)
       console.log(`| ${r.method} | PyTorch ${torchVersion} (CPU, OpenBLAS) | ${os.cpus().length} | ${all.median_ms.toFixed(1)} | ${rel(all.median_ms)} |`);
+    if (t1) best.push(`${r.method} ${(ours / Math.min(t1, all?.median_ms ?? Infinity)).toFixed(2)}×`);
     r.dispose();
   }
+  if (best.length) console.log(`relative to PyTorch's faster configuration (1 or ${os.cpus().length} threads): ${best.join(", ")}`);
   console.log(`machine: ${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.cpus().length} cores, Node ${process.version}`);
 }
 
