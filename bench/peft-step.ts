@@ -13,11 +13,12 @@ import { loadBertForSequenceClassification } from "../lib/io/hf-checkpoint";
 import { AdamW } from "../lib/train/adamw";
 import { trainStep } from "../lib/train/step";
 import { crossEntropy } from "../lib/train/batching";
-import { ENCODER_LINEARS, METHODS, prepareMethod } from "../lib/experiments/methods";
+import { ENCODER_LINEARS, METHODS } from "../lib/experiments/methods";
 import { quantizeLinears } from "../lib/peft/qlora";
 import { parseArgs } from "../lib/util/args";
 import { SHIPPED_CHECKPOINT_DIR } from "../lib/data/datasets";
 import { median } from "../lib/util/stats";
+import { benchStep } from "./training-step-setup";
 
 const args = parseArgs(process.argv.slice(2), {
   checkpoint: { type: "string", default: SHIPPED_CHECKPOINT_DIR, help: "model folder" },
@@ -33,20 +34,7 @@ async function main(): Promise<void> {
   const methods = args.methods.split(",");
   const runners: Array<{ method: string; step: () => Promise<unknown>; times: number[] }> = [];
   for (const method of methods) {
-    const { model, config } = loadBertForSequenceClassification(args.checkpoint, { labels: ["a", "b"] });
-    const prepared = prepareMethod(method, model);
-    model.train();
-    const opt = new AdamW(prepared.model.namedParameters(), { lr: 1e-4, lrScale: prepared.lrScale });
-    const ids = tf.tensor2d(
-      Array.from({ length: args.batch * args.seq }, (_, i) => 5 + ((i * 7919) % (config.vocabSize - 5))),
-      [args.batch, args.seq],
-      "int32",
-    );
-    const labels = tf.tensor1d(
-      Array.from({ length: args.batch }, (_, i) => i % 2),
-      "int32",
-    );
-    const step = () => trainStep(opt, () => crossEntropy(prepared.model.forward({ inputIds: ids }), labels), { lr: 1e-4, maxGradNorm: 1 });
+    const { step } = benchStep(args.checkpoint, method, args.batch, args.seq);
     for (let i = 0; i < 2; i++) await step();
     runners.push({ method, step, times: [] });
   }

@@ -8,14 +8,10 @@
  * own work between kernels (the tape, tensor bookkeeping), shown as the difference. Profiling adds some
  * overhead of its own: compare the figures with each other, and use `npm run bench` for the step's time.
  */
-import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend";
-import { readConfig, loadBertForSequenceClassification } from "../lib/io/hf-checkpoint";
-import { AdamW } from "../lib/train/adamw";
-import { trainStep } from "../lib/train/step";
-import { crossEntropy } from "../lib/train/batching";
-import { prepareMethod } from "../lib/experiments/methods";
+import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "../lib/util/args";
+import { benchStep } from "./training-step-setup";
 import { SHIPPED_CHECKPOINT_DIR } from "../lib/data/datasets";
 
 const args = parseArgs(process.argv.slice(2), {
@@ -29,22 +25,7 @@ const args = parseArgs(process.argv.slice(2), {
 
 async function main(): Promise<void> {
   const info = await initBackend({ quiet: true });
-  const { model } = loadBertForSequenceClassification(args.checkpoint, { labels: ["a", "b"] });
-  const prepared = prepareMethod(args.method, model);
-  model.train();
-  const opt = new AdamW(prepared.model.namedParameters(), { lr: 1e-4 });
-  const vocab = readConfig(args.checkpoint).vocabSize;
-  const ids = tf.tensor2d(
-    Array.from({ length: args.batch * args.seq }, (_, i) => 5 + ((i * 7919) % (vocab - 5))),
-    [args.batch, args.seq],
-    "int32",
-  );
-  const mask = tf.ones([args.batch, args.seq], "int32") as tf.Tensor2D;
-  const labels = tf.tensor1d(
-    Array.from({ length: args.batch }, (_, i) => i % 2),
-    "int32",
-  );
-  const step = () => trainStep(opt, () => crossEntropy(prepared.model.forward({ inputIds: ids, attentionMask: mask }), labels), { lr: 1e-4, maxGradNorm: 1 });
+  const { describe, step, dispose } = benchStep(args.checkpoint, args.method, args.batch, args.seq);
   for (let i = 0; i < 3; i++) await step();
 
   const byShape = new Map<string, { ms: number; calls: number }>();
@@ -73,7 +54,7 @@ async function main(): Promise<void> {
   }
   const inKernels = [...byName.values()].reduce((a, v) => a + v.ms, 0);
   const calls = [...byName.values()].reduce((a, v) => a + v.calls, 0);
-  console.log(`${prepared.describe}; ${info.choice} backend; batch ${args.batch} × ${args.seq}; mean of ${args.steps} profiled steps`);
+  console.log(`${describe}; ${info.choice} backend; batch ${args.batch} × ${args.seq}; mean of ${args.steps} profiled steps`);
   console.log(
     `wall ${wall.toFixed(1)} ms per step: ${inKernels.toFixed(1)} ms in ${Math.round(calls)} kernel calls, ${(wall - inKernels).toFixed(1)} ms between them\n`,
   );
@@ -84,8 +65,7 @@ async function main(): Promise<void> {
   table([...byName.entries()].sort((a, b) => b[1].ms - a[1].ms).filter(([, v]) => v.ms >= 0.5));
   console.log("");
   table([...byShape.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, args.top));
-  opt.dispose();
-  model.dispose();
+  dispose();
 }
 
 main().catch((e) => {

@@ -16,12 +16,8 @@ import * as path from "node:path";
 import { execFileSync } from "node:child_process";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend";
-import { readConfig, loadBertForSequenceClassification } from "../lib/io/hf-checkpoint";
-import { AdamW } from "../lib/train/adamw";
-import { trainStep } from "../lib/train/step";
-import { crossEntropy } from "../lib/train/batching";
-import { prepareMethod } from "../lib/experiments/methods";
 import { parseArgs } from "../lib/util/args";
+import { benchStep } from "./training-step-setup";
 import { SHIPPED_CHECKPOINT_DIR } from "../lib/data/datasets";
 import { median } from "../lib/util/stats";
 
@@ -59,25 +55,12 @@ function torchRound(threads: number, methods: string[], steps: number): TorchRun
 async function main(): Promise<void> {
   const info = await initBackend({ quiet: true });
   const methods = args.methods.split(",");
-  const vocab = readConfig(args.checkpoint).vocabSize;
-  const ids = tf.tensor2d(
-    Array.from({ length: args.batch * args.seq }, (_, i) => 5 + ((i * 7919) % (vocab - 5))),
-    [args.batch, args.seq],
-    "int32",
-  );
-  const mask = tf.ones([args.batch, args.seq], "int32") as tf.Tensor2D;
-  const labels = tf.tensor1d(
-    Array.from({ length: args.batch }, (_, i) => i % 2),
-    "int32",
-  );
-  const runners = methods.map((method) => {
-    const { model } = loadBertForSequenceClassification(args.checkpoint, { labels: ["a", "b"] });
-    const prepared = prepareMethod(method, model);
-    model.train();
-    const opt = new AdamW(prepared.model.namedParameters(), { lr: 1e-4 });
-    const step = () => trainStep(opt, () => crossEntropy(prepared.model.forward({ inputIds: ids, attentionMask: mask }), labels), { lr: 1e-4, maxGradNorm: 1 });
-    return { method, step, ours: [] as number[], torch1: [] as number[], dispose: () => (opt.dispose(), model.dispose()) };
-  });
+  const runners = methods.map((method) => ({
+    method,
+    ...benchStep(args.checkpoint, method, args.batch, args.seq),
+    ours: [] as number[],
+    torch1: [] as number[],
+  }));
   for (const r of runners) for (let i = 0; i < 3; i++) await r.step();
 
   let torchVersion: string | null = null;
