@@ -145,8 +145,8 @@ async function train(): Promise<void> {
   const test = await evaluateClassifier(prepared.model, data.splits.test);
   fs.mkdirSync(out, { recursive: true });
   const bytes = prepared.peft
-    ? savePretrained(prepared.peft, out, { overwrite: args.overwrite }).bytes
-    : (saveBertCheckpoint(model, out, { tokenizer, overwrite: args.overwrite }), fs.statSync(path.join(out, "model.safetensors")).size);
+    ? (await savePretrained(prepared.peft, out, { overwrite: args.overwrite })).bytes
+    : (await saveBertCheckpoint(model, out, { tokenizer, overwrite: args.overwrite }), fs.statSync(path.join(out, "model.safetensors")).size);
   const metrics = {
     task,
     method: args.method,
@@ -203,7 +203,7 @@ async function merge(): Promise<void> {
   const dir = need(args.adapter, "--adapter");
   if (!fs.existsSync(path.join(dir, "adapter_config.json"))) throw new Error(`${dir} has no adapter_config.json: nothing to merge`);
   const { model, tokenizer } = loadAdapter(dir, args.base, null);
-  const files = saveBertCheckpoint(model.mergeAndUnload(), out, { tokenizer, overwrite: args.overwrite });
+  const files = await saveBertCheckpoint(model.mergeAndUnload(), out, { tokenizer, overwrite: args.overwrite });
   console.log(`merged ${dir} into ${args.base} → ${files.join(", ")}`);
 }
 

@@ -221,7 +221,7 @@ async function main(): Promise<void> {
 
   // 5. The checkpoint folder.
   fs.mkdirSync(outDir, { recursive: true });
-  saveBertCheckpoint(model, outDir, { tokenizer, overwrite: true });
+  await saveBertCheckpoint(model, outDir, { tokenizer, overwrite: true });
   const summary = {
     backend: backend.choice,
     parameters: model.numParameters(),

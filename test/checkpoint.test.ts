@@ -109,12 +109,12 @@ describe("checkpoints", () => {
   });
 
   describe("save and load", () => {
-    it("a saved classifier loads back with identical outputs, config labels and tokenizer", () => {
+    it("a saved classifier loads back with identical outputs, config labels and tokenizer", async () => {
       const dir = tmpDir();
       const vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ...Array.from({ length: 25 }, (_, i) => `w${i}`)];
       const tokenizer = new BertTokenizer(vocab, { lowercase: true });
       const model = new BertForSequenceClassification({ ...tiny, labels: ["no", "yes"] }, { rng: new Rng(5) }).eval();
-      saveBertCheckpoint(model, dir, { tokenizer });
+      await saveBertCheckpoint(model, dir, { tokenizer });
       const loaded = loadBertForSequenceClassification(dir);
       assert.deepEqual(loaded.config.labels, ["no", "yes"]);
       assert.deepEqual(loaded.report.newlyInitialised, []);
@@ -122,7 +122,7 @@ describe("checkpoints", () => {
       assertClose(loaded.model.forward(inputs), model.forward(inputs), 0, "logits");
       assert.deepEqual(loaded.tokenizer.encode("w3 w4").inputIds, tokenizer.encode("w3 w4").inputIds);
       assert.equal(readSafetensors(path.join(dir, "model.safetensors")).metadata.format, "pt");
-      assert.throws(() => saveBertCheckpoint(model, dir, { tokenizer }), /already holds config.json and model.safetensors; pass overwrite: true/);
+      await assert.rejects(() => saveBertCheckpoint(model, dir, { tokenizer }), /already holds config.json and model.safetensors; pass overwrite: true/);
       model.dispose();
       loaded.model.dispose();
     });

@@ -255,12 +255,12 @@ describe("interop with Python peft / transformers / bitsandbytes", function () {
       const disabled = peft.withAdaptersDisabled(() => logitsOf(peft, evalInputs));
       const effect = maxAbsDiff(flat(logits), flat(disabled));
       const dir = path.join(work, "kit", slug(method.name));
-      savePretrained(peft, path.join(dir, "adapter"));
+      await savePretrained(peft, path.join(dir, "adapter"));
       let baseDir = SHIPPED;
       if (method.topkSave) {
         const config = peft.peftConfig[peft.activeAdapter];
         if (config.peftType === "VBLORA") config.saveOnlyTopkWeights = true;
-        savePretrained(peft, path.join(dir, "adapter-topk"));
+        await savePretrained(peft, path.join(dir, "adapter-topk"));
         if (config.peftType === "VBLORA") config.saveOnlyTopkWeights = false;
       }
       let mergedLogits: Matrix;
@@ -276,7 +276,7 @@ describe("interop with Python peft / transformers / bitsandbytes", function () {
           w.dispose();
         }
         baseDir = path.join(dir, "dequantized-base");
-        saveBertCheckpoint(fresh, baseDir, { tokenizer });
+        await saveBertCheckpoint(fresh, baseDir, { tokenizer });
         fresh.dispose();
         const { model: reloaded } = loadBertForSequenceClassification(baseDir, { labels, seed: 42 });
         const onDequantized = fromPretrained(reloaded, path.join(dir, "adapter"));
@@ -289,7 +289,7 @@ describe("interop with Python peft / transformers / bitsandbytes", function () {
         const merged = peft.mergeAndUnload();
         mergedLogits = logitsOf(merged, evalInputs);
         if (method.name === "LoRA") {
-          saveBertCheckpoint(merged, path.join(work, "kit-merged-checkpoint"), { tokenizer });
+          await saveBertCheckpoint(merged, path.join(work, "kit-merged-checkpoint"), { tokenizer });
           mergedCheckpointLogits = mergedLogits;
         }
       }

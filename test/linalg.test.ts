@@ -26,10 +26,10 @@ describe("singular values", () => {
     });
   }
 
-  it("by hand: diag(3, -4) has singular values 4 and 3; a rank-1 outer product has rank 1", () => {
+  it("by hand: diag(3, -4) has singular values 4 and 3; a rank-1 outer product has rank 1", async () => {
     assert.deepEqual(Array.from(singularValues([3, 0, 0, -4], 2, 2)), [4, 3]);
     const outer = tf.tidy(() => tf.outerProduct(tf.tensor1d([1, 2, 3]), tf.tensor1d([4, 5])) as tf.Tensor2D);
-    const sv = singularValuesOf(outer);
+    const sv = await singularValuesOf(outer);
     assert.ok(Math.abs(sv[0] - Math.sqrt(14) * Math.sqrt(41)) < 1e-5);
     assert.equal(numericalRank(sv, 3, 2), 1);
     outer.dispose();

@@ -194,7 +194,7 @@ describe("PEFT: LoRA and DoRA", () => {
     assert.deepEqual(all.filter((p) => withGrad.has(p.name)).length, trainable.length);
   });
 
-  it('an adapter named like a module ("dense", "self", "query") trains and saves only its own tensors', () => {
+  it('an adapter named like a module ("dense", "self", "query") trains and saves only its own tensors', async () => {
     for (const adapterName of ["dense", "self", "query", "weight", "layer"]) {
       for (const useDora of [false, true]) {
         const peft = getPeftModel(fresh(), loraConfig({ r: 2, targetModules: ["query", "value", "dense"], modulesToSave: ["classifier"], useDora }), {
@@ -213,7 +213,7 @@ describe("PEFT: LoRA and DoRA", () => {
           `adapter "${adapterName}": A, B${useDora ? ", m" : ""} per layer + the classifier`,
         );
         const dir = tmpDir();
-        savePretrained(peft, dir);
+        await savePretrained(peft, dir);
         const keys = [...readSafetensors(path.join(dir, "adapter_model.safetensors")).tensors.keys()];
         assert.equal(
           keys.filter((k) => k.includes("base_layer") || (/\.(weight|bias)$/.test(k) && !/(lora_[AB]|classifier)\.(weight|bias)$/.test(k))).length,
@@ -223,6 +223,30 @@ describe("PEFT: LoRA and DoRA", () => {
         assert.equal(keys.length, trainable.length);
       }
     }
+  });
+
+  it("each adapter keeps its own head (modules_to_save): switching restores it, and no tensor is left behind", () => {
+    const before = tf.memory().numTensors;
+    const peft = getPeftModel(fresh(), loraConfig({ r: 2, targetModules: ["query"], modulesToSave: ["classifier"] }));
+    const head = () => peft.namedParameters().find(([n]) => n.endsWith("classifier.weight"))?.[1] as tf.Variable;
+    const initial = head().arraySync() as number[][];
+    peft.addAdapter("other", loraConfig({ r: 2, targetModules: ["query"], modulesToSave: ["classifier"] }), { seed: 5 });
+    const trained = tf.tidy(() => tf.add(head(), 1));
+    head().assign(trained); // "default" trains its head
+    trained.dispose();
+    const afterTraining = head().arraySync() as number[][];
+    let counted = 0;
+    for (let i = 0; i < 3; i++) {
+      peft.setAdapter("other");
+      assert.deepEqual(head().arraySync(), initial, "the other adapter's head is the one it started with");
+      peft.setAdapter("default");
+      assert.deepEqual(head().arraySync(), afterTraining, "switching back restores the trained head");
+      if (i === 0) counted = tf.memory().numTensors; // now each adapter has its copy
+    }
+    assert.equal(tf.memory().numTensors, counted, "switching keeps one copy per adapter, not one per switch");
+    peft.deleteAdapter("other");
+    peft.dispose();
+    assert.equal(tf.memory().numTensors, before, "dispose frees the head copies too");
   });
 
   it("several adapters: add, switch, disable, delete", () => {
@@ -255,12 +279,12 @@ describe("PEFT: LoRA and DoRA", () => {
     assert.throws(() => peft.deleteAdapter("default"), /cannot delete the active adapter/);
   });
 
-  it("save → load round trip in peft's layout, and bad files name the key", () => {
+  it("save → load round trip in peft's layout, and bad files name the key", async () => {
     const dir = tmpDir();
     const peft = getPeftModel(fresh(), loraConfig({ r: 2, targetModules: ["query", "value"], useDora: true, modulesToSave: ["classifier"] }));
     perturb(peft, 11);
     const out = peft.forward(inputs());
-    savePretrained(peft, dir);
+    await savePretrained(peft, dir);
     const json = JSON.parse(fs.readFileSync(path.join(dir, "adapter_config.json"), "utf8"));
     assert.equal(json.peft_type, "LORA");
     assert.equal(json.use_dora, true);
@@ -274,7 +298,7 @@ describe("PEFT: LoRA and DoRA", () => {
     assert.deepEqual(file.tensors.get("base_model.model.bert.encoder.layer.1.attention.self.value.lora_B.weight")?.shape, [8, 2]);
     const loaded = fromPretrained(fresh(), dir);
     assertClose(loaded.forward(inputs()), out, 1e-6, "loaded adapter output");
-    assert.throws(() => savePretrained(peft, dir), /already holds adapter_config.json and adapter_model.safetensors/);
+    await assert.rejects(() => savePretrained(peft, dir), /already holds adapter_config.json and adapter_model.safetensors/);
 
     const tensors = new Map([...file.tensors].map(([k, v]) => [k, { shape: v.shape, data: v.data as Float32Array }]));
     const renamed = new Map(tensors);

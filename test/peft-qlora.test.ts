@@ -69,14 +69,14 @@ describe("PEFT: QLoRA", () => {
     assert.ok(tf.max(tf.abs(tf.sub(peft.forward(inputs()), out))).dataSync()[0] < 0.05, "merged 4-bit model ≈ unmerged");
   });
 
-  it("the adapter saves in peft's layout (LoRA tensors only) and loads onto a freshly quantized base", () => {
+  it("the adapter saves in peft's layout (LoRA tensors only) and loads onto a freshly quantized base", async () => {
     const model = fresh();
     quantizeLinears(model, ENCODER);
     const peft = getPeftModel(model, loraConfig({ r: 4, targetModules: ENCODER }));
     for (const [n, p] of peft.namedParameters()) if (n.includes("lora_B")) p.assign(tf.randomNormal(p.shape, 0, 0.02, "float32", 9));
     const out = peft.forward(inputs());
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "qlora-"));
-    savePretrained(peft, dir);
+    await savePretrained(peft, dir);
     const base = fresh();
     quantizeLinears(base, ENCODER);
     assertClose(fromPretrained(base, dir).forward(inputs()), out, 1e-6, "reloaded");

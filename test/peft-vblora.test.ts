@@ -56,7 +56,7 @@ describe("PEFT: VB-LoRA", () => {
     assert.ok(tf.max(tf.abs(tf.sub(peft.baseModel.bert.forward(inputs()), before))).dataSync()[0] > 1e-6, "hidden states change");
   });
 
-  it("one bank is shared by every adapted layer and saved once as base_model.vblora_vector_bank", () => {
+  it("one bank is shared by every adapted layer and saved once as base_model.vblora_vector_bank", async () => {
     const peft = getPeftModel(fresh(), cfg({ modulesToSave: ["classifier"] }));
     const banks = peft.namedParameters().filter(([n]) => n.includes("vblora_vector_bank"));
     assert.deepEqual(
@@ -65,7 +65,7 @@ describe("PEFT: VB-LoRA", () => {
     );
     assert.equal(peft.trainableParameterCounts().trainable, countAdapterParameters(fresh(), cfg()) + 8 * 2 + 2);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vb-"));
-    savePretrained(peft, dir);
+    await savePretrained(peft, dir);
     const keys = [...readSafetensors(path.join(dir, "adapter_model.safetensors")).tensors.keys()];
     assert.ok(keys.includes("base_model.vblora_vector_bank"));
     assert.ok(keys.includes("base_model.model.bert.encoder.layer.0.attention.self.query.vblora_logits_A"));
@@ -100,7 +100,7 @@ describe("PEFT: VB-LoRA", () => {
     assert.throws(() => countAdapterParameters(fresh(), cfg({ vectorLength: 256 })), /vectorLength 256 does not divide/);
   });
 
-  it("top-k-only files are smaller and rebuild the same A and B", () => {
+  it("top-k-only files are smaller and rebuild the same A and B", async () => {
     const logits = new Float32Array([0.3, -1, 2, 0.5, 1.5, -0.2]);
     const { indices, weights } = toTopk(logits, 6, 2);
     assert.deepEqual(Array.from(indices), [2, 4]);
@@ -111,7 +111,7 @@ describe("PEFT: VB-LoRA", () => {
     const peft = getPeftModel(fresh(), cfg({ saveOnlyTopkWeights: true }));
     const out = peft.forward(inputs());
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vbk-"));
-    savePretrained(peft, dir);
+    await savePretrained(peft, dir);
     const file = readSafetensors(path.join(dir, "adapter_model.safetensors"));
     const idx = file.tensors.get("base_model.model.bert.encoder.layer.0.attention.self.query.vblora_logits_A_topk_indices");
     assert.equal(idx?.dtype, "U8"); // h = 6 < 256

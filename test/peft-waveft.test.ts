@@ -133,12 +133,12 @@ describe("PEFT: WaveFT", () => {
     assert.equal(peft.trainableParameterCounts().trainable, countAdapterParameters(fresh(), cfg));
   });
 
-  it("saves only the spectrum (waveft_spectrum) and reloads it", () => {
+  it("saves only the spectrum (waveft_spectrum) and reloads it", async () => {
     const peft = getPeftModel(fresh(), waveftConfig({ nFrequency: 12, targetModules: ["query", "value"], waveletFamily: "db2" }));
     for (const [, p] of peft.namedParameters()) if (p.trainable) p.assign(tf.randomNormal(p.shape, 0, 0.05, "float32", 2));
     const out = peft.forward(inputs());
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "waveft-"));
-    savePretrained(peft, dir);
+    await savePretrained(peft, dir);
     const file = readSafetensors(path.join(dir, "adapter_model.safetensors"));
     assert.deepEqual([...file.tensors.keys()].sort()[0], "base_model.model.bert.encoder.layer.0.attention.self.query.waveft_spectrum");
     assert.deepEqual(file.tensors.get("base_model.model.bert.encoder.layer.0.attention.self.query.waveft_spectrum")?.shape, [12]);

@@ -104,7 +104,7 @@ describe("PEFT method registry", () => {
     assert.throws(() => peftMethod("PREFIX"), /peft_type "PREFIX" is not supported here \(supported: LORA, VBLORA, WAVEFT/);
   });
 
-  it("a toy method registered in one line: injected, a no-op at init, counted, trained, merged, saved and loaded", () => {
+  it("a toy method registered in one line: injected, a no-op at init, counted, trained, merged, saved and loaded", async () => {
     const config = toyConfig({ modulesToSave: ["classifier"], initScale: 0.5 }) as unknown as PeftConfig;
     const base = fresh();
     const before = tf.tidy(() => base.forward(inputs()).arraySync() as number[][]);
@@ -132,7 +132,7 @@ describe("PEFT method registry", () => {
     // saved in peft's layout through the descriptor, loaded back through the registry
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "registry-"));
     try {
-      savePretrained(peft, dir);
+      await savePretrained(peft, dir);
       const saved = JSON.parse(fs.readFileSync(path.join(dir, "adapter_config.json"), "utf8"));
       assert.equal(saved.peft_type, "TOYRANK1");
       assert.equal(saved.init_scale, 0.5);

@@ -28,15 +28,15 @@ function toyExamples(n: number, seed: number): EncodedExample[] {
 describe("training", () => {
   before(setupBackend);
 
-  it("AdamW's first two steps equal a hand calculation of torch.optim.AdamW", () => {
+  it("AdamW's first two steps equal a hand calculation of torch.optim.AdamW", async () => {
     const p = tf.variable(tf.tensor1d([1, -2]));
     const opt = new AdamW([["w", p]], { lr: 0.1, weightDecay: 0.5 });
     const g = [0.5, -1];
-    opt.apply({ [p.name]: tf.tensor1d(g) });
+    await opt.apply({ [p.name]: tf.tensor1d(g) });
     // step 1: p ← p(1 − lr·λ) − lr·m̂/(√v̂ + ε), and m̂ = g, v̂ = g² so the step is lr·sign(g)
     const expected1 = [1 * (1 - 0.05) - 0.1 * (0.5 / (0.5 + 1e-8)), -2 * (1 - 0.05) + 0.1 * (1 / (1 + 1e-8))];
     assertClose(p, expected1, 1e-6, "step 1");
-    opt.apply({ [p.name]: tf.tensor1d(g) });
+    await opt.apply({ [p.name]: tf.tensor1d(g) });
     // step 2 with the same gradient: m = g(1 − β₁²)/… again gives m̂ = g, v̂ = g²
     const expected2 = expected1.map((w, i) => w * (1 - 0.05) - 0.1 * Math.sign(g[i]) * (Math.abs(g[i]) / (Math.abs(g[i]) + 1e-8)));
     assertClose(p, expected2, 1e-6, "step 2");
@@ -66,7 +66,7 @@ describe("training", () => {
     model.dispose();
   });
 
-  it("biases and LayerNorm weights get no weight decay", () => {
+  it("biases and LayerNorm weights get no weight decay", async () => {
     const w = tf.variable(tf.tensor1d([1]));
     const b = tf.variable(tf.tensor1d([1]));
     const opt = new AdamW(
@@ -76,7 +76,7 @@ describe("training", () => {
       ],
       { lr: 0.1, weightDecay: 1 },
     );
-    opt.apply({ [w.name]: tf.tensor1d([0]), [b.name]: tf.tensor1d([0]) });
+    await opt.apply({ [w.name]: tf.tensor1d([0]), [b.name]: tf.tensor1d([0]) });
     assertClose(w, [0.9], 1e-7, "decayed weight");
     assertClose(b, [1], 1e-7, "bias");
     opt.dispose();

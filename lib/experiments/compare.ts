@@ -55,13 +55,13 @@ export interface CompareOptions {
 }
 
 /** Bytes a method must store for one task, measured by writing the file. */
-function storedBytes(prepared: PreparedMethod, method: string): number {
+async function storedBytes(prepared: PreparedMethod, method: string): Promise<number> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "coursekit-size-"));
   try {
-    if (prepared.peft) return savePretrained(prepared.peft, dir).bytes;
+    if (prepared.peft) return (await savePretrained(prepared.peft, dir)).bytes;
     const tensors = new Map<string, TensorInput>();
     for (const [n, p] of prepared.model.namedParameters())
-      if (method === "full" || p.trainable) tensors.set(n, { shape: p.shape, data: p.dataSync() as Float32Array });
+      if (method === "full" || p.trainable) tensors.set(n, { shape: p.shape, data: (await p.data()) as Float32Array });
     const file = path.join(dir, "model.safetensors");
     writeSafetensors(file, tensors, { format: "pt" });
     return fs.statSync(file).size;
@@ -125,7 +125,7 @@ export async function runMethod(o: RunOptions): Promise<MethodRun> {
       trainableParams: r.trainableParams,
       totalParams,
       trainablePercent: (100 * r.trainableParams) / totalParams,
-      storedBytes: storedBytes(prepared, resolveMethod(o.method).method),
+      storedBytes: await storedBytes(prepared, resolveMethod(o.method).method),
       trainSeconds: r.seconds,
       stepsPerSecond: r.stepsPerSecond,
       peakBytes: r.peakBytes,

@@ -170,11 +170,11 @@ export function loadBertForSequenceClassification(dir: string, opts: { labels?: 
  * tokenizer files) that `transformers`' `from_pretrained` loads. Refuses to overwrite existing files unless
  * `overwrite` is set.
  */
-export function saveBertCheckpoint(
+export async function saveBertCheckpoint(
   model: BertForMaskedLM | BertForSequenceClassification,
   dir: string,
   opts: { tokenizer?: BertTokenizer; overwrite?: boolean; metadata?: Record<string, string> } = {},
-): string[] {
+): Promise<string[]> {
   const architecture = model instanceof BertForMaskedLM ? BertForMaskedLM.architecture : BertForSequenceClassification.architecture;
   const files = [path.join(dir, "config.json"), path.join(dir, "model.safetensors")];
   const existing = files.filter((f) => fs.existsSync(f));
@@ -183,7 +183,7 @@ export function saveBertCheckpoint(
   }
   fs.mkdirSync(dir, { recursive: true });
   const tensors = new Map<string, TensorInput>();
-  for (const [name, p] of model.namedParameters()) tensors.set(name, { shape: p.shape, data: p.dataSync() as Float32Array });
+  for (const [name, p] of model.namedParameters()) tensors.set(name, { shape: p.shape, data: (await p.data()) as Float32Array }); // asynchronous: any backend
   writeSafetensors(files[1], tensors, { format: "pt", ...opts.metadata });
   fs.writeFileSync(files[0], JSON.stringify(configToHF(model.config, architecture), null, 2) + "\n");
   if (opts.tokenizer) opts.tokenizer.save(dir);

@@ -92,11 +92,11 @@ export function singularValues(values: ArrayLike<number>, rows: number, cols: nu
   return out.sort().reverse();
 }
 
-/** The singular values of a 2-D tensor (read back to the CPU), in descending order. */
-export function singularValuesOf(x: tf.Tensor2D, opts: SingularValueOptions = {}): Float64Array {
+/** The singular values of a 2-D tensor (read back to the CPU asynchronously, as any backend allows), in descending order. */
+export async function singularValuesOf(x: tf.Tensor2D, opts: SingularValueOptions = {}): Promise<Float64Array> {
   if (x.rank !== 2) throw new Error(`singularValuesOf expects a 2-D tensor, got shape [${x.shape}]`);
   const [rows, cols] = x.shape;
-  return singularValues(x.dataSync(), rows, cols, opts);
+  return singularValues(await x.data(), rows, cols, opts);
 }
 
 /**

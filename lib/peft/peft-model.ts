@@ -32,7 +32,8 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
   private active = "default";
   private adaptersDisabled = false;
   /** Per adapter: the values of its modulesToSave parameters while another adapter is active. */
-  private readonly headSnapshots = new Map<string, Map<string, Float32Array>>();
+  /** Each inactive adapter's copy of the head (modules_to_save), as kept tensors (no read from the backend). */
+  private readonly headSnapshots = new Map<string, Map<string, tf.Tensor>>();
 
   constructor(
     readonly baseModel: M,
@@ -91,7 +92,7 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
     }
     this.peftConfig[name] = config;
     this.markTrainable();
-    if (Object.keys(this.peftConfig).length > 1) this.headSnapshots.set(name, this.snapshotHeads(config));
+    if (Object.keys(this.peftConfig).length > 1) this.keepHeadSnapshot(name, this.snapshotHeads(config));
   }
 
   /**
@@ -119,8 +120,20 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
     return this.baseModel.namedParameters().filter(([n]) => names.some((m) => n.startsWith(`${m}.`) || n.includes(`.${m}.`)));
   }
 
-  private snapshotHeads(config: PeftConfig): Map<string, Float32Array> {
-    return new Map(this.headParameters(config).map(([n, p]) => [n, (p.dataSync() as Float32Array).slice()]));
+  private snapshotHeads(config: PeftConfig): Map<string, tf.Tensor> {
+    return new Map(this.headParameters(config).map(([n, p]) => [n, tf.keep(tf.clone(p))]));
+  }
+
+  /** Stores adapter `name`'s head copy, freeing the one it replaces (`null`: just free it). */
+  private keepHeadSnapshot(name: string, snapshot: Map<string, tf.Tensor> | null): void {
+    const old = this.headSnapshots.get(name);
+    if (old) tf.dispose([...old.values()]);
+    if (snapshot) this.headSnapshots.set(name, snapshot);
+    else this.headSnapshots.delete(name);
+  }
+
+  protected override disposeExtras(): void {
+    for (const name of [...this.headSnapshots.keys()]) this.keepHeadSnapshot(name, null);
   }
 
   /** The tensor adapter `name` shares across its layers (VB-LoRA's vector bank), as [member name, tensor]. */
@@ -153,12 +166,12 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
     if (name === this.active) return;
     const heads = this.headParameters(this.peftConfig[this.active]);
     if (heads.length) {
-      this.headSnapshots.set(this.active, this.snapshotHeads(this.peftConfig[this.active]));
+      this.keepHeadSnapshot(this.active, this.snapshotHeads(this.peftConfig[this.active]));
       const incoming = this.headSnapshots.get(name);
       if (incoming)
         for (const [n, p] of this.headParameters(this.peftConfig[name])) {
           const v = incoming.get(n);
-          if (v) tf.tidy(() => p.assign(tf.tensor(v, p.shape)));
+          if (v) p.assign(v); // the variable now shares the copy's memory; the copy stays valid (reference counted)
         }
     }
     for (const [, layer] of this.adapterLayers()) layer.activeAdapter = name;
@@ -204,7 +217,7 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
     const shared = peftMethod(this.peftConfig[name].peftType).shared;
     if (shared) this.sharedDict(shared.name)?.removeParameter(name);
     delete this.peftConfig[name];
-    this.headSnapshots.delete(name);
+    this.keepHeadSnapshot(name, null);
   }
 
   /** True when some adapted layer stores its base weight quantized (QLoRA). */
@@ -224,6 +237,7 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
     }
     const kept = new Set(this.baseModel.parameters());
     for (const p of this.parameters()) if (!kept.has(p)) p.dispose(); // shared tensors (VB-LoRA's bank)
+    this.disposeExtras(); // the other adapters' head copies
     this.baseModel.setTrainable(true);
     return this.baseModel;
   }

@@ -47,8 +47,16 @@ export function adapterStateDict(model: PeftModel, adapterName = model.activeAda
   return out;
 }
 
-/** Writes the adapter folder; refuses to overwrite existing adapter files unless `overwrite`. */
-export function savePretrained(model: PeftModel, dir: string, opts: { adapterName?: string; overwrite?: boolean } = {}): { files: string[]; bytes: number } {
+/**
+ * Writes the adapter folder; refuses to overwrite existing adapter files unless `overwrite`. Asynchronous:
+ * the tensors are read with `await data()`, which every backend supports (a GPU backend in Node has no
+ * synchronous reads).
+ */
+export async function savePretrained(
+  model: PeftModel,
+  dir: string,
+  opts: { adapterName?: string; overwrite?: boolean } = {},
+): Promise<{ files: string[]; bytes: number }> {
   const adapterName = opts.adapterName ?? model.activeAdapter;
   const config = model.peftConfig[adapterName];
   const files = [path.join(dir, "adapter_config.json"), path.join(dir, "adapter_model.safetensors")];
@@ -59,7 +67,7 @@ export function savePretrained(model: PeftModel, dir: string, opts: { adapterNam
   const tensors = new Map<string, TensorInput>();
   const method = peftMethod(config.peftType);
   for (const [key, p] of adapterStateDict(model, adapterName)) {
-    const data = p.dataSync() as Float32Array;
+    const data = (await p.data()) as Float32Array;
     const special = method.saveEntries?.(config, key, p.shape, data);
     if (special) for (const [k, v] of special) tensors.set(k, v);
     else tensors.set(key, { shape: p.shape, data });

@@ -91,13 +91,20 @@ export class AdamW {
 
   /**
    * Applies one update. `grads` maps each variable's tf name (as tf.variableGrads returns them) to its
-   * gradient; a variable without a gradient is left alone. Does not dispose `grads`.
+   * gradient; a variable without a gradient is left alone. Does not dispose `grads`. Asynchronous because
+   * the 8-bit state lives in JavaScript memory: its gradients are read with `await data()` (any backend).
    */
-  apply(grads: tf.NamedTensorMap, baseLr = this.lr): void {
+  async apply(grads: tf.NamedTensorMap, baseLr = this.lr): Promise<void> {
     this.step += 1;
     const t = this.step;
     const bc1 = 1 - this.beta1 ** t;
     const bc2 = 1 - this.beta2 ** t;
+    const hostGrads = new Map<string, Float32Array>();
+    if (this.quantized)
+      for (const s of this.slots) {
+        const g = grads[s.param.name];
+        if (g) hostGrads.set(s.name, (await g.data()) as Float32Array);
+      }
     tf.tidy(() => {
       for (const s of this.slots) {
         const g = grads[s.param.name];
@@ -107,7 +114,7 @@ export class AdamW {
         let v: tf.Tensor;
         if (this.quantized) {
           // dequantize → update in fp32 → re-quantize for storage; this step uses the fresh fp32 moments
-          const fresh = this.quantized.update(s.name, g.dataSync() as Float32Array, this.beta1, this.beta2);
+          const fresh = this.quantized.update(s.name, hostGrads.get(s.name) as Float32Array, this.beta1, this.beta2);
           m = tf.tensor(fresh.m, g.shape);
           v = tf.tensor(fresh.v, g.shape);
         } else {

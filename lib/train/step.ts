@@ -16,7 +16,7 @@ export async function trainStep(optimizer: AdamW, lossFn: () => tf.Scalar, opts:
   const { value, grads } = tf.variableGrads(lossFn, optimizer.variables);
   const maxNorm = opts.maxGradNorm ?? Infinity;
   const clipped = clipGradNorm(grads, isFinite(maxNorm) ? maxNorm : Number.MAX_VALUE);
-  optimizer.apply(clipped.grads, opts.lr);
+  await optimizer.apply(clipped.grads, opts.lr);
   const both = tf.stack([value, clipped.norm]);
   tf.dispose([value, clipped.norm]);
   const [loss, gradNorm] = await both.data();

@@ -44,6 +44,8 @@ interface WaveSpec {
   useIdwt: boolean;
   /** (n, 2) int32 positions in the padded coefficient matrix. */
   positions: tf.Tensor2D;
+  /** The same positions in JavaScript memory (read without touching the backend). */
+  positionValues: Int32Array;
   padded: [number, number];
 }
 
@@ -97,6 +99,7 @@ export class WaveFTLayer extends AdapterLayer {
       family: o.waveletFamily,
       useIdwt: o.useIdwt,
       positions: tf.keep(tf.tensor2d(pos, [o.n, 2], "int32")),
+      positionValues: pos,
       padded,
     });
     this.spectra().set(name, o.initWeights ? tf.zeros([o.n]) : tf.tensor1d(normalArray(o.rng, o.n, 0.01)));
@@ -116,7 +119,7 @@ export class WaveFTLayer extends AdapterLayer {
   /** Row and column of each coefficient in the (out, in) matrix (for plots and tests). */
   positions(name: string): { rows: Int32Array; cols: Int32Array } {
     const spec = this.specs.get(name) as WaveSpec;
-    const p = spec.positions.dataSync();
+    const p = spec.positionValues;
     const off = [Math.floor((spec.padded[0] - this.outFeatures) / 2), Math.floor((spec.padded[1] - this.inFeatures) / 2)];
     return {
       rows: Int32Array.from({ length: spec.n }, (_, i) => p[2 * i] - off[0]),
