@@ -9,10 +9,16 @@
  *   3. The device is requested with the adapter's own limits (TensorFlow.js uses workgroups of 256 invocations,
  *      more than WebGPU's default 128), and the "webgpu" backend is registered on it.
  *
- * Node has no synchronous GPU reads (`dataSync()` needs an OffscreenCanvas): read with `await t.data()`.
+ * Node has no synchronous GPU reads (TensorFlow.js's `dataSync()` on webgpu goes through an OffscreenCanvas,
+ * which Node lacks): read with `await t.data()`. A tensor whose values are still on the CPU (made from an array
+ * and not yet used by a kernel) reads as usual; any other synchronous read fails with SYNC_READ_ERROR, which
+ * says what to do, instead of "OffscreenCanvas is not defined".
  */
 import * as tf from "@tensorflow/tfjs";
 import { registerWebGpuKernels } from "./ops/webgpu-kernels";
+
+export const SYNC_READ_ERROR =
+  "dataSync() / arraySync() cannot read a GPU tensor in Node: use `await t.data()` / `await t.array()`, " + "or run on the CPU (COURSEKIT_BACKEND=wasm)";
 
 /** What was found: the adapter's description and whether it is a software rasteriser. */
 export interface WebGpuAdapter {
@@ -83,9 +89,25 @@ export async function setupWebGpuBackend(): Promise<WebGpuAdapter> {
   if (!nav.gpu) Object.defineProperty(nav, "gpu", { value: gpu, configurable: true });
   const { WebGPUBackend } = require("@tensorflow/tfjs-backend-webgpu") as typeof import("@tensorflow/tfjs-backend-webgpu");
   if (tf.findBackendFactory("webgpu")) tf.removeBackend("webgpu");
-  tf.registerBackend("webgpu", () => new WebGPUBackend(device as ConstructorParameters<typeof WebGPUBackend>[0], adapter.info as never));
+  tf.registerBackend("webgpu", () =>
+    withClearSyncReadError(new WebGPUBackend(device as ConstructorParameters<typeof WebGPUBackend>[0], adapter.info as never)),
+  );
   registerWebGpuKernels();
   if (!(await tf.setBackend("webgpu"))) throw new Error("tf.setBackend('webgpu') refused the device");
   await tf.ready();
   return describe(adapter);
+}
+
+/** The backend with its readSync failing clearly where Node cannot read synchronously (see SYNC_READ_ERROR). */
+function withClearSyncReadError<B extends tf.KernelBackend>(backend: B): B {
+  const readSync = backend.readSync.bind(backend);
+  backend.readSync = (dataId: object) => {
+    try {
+      return readSync(dataId);
+    } catch (e) {
+      if (!("OffscreenCanvas" in globalThis)) throw new Error(SYNC_READ_ERROR, { cause: e });
+      throw e;
+    }
+  };
+  return backend;
 }

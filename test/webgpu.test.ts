@@ -11,6 +11,7 @@ import * as path from "node:path";
 import { setupBackend } from "./helpers";
 import { METHOD_CONFIGS, methodResult, MethodResult, trainingRun } from "./webgpu/method-results";
 import * as tf from "@tensorflow/tfjs";
+import { SYNC_READ_ERROR } from "../lib/backend-webgpu";
 
 const ROOT = path.resolve(__dirname, "..");
 const IN_CI = !!process.env.CI && process.env.CI !== "false";
@@ -21,6 +22,7 @@ interface ChildOutput {
   addN29Error: number;
   training: Awaited<ReturnType<typeof trainingRun>>;
   results: Record<string, MethodResult>;
+  syncReads: { fromArray: number[]; computed: string };
 }
 
 const maxAbs = (xs: number[]) => xs.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
@@ -64,6 +66,13 @@ describe("webgpu backend (Dawn, software adapter) equals wasm", function () {
     assert.equal(g.backend, "webgpu");
     assert.ok(g.adapter && g.adapter.length > 0, "the adapter is named");
     assert.ok(g.addN29Error <= 1e-3, `addN error ${g.addN29Error}`);
+  });
+
+  it("a synchronous read of a GPU tensor fails with a message that says what to do (values still on the CPU read as usual)", function () {
+    const g = needGpu(this);
+    assert.deepEqual(g.syncReads.fromArray, [1, 2, 3, 4]);
+    assert.equal(g.syncReads.computed, SYNC_READ_ERROR);
+    assert.match(g.syncReads.computed, /await t\.data\(\)/);
   });
 
   it("the training loop and evaluation run on webgpu (asynchronous reads) and give wasm's losses and predictions", async function () {

@@ -124,13 +124,30 @@ async function addNError(): Promise<number> {
   return value;
 }
 
+/** dataSync() on a tensor made from an array (its values are still on the CPU) and on one a GPU kernel made. */
+function syncReads(): { fromArray: number[]; computed: string } {
+  const x = tf.tensor2d([1, 2, 3, 4], [2, 2]);
+  const fromArray = Array.from(x.dataSync());
+  const y = tf.matMul(x, x); // (small element-wise ops may run on the CPU; a product runs on the GPU)
+  let computed = "read without an error";
+  try {
+    y.dataSync();
+  } catch (e) {
+    computed = (e as Error).message;
+  }
+  tf.dispose([x, y]);
+  return { fromArray, computed };
+}
+
 async function main(): Promise<void> {
   const info = await initBackend({ quiet: true });
   const out: Record<string, MethodResult> = {};
   for (const method of Object.keys(METHOD_CONFIGS)) out[method] = await methodResult(method, info.backend);
   const addN = await addNError();
   const training = await trainingRun(info.backend);
-  process.stdout.write(`${JSON.stringify({ backend: info.backend, adapter: info.adapter ?? null, addN29Error: addN, training, results: out })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ backend: info.backend, adapter: info.adapter ?? null, addN29Error: addN, training, results: out, syncReads: syncReads() })}\n`,
+  );
 }
 
 if (require.main === module) {
