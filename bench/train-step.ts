@@ -55,6 +55,9 @@ function torchRound(threads: number, methods: string[], steps: number): TorchRun
 async function main(): Promise<void> {
   const info = await initBackend({ quiet: true });
   const methods = args.methods.split(",");
+  const unknown = methods.filter((m) => m !== "full" && m !== "lora");
+  if (unknown.length)
+    throw new Error(`--methods: ${unknown.join(", ")} has no PyTorch side here; use full and/or lora (npm run bench:peft times every method)`);
   const runners = methods.map((method) => ({
     method,
     ...benchStep(args.checkpoint, method, args.batch, args.seq),

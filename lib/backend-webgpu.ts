@@ -18,7 +18,7 @@ import * as tf from "@tensorflow/tfjs";
 import { registerWebGpuKernels } from "./ops/webgpu-kernels";
 
 export const SYNC_READ_ERROR =
-  "dataSync() / arraySync() cannot read a GPU tensor in Node: use `await t.data()` / `await t.array()`, " + "or run on the CPU (COURSEKIT_BACKEND=wasm)";
+  "dataSync() / arraySync() cannot read a GPU tensor in Node: use `await t.data()` / `await t.array()`, or run on the CPU (COURSEKIT_BACKEND=wasm)";
 
 /** What was found: the adapter's description and whether it is a software rasteriser. */
 export interface WebGpuAdapter {

@@ -9,7 +9,7 @@
  *      `seedStudy.comparePair`) — the data cannot tell these from the best;
  *   4. choose the cheapest of those: fewest bytes stored, then least peak memory, then name.
  */
-import { chosenRuns, comparePair, SeedStudy, summarizeStudy } from "./seeds";
+import { chosenRuns, comparePair, intervalBars, SeedStudy, summarizeStudy } from "./seeds";
 import { Interval, tInterval95 } from "../util/stats";
 import type { Figure } from "../plot/plotly";
 
@@ -126,13 +126,7 @@ export function choiceFigure(candidates: readonly Candidate[], budget: Budget, c
         text: candidates.map((c, i) => `${c.method}${fits[i] ? "" : " (over budget)"}`),
         hovertext: candidates.map((c) => `${c.method}: ${mb(c.storedBytes)} stored, ${mb(c.peakBytes)} peak memory`),
         textposition: "middle right",
-        error_y: {
-          type: "data",
-          symmetric: false,
-          array: candidates.map((c) => 100 * (c.accuracy.hi - c.accuracy.mean)),
-          arrayminus: candidates.map((c) => 100 * (c.accuracy.mean - c.accuracy.lo)),
-          visible: true,
-        },
+        error_y: intervalBars(candidates.map((c) => c.accuracy)),
         marker: { size: 10, symbol: fits.map((f) => (f ? "circle" : "circle-open")) },
       },
       {

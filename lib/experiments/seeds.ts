@@ -67,6 +67,17 @@ export async function runSeedStudy(
   return { selected, runs: [...gridRuns, ...(await runAll(rest))] };
 }
 
+/** Plotly error bars (in percentage points) from each interval's mean to its lower and upper ends. */
+export function intervalBars(intervals: readonly Interval[]): { type: "data"; symmetric: false; array: number[]; arrayminus: number[]; visible: true } {
+  return {
+    type: "data",
+    symmetric: false,
+    array: intervals.map((iv) => 100 * (iv.hi - iv.mean)),
+    arrayminus: intervals.map((iv) => 100 * (iv.mean - iv.lo)),
+    visible: true,
+  };
+}
+
 /** Per method, the learning rate whose run scored the best validation accuracy (ties: nearest the default). */
 export function selectLearningRates(gridRuns: readonly SeedRun[], methods: readonly string[]): Record<string, number> {
   const selected: Record<string, number> = {};
@@ -235,13 +246,7 @@ export function studyFigures(study: SeedStudy, reference: string): Figure[] {
     y: pairs.map((_, i) => i + offset),
     x: pairs.map((p) => 100 * pick(p).mean),
     text: pairs.map((p) => p.a),
-    error_x: {
-      type: "data",
-      symmetric: false,
-      array: pairs.map((p) => 100 * (pick(p).hi - pick(p).mean)),
-      arrayminus: pairs.map((p) => 100 * (pick(p).mean - pick(p).lo)),
-      visible: true,
-    },
+    error_x: intervalBars(pairs.map(pick)),
     marker: { size: 8 },
   });
   return [
@@ -317,13 +322,7 @@ export function sweepFigure(study: SeedStudy, families: Record<string, string[]>
       x: points.map((p) => x(p.s)),
       y: points.map((p) => 100 * p.iv.mean),
       text: methods,
-      error_y: {
-        type: "data",
-        symmetric: false,
-        array: points.map((p) => 100 * (p.iv.hi - p.iv.mean)),
-        arrayminus: points.map((p) => 100 * (p.iv.mean - p.iv.lo)),
-        visible: true,
-      },
+      error_y: intervalBars(points.map((p) => p.iv)),
     };
   });
   const shapes: Array<Record<string, unknown>> = [];

@@ -17,7 +17,8 @@ import * as tf from "@tensorflow/tfjs";
 
 let registered = false;
 
-function swapLastTwo(x: tf.Tensor): tf.Tensor {
+/** The explicit transpose of the last two axes of a rank-2 or rank-3 tensor (lib/ops/matmul.ts uses it too). */
+export function swapLastTwo(x: tf.Tensor): tf.Tensor {
   return tf.transpose(x, x.rank === 2 ? [1, 0] : [0, 2, 1]);
 }
 

@@ -14,18 +14,13 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { registerWasmKernels } from "./wasm-kernels";
-import { registerGradients } from "./gradients";
+import { registerGradients, swapLastTwo } from "./gradients";
 
 // The kit's kernel and gradient fixes are registered as soon as the library loads, whichever way the
 // backend is then chosen (initBackend(), or a notebook's own tf.setBackend("wasm")): registration only
 // adds entries to TensorFlow.js's registry, so it is safe before any backend exists.
 registerWasmKernels();
 registerGradients();
-
-export function swapLastTwo(x: tf.Tensor): tf.Tensor {
-  const perm = x.rank === 2 ? [1, 0] : [0, 2, 1];
-  return tf.transpose(x, perm);
-}
 
 /** A·B for rank-2 or rank-3 tensors (same batch size); its gradient is the fast one above. */
 export function matMul(a: tf.Tensor, b: tf.Tensor): tf.Tensor {

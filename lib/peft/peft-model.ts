@@ -31,7 +31,6 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
   readonly peftConfig: Record<string, PeftConfig> = {};
   private active = "default";
   private adaptersDisabled = false;
-  /** Per adapter: the values of its modulesToSave parameters while another adapter is active. */
   /** Each inactive adapter's copy of the head (modules_to_save), as kept tensors (no read from the backend). */
   private readonly headSnapshots = new Map<string, Map<string, tf.Tensor>>();
 
