@@ -1,6 +1,6 @@
 /**
  * npm run grade -- PATH [--instructor] [--source FILE] [--json FILE] [--out DIR] [--csv FILE] [--html]
- *                      [--jobs N] [--regrade] [--seed N] [--unsandboxed]
+ *                      [--jobs N] [--regrade] [--seed N] [--time-scale K] [--unsandboxed]
  *   Grades one notebook, or every notebook in a folder of submissions, through the real tslab kernel.
  *   Student mode (default): public tests only. --instructor: restores test cells from the source (found by
  *   the same path under solutions/, or --source), runs hidden tests too, and scores every test by comparing
@@ -52,6 +52,12 @@ const args = parseArgs(
     jobs: { type: "number", default: 0, min: 1, integer: true, help: "grade this many submissions at once (not given: one per CPU core)" },
     regrade: { type: "boolean", default: false, help: "grade again the submissions that already have a report" },
     seed: { type: "number", default: 0, min: 1, integer: true, help: "the seed for the tests' inputs (not given: a new random one; the report records it)" },
+    "time-scale": {
+      type: "number",
+      default: 1,
+      min: 1,
+      help: "multiply every cell's time limit and the notebook's budget by this (a slow machine, e.g. a software GPU adapter)",
+    },
     unsandboxed: { type: "boolean", default: false, help: "instructor mode: run submissions even where the sandbox (bubblewrap) is unavailable" },
     "verify-solutions": { type: "boolean", default: false, help: "check that every source notebook scores 100 %" },
     "verify-release": { type: "boolean", default: false, help: "check that the student versions are released and fail on the stubs" },
@@ -69,9 +75,10 @@ async function verify(kind: "solutions" | "release"): Promise<number> {
   const files = args._.length > 0 ? args._.flatMap((p) => findNotebooks(given(p))) : findNotebooks(path.join(ROOT, SOURCES_DIR));
   if (files.length === 0) throw new Error(`no source notebooks found under ${SOURCES_DIR}/`);
   const verdicts: Verdict[] = [];
+  const runOpts = { onCell: progress, timeScale: args["time-scale"] };
   for (const file of files) {
     console.log(`${kind === "solutions" ? "verify-solutions" : "verify-release"}: ${path.relative(ROOT, file)}`);
-    const v = kind === "solutions" ? await verifySolution(ROOT, file, { onCell: progress }) : await verifyRelease(ROOT, file, { onCell: progress });
+    const v = kind === "solutions" ? await verifySolution(ROOT, file, runOpts) : await verifyRelease(ROOT, file, runOpts);
     verdicts.push(v);
     const secs = v.report ? ` (${(v.report.duration_ms / 1000).toFixed(1)} s, ${v.report.score}/${v.report.max_score} points)` : "";
     console.log(`  ${v.ok ? "ok" : "FAILED"}${secs}`);
@@ -114,6 +121,7 @@ function crashReport(file: string, e: unknown): GradeReport {
     seed: 0,
     sandboxed: false,
     limits: { memoryMiB: 0, processes: 0, streamBytes: 0, displayBytes: 0, diskMiB: 0 },
+    time_scale: args["time-scale"],
     duration_ms: 0,
   };
 }
@@ -138,6 +146,7 @@ async function gradeOne(file: string, outBase: string, seed: number, log: (line:
     executedPath,
     onCell: progress,
     seed,
+    timeScale: args["time-scale"],
     unsandboxed: args.unsandboxed,
   });
   if (args.html && executed) {

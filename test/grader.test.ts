@@ -194,6 +194,17 @@ describe("autograder (real tslab kernel)", function () {
     assert.equal(report.warnings.filter((w) => /was used up/.test(w)).length, 1, "one warning, not one per cell");
   });
 
+  it("--time-scale multiplies the budget and the cells' limits: a cell over the 2 s budget runs within 5 × 2 s", async () => {
+    const tight = readNotebook(SOURCE);
+    tight.metadata.coursekit = { ...(tight.metadata.coursekit as object), budget_s: 2 };
+    tight.cells.splice(2, 0, codeCell("const t0 = Date.now();\nwhile (Date.now() - t0 < 3000) { /* busy: 3 s of CPU */ }"));
+    const file = save("tight-scaled.ipynb", tight);
+    const { report } = await gradeNotebook(file, { mode: "instructor", root: ROOT, source: tight, timeScale: 5 });
+    assert.deepEqual(report.cell_problems, []);
+    assert.equal(report.score, report.max_score);
+    assert.equal(report.time_scale, 5, "the report says the limits were scaled");
+  });
+
   it("a file that is not a course notebook gives a report with 0 points, never a crash", async () => {
     const notJson = path.join(tmp, "notjson.ipynb");
     fs.writeFileSync(notJson, "this is not json");

@@ -63,6 +63,8 @@ export interface GradeReport {
   sandboxed: boolean;
   /** The limits the kernel ran under. */
   limits: KernelLimits;
+  /** The factor every cell's time limit and the budget were multiplied by (`--time-scale`; 1 normally). */
+  time_scale: number;
   duration_ms: number;
 }
 
@@ -78,6 +80,8 @@ export interface GradeOptions {
   onCell?: (run: CellRun, cell: NbCell) => void;
   /** Tests: override time limits. */
   timeoutMsFor?: (cell: NbCell) => number;
+  /** Multiplies every cell's time limit and the notebook's budget (a slow machine; default 1). */
+  timeScale?: number;
   interruptGraceMs?: number;
   /** Stop after the last graded cell (verify-release: later cells cannot change a verdict). */
   stopAfterLastTest?: boolean;
@@ -146,6 +150,7 @@ function failedReport(
   seed: number,
   sandboxed: boolean,
   limits: KernelLimits,
+  timeScale: number,
 ): GradeReport {
   return {
     notebook: file,
@@ -168,6 +173,7 @@ function failedReport(
     seed,
     sandboxed,
     limits,
+    time_scale: timeScale,
     duration_ms: Date.now() - started,
   };
 }
@@ -188,7 +194,20 @@ export async function gradeNotebook(file: string, opts: GradeOptions): Promise<{
     }
   } catch (e) {
     if (!(e instanceof NotebookFormatError)) throw e;
-    return { report: failedReport(file, opts.mode, opts.source ? testSpecs(opts.source) : [], e.message, opts.root, started, seed, sandbox, limits) };
+    return {
+      report: failedReport(
+        file,
+        opts.mode,
+        opts.source ? testSpecs(opts.source) : [],
+        e.message,
+        opts.root,
+        started,
+        seed,
+        sandbox,
+        limits,
+        opts.timeScale ?? 1,
+      ),
+    };
   }
   const warnings: string[] = [];
   if (!sandbox) warnings.push(`the kernel ran without the sandbox (${sandboxUnavailableReason()})`);
@@ -207,6 +226,7 @@ export async function gradeNotebook(file: string, opts: GradeOptions): Promise<{
     budgetMs: notebookBudgetS(nb) * 1000,
     onCell: opts.onCell,
     timeoutMsFor: opts.timeoutMsFor,
+    timeScale: opts.timeScale,
     interruptGraceMs: opts.interruptGraceMs,
     lastIndex: opts.stopAfterLastTest ? nb.cells.reduce((last, c, i) => (isGraded(c) ? i : last), -1) : undefined,
     sandbox,
@@ -237,6 +257,7 @@ export async function gradeNotebook(file: string, opts: GradeOptions): Promise<{
     seed,
     sandboxed: sandbox,
     limits,
+    time_scale: opts.timeScale ?? 1,
     duration_ms: Date.now() - started,
   };
   return { report, executed };

@@ -21,6 +21,8 @@ export interface ReferenceOptions {
   sandbox: boolean;
   onCell?: (run: CellRun, cell: NbCell) => void;
   timeoutMsFor?: (cell: NbCell) => number;
+  /** Multiplies every cell's time limit and the notebook's budget (a slow machine; default 1). */
+  timeScale?: number;
   interruptGraceMs?: number;
   limits?: Partial<KernelLimits>;
 }
@@ -42,7 +44,10 @@ const references = new Map<string, Promise<Reference>>();
 
 /** Runs the source notebook in a fresh kernel (once per source, seed and sandbox in a grading process). */
 export function referenceFor(source: Notebook, opts: ReferenceOptions): Promise<Reference> {
-  const key = createHash("sha256").update(serializeNotebook(source)).update(`\0${opts.seed}\0${opts.sandbox}`).digest("hex");
+  const key = createHash("sha256")
+    .update(serializeNotebook(source))
+    .update(`\0${opts.seed}\0${opts.sandbox}\0${opts.timeScale ?? 1}`)
+    .digest("hex");
   let ref = references.get(key);
   if (!ref) {
     ref = (async () => {
@@ -53,6 +58,7 @@ export function referenceFor(source: Notebook, opts: ReferenceOptions): Promise<
         budgetMs: notebookBudgetS(nb) * 1000,
         onCell: opts.onCell,
         timeoutMsFor: opts.timeoutMsFor,
+        timeScale: opts.timeScale,
         interruptGraceMs: opts.interruptGraceMs,
         sandbox: opts.sandbox,
         env: { COURSEKIT_GRADING_SEED: String(opts.seed) },

@@ -29,6 +29,8 @@ export interface CellRun {
   reason?: string;
   /** The limit that stopped the cell (timeout) or killed the kernel (dead). */
   limit?: LimitHit;
+  /** The time limit the cell ran under, in seconds (its timeout_s × the time scale, less when the budget was short). */
+  limitS?: number;
   /** The cell printed more than its output limit. */
   truncated?: boolean;
 }
@@ -38,7 +40,13 @@ export interface RunOptions {
   root: string;
   /** The notebook's folder (the kernel's working directory as Jupyter sets it). */
   cwd: string;
+  /** The notebook's budget (metadata.coursekit.budget_s), before timeScale. */
   budgetMs: number;
+  /**
+   * Multiplies every cell's limit and the budget (default 1): for a machine much slower than the one the
+   * limits were set on, e.g. a software GPU adapter (`npm run grade -- --time-scale 5`).
+   */
+  timeScale?: number;
   /** Override every cell's time limit (tests). */
   timeoutMsFor?: (cell: NbCell) => number;
   onCell?: (run: CellRun, cell: NbCell) => void;
@@ -87,7 +95,10 @@ export async function runNotebookCells(nb: Notebook, opts: RunOptions): Promise<
   const started = Date.now();
   const warnings: string[] = [];
   const runs: CellRun[] = [];
-  const timeoutFor = opts.timeoutMsFor ?? ((cell: NbCell) => cellTimeoutS(cell) * 1000);
+  const scale = opts.timeScale ?? 1;
+  if (!(scale > 0)) throw new RangeError(`timeScale must be a positive number, got ${scale}`);
+  const timeoutFor = opts.timeoutMsFor ?? ((cell: NbCell) => cellTimeoutS(cell) * 1000 * scale);
+  const budgetMs = opts.budgetMs * scale;
   const succeeded: number[] = [];
   let kernel: TslabKernel | null = null;
   let executionCount = 0;
@@ -128,8 +139,7 @@ export async function runNotebookCells(nb: Notebook, opts: RunOptions): Promise<
   let budgetUsedMs = 0;
   let budgetWallStart = 0;
   let firstCodeCell = true;
-  const budgetLeft = () =>
-    Math.min(opts.budgetMs - budgetUsedMs, budgetWallStart === 0 ? Infinity : wallBackstopMs(opts.budgetMs) - (Date.now() - budgetWallStart));
+  const budgetLeft = () => Math.min(budgetMs - budgetUsedMs, budgetWallStart === 0 ? Infinity : wallBackstopMs(budgetMs) - (Date.now() - budgetWallStart));
   try {
     kernel = await startKernel();
     const end = Math.min(nb.cells.length - 1, opts.lastIndex ?? Infinity);
@@ -150,7 +160,7 @@ export async function runNotebookCells(nb: Notebook, opts: RunOptions): Promise<
         continue;
       }
       if (budgetLeft() <= 0) {
-        const reason = `the notebook's time budget (${Math.round(opts.budgetMs / 1000)} s) was used up`;
+        const reason = `the notebook's time budget (${Math.round(budgetMs / 1000)} s) was used up`;
         if (!runs.some((r) => r.reason === reason)) warnings.push(`${reason} before ${label(nb, index)}: it and the cells after it were not run`);
         report({ index, name, status: "not_run", durationMs: 0, reason });
         continue;
@@ -176,6 +186,7 @@ export async function runNotebookCells(nb: Notebook, opts: RunOptions): Promise<
       }
       if (result.outputsIncomplete) warnings.push(`${label(nb, index)}: the kernel never signalled the end of its output, so some of it may be missing`);
       if (result.limit) run.limit = result.limit;
+      if (result.status === "timeout") run.limitS = Math.round(limit() / 1000);
       if (result.truncated) {
         run.truncated = true;
         warnings.push(`${label(nb, index)} printed more output than allowed: the rest was dropped`);

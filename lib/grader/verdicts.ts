@@ -92,7 +92,7 @@ function runFailure(base: Omit<TestResult, "score" | "status" | "message">, cell
       ...base,
       score: 0,
       status: "timeout",
-      message: `the test did not finish: ${describeLimit(run.limit, cellTimeoutS(cell))} — look for an endless loop or a very slow step`,
+      message: `the test did not finish: ${describeLimit(run.limit, run.limitS ?? cellTimeoutS(cell))} — look for an endless loop or a very slow step`,
     };
   if (run.status === "dead")
     return { ...base, score: 0, status: "error", message: `the kernel died while running this test${run.limit ? ` (${describeLimit(run.limit, 0)})` : ""}` };

@@ -70,7 +70,7 @@ export function sourcePathFor(root: string, file: string): string | undefined {
   return matches.length === 1 ? matches[0] : undefined;
 }
 
-type RunOpts = Pick<GradeOptions, "onCell" | "timeoutMsFor" | "seed">;
+type RunOpts = Pick<GradeOptions, "onCell" | "timeoutMsFor" | "timeScale" | "seed">;
 
 export async function verifySolution(root: string, sourceFile: string, opts: RunOpts = {}): Promise<Verdict> {
   const source = readNotebook(sourceFile);
@@ -78,7 +78,15 @@ export async function verifySolution(root: string, sourceFile: string, opts: Run
   // The reference run: the solution's own assertions, its observations, its checkpoints.
   const sandbox = sandboxDecision("student"); // the instructor's own code: the sandbox where there is one
   const seed = opts.seed ?? defaultSeed();
-  const ref = await referenceFor(source, { root, seed, sandbox, cwd: path.dirname(sourceFile), onCell: opts.onCell, timeoutMsFor: opts.timeoutMsFor });
+  const ref = await referenceFor(source, {
+    root,
+    seed,
+    sandbox,
+    cwd: path.dirname(sourceFile),
+    onCell: opts.onCell,
+    timeoutMsFor: opts.timeoutMsFor,
+    timeScale: opts.timeScale,
+  });
   for (const cell of ref.notebook.cells.filter(isGraded)) {
     const id = gradeIdOf(cell) as string;
     const verdict = ref.verdicts.get(id);
