@@ -20,6 +20,14 @@ import { registerWebGpuKernels } from "./ops/webgpu-kernels";
 export const SYNC_READ_ERROR =
   "dataSync() / arraySync() cannot read a GPU tensor in Node: use `await t.data()` / `await t.array()`, or run on the CPU (COURSEKIT_BACKEND=wasm)";
 
+/** A synchronous read that Node cannot do on a GPU tensor (its message is SYNC_READ_ERROR). */
+export class SyncReadError extends Error {
+  constructor(options?: { cause?: unknown }) {
+    super(SYNC_READ_ERROR, options);
+    this.name = "SyncReadError";
+  }
+}
+
 /** What was found: the adapter's description and whether it is a software rasteriser. */
 export interface WebGpuAdapter {
   description: string;
@@ -105,7 +113,7 @@ function withClearSyncReadError<B extends tf.KernelBackend>(backend: B): B {
     try {
       return readSync(dataId);
     } catch (e) {
-      if (!("OffscreenCanvas" in globalThis)) throw new Error(SYNC_READ_ERROR, { cause: e });
+      if (!("OffscreenCanvas" in globalThis)) throw new SyncReadError({ cause: e });
       throw e;
     }
   };

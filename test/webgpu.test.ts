@@ -22,7 +22,7 @@ interface ChildOutput {
   addN29Error: number;
   training: Awaited<ReturnType<typeof trainingRun>>;
   results: Record<string, MethodResult>;
-  syncReads: { fromArray: number[]; computed: string };
+  syncReads: { fromArray: number[]; computed: string; quantizeComputed: string };
 }
 
 const maxAbs = (xs: number[]) => xs.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
@@ -73,6 +73,12 @@ describe("webgpu backend (Dawn, software adapter) equals wasm", function () {
     assert.deepEqual(g.syncReads.fromArray, [1, 2, 3, 4]);
     assert.equal(g.syncReads.computed, SYNC_READ_ERROR);
     assert.match(g.syncReads.computed, /await t\.data\(\)/);
+  });
+
+  it("quantizing a weight the GPU computed (merging into a QLoRA base) fails saying where to merge instead", function () {
+    const g = needGpu(this);
+    assert.match(g.syncReads.quantizeComputed, /^Linear4bit: quantizing a weight that webgpu computed/);
+    assert.match(g.syncReads.quantizeComputed, /COURSEKIT_BACKEND=wasm/);
   });
 
   it("the training loop and evaluation run on webgpu (asynchronous reads) and give wasm's losses and predictions", async function () {

@@ -26,6 +26,7 @@ import { Module } from "../nn/module";
 import { linear } from "../ops/matmul";
 import { DEFAULT_BLOCKSIZE, QuantType } from "./blockwise";
 import { QuantBytes, QuantState, dequantize, quantize, storageBytes } from "./double-quant";
+import { SyncReadError } from "../backend-webgpu";
 
 export interface Linear4bitOptions {
   /** "nf4" (default), "fp4", or "int8" (8-bit absmax, for comparison). */
@@ -84,8 +85,19 @@ export class Linear4bit extends Module {
 
   private static quantizeWeight(weight: tf.Tensor2D, o: Required<Linear4bitOptions>): QuantState {
     if (weight.rank !== 2) throw new Error(`Linear4bit: expected a 2-D weight, got shape [${weight.shape}]`);
-    const values = weight.dtype === "float32" ? weight.dataSync() : tf.tidy(() => tf.cast(weight, "float32").dataSync());
-    return quantize(values as Float32Array, { ...o, shape: [...weight.shape] });
+    let values: Float32Array;
+    try {
+      values = (weight.dtype === "float32" ? weight.dataSync() : tf.tidy(() => tf.cast(weight, "float32").dataSync())) as Float32Array;
+    } catch (e) {
+      if (!(e instanceof SyncReadError)) throw e;
+      throw new Error(
+        `Linear4bit: quantizing a weight that ${tf.getBackend()} computed (merging an adapter into a 4-bit base re-quantizes W + ΔW in ` +
+          "JavaScript) needs a synchronous read, which Node cannot do on a GPU. Merge on the CPU: save the adapter " +
+          "(`await peft.savePretrained(dir)`), then load and merge it in a session run with COURSEKIT_BACKEND=wasm.",
+        { cause: e },
+      );
+    }
+    return quantize(values, { ...o, shape: [...weight.shape] });
   }
 
   /** The stored quantization state (packed codes and scales). Treat as read-only. */

@@ -14,6 +14,7 @@ import { BertForSequenceClassification } from "../../lib/models/bert";
 import { loraConfig, vbloraConfig, waveftConfig } from "../../lib/peft/config";
 import { getPeftModel, PeftConfig } from "../../lib/peft/peft-model";
 import { quantizeLinears, QLORA_QUANTIZATION } from "../../lib/peft/qlora";
+import { Linear4bit } from "../../lib/quant/linear4bit";
 import { crossEntropy, EncodedExample } from "../../lib/train/batching";
 import { evaluateClassifier, finetuneClassifier } from "../../lib/train/finetune";
 import { Rng } from "../../lib/util/random";
@@ -124,19 +125,29 @@ async function addNError(): Promise<number> {
   return value;
 }
 
-/** dataSync() on a tensor made from an array (its values are still on the CPU) and on one a GPU kernel made. */
-function syncReads(): { fromArray: number[]; computed: string } {
+/** The message of what `read` throws ("read without an error" when it does not). */
+function errorOf(read: () => unknown): string {
+  try {
+    read();
+    return "read without an error";
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/**
+ * dataSync() on a tensor made from an array (its values are still on the CPU) and on one a GPU kernel made;
+ * quantizing to 4 bits a weight a GPU kernel made (what merging into a QLoRA base does).
+ */
+function syncReads(): { fromArray: number[]; computed: string; quantizeComputed: string } {
   const x = tf.tensor2d([1, 2, 3, 4], [2, 2]);
   const fromArray = Array.from(x.dataSync());
   const y = tf.matMul(x, x); // (small element-wise ops may run on the CPU; a product runs on the GPU)
-  let computed = "read without an error";
-  try {
-    y.dataSync();
-  } catch (e) {
-    computed = (e as Error).message;
-  }
-  tf.dispose([x, y]);
-  return { fromArray, computed };
+  const computed = errorOf(() => y.dataSync());
+  const w = tf.matMul(x, tf.ones([2, 64])) as tf.Tensor2D;
+  const quantizeComputed = errorOf(() => Linear4bit.fromWeight(w).dispose());
+  tf.dispose([x, y, w]);
+  return { fromArray, computed, quantizeComputed };
 }
 
 async function main(): Promise<void> {
