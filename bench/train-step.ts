@@ -7,9 +7,10 @@
  *
  * Each round times `steps` steps of every method here, then the same in PyTorch (one process per round,
  * methods interleaved step by step), so that the machine's noise falls on both sides alike; the table
- * gives medians over all rounds. PyTorch runs with one thread, as the wasm backend does (tfjs-wasm has no
- * threads in Node), and, for context, with every core. OPENBLAS_NUM_THREADS=1 keeps OpenBLAS from
- * oversubscribing the cores. Figures go to stdout; nothing is asserted (this is not a test).
+ * gives medians over all rounds. Both sides run on one thread and on every core (the kit's products use helper
+ * threads, lib/ops/wasm-threads.ts: COURSEKIT_THREADS, default the cores up to 4); each figure is divided by
+ * PyTorch's faster configuration. OPENBLAS_NUM_THREADS=1 keeps OpenBLAS from oversubscribing the cores
+ * (torch's own threads do the work). Figures go to stdout; nothing is asserted (this is not a test).
  */
 import * as os from "node:os";
 import * as path from "node:path";
@@ -18,6 +19,7 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend";
 import { parseArgs } from "../lib/util/args";
 import { benchStep } from "./training-step-setup";
+import { productThreads, setProductThreads } from "../lib/ops/wasm-threads";
 import { SHIPPED_CHECKPOINT_DIR } from "../lib/data/datasets";
 import { median } from "../lib/util/stats";
 
@@ -58,56 +60,64 @@ async function main(): Promise<void> {
   const unknown = methods.filter((m) => m !== "full" && m !== "lora");
   if (unknown.length)
     throw new Error(`--methods: ${unknown.join(", ")} has no PyTorch side here; use full and/or lora (npm run bench:peft times every method)`);
+  // Both sides on one thread, and both on every core (the kit: its helper threads for products, up to 4).
+  const cores = os.cpus().length;
+  const ourThreads = [...new Set([1, productThreads().wanted])];
+  const torchThreads = [...new Set([1, cores])];
   const runners = methods.map((method) => ({
     method,
     ...benchStep(args.checkpoint, method, args.batch, args.seq),
-    ours: [] as number[],
-    torch1: [] as number[],
+    ours: new Map(ourThreads.map((n) => [n, [] as number[]])),
+    torch: new Map(torchThreads.map((n) => [n, [] as number[]])),
   }));
-  for (const r of runners) for (let i = 0; i < 3; i++) await r.step();
 
   let torchVersion: string | null = null;
   let torchError: string | null = null;
   for (let round = 0; round < args.rounds; round++) {
-    for (let i = 0; i < args.steps; i++) {
-      for (const r of runners) {
-        const t = performance.now();
-        await r.step();
-        r.ours.push(performance.now() - t);
+    for (const threads of ourThreads) {
+      await setProductThreads(threads);
+      for (const r of runners) for (let i = 0; i < (round === 0 ? 3 : 1); i++) await r.step(); // warm-up
+      for (let i = 0; i < args.steps; i++) {
+        for (const r of runners) {
+          const t = performance.now();
+          await r.step();
+          r.ours.get(threads)?.push(performance.now() - t);
+        }
       }
     }
-    if (torchError) continue;
-    try {
-      const run = torchRound(1, methods, args.steps);
-      torchVersion = run.torch;
-      for (const r of runners) r.torch1.push((run[r.method] as { median_ms: number }).median_ms);
-    } catch (e) {
-      torchError = (e as Error).message.split("\n")[0];
+    if (!torchError) {
+      for (const threads of torchThreads) {
+        try {
+          const run = torchRound(threads, methods, args.steps);
+          torchVersion = run.torch;
+          for (const r of runners) r.torch.get(threads)?.push((run[r.method] as { median_ms: number }).median_ms);
+        } catch (e) {
+          torchError = (e as Error).message.split("\n")[0];
+        }
+      }
     }
     process.stderr.write(`round ${round + 1}/${args.rounds} done\n`);
   }
-  let torchAll: TorchRun | null = null;
-  if (!torchError && os.cpus().length > 1) torchAll = torchRound(os.cpus().length, methods, args.steps);
 
   console.log(`training step of ${args.checkpoint}, batch ${args.batch} × ${args.seq} tokens, ${args.rounds} rounds × ${args.steps} steps per method`);
   if (torchError) console.log(`PyTorch reference unavailable (${torchError}); install Debian's python3-torch and libopenblas0-pthread.`);
-  console.log(`| method | implementation | threads | ms / step | relative to PyTorch (1 thread) |`);
+  console.log(`| method | implementation | threads | ms / step | relative to PyTorch's faster configuration |`);
   console.log(`| --- | --- | --- | ---: | ---: |`);
-  const best: string[] = [];
+  const summary: string[] = [];
   for (const r of runners) {
-    const ours = median(r.ours);
-    const t1 = r.torch1.length ? median(r.torch1) : null;
-    const rel = (ms: number) => (t1 ? `${(ms / t1).toFixed(2)}×` : "n/a");
-    console.log(`| ${r.method} | TensorFlow.js ${tf.version.tfjs}, ${info.choice} backend | 1 | ${ours.toFixed(1)} | **${rel(ours)}** |`);
-    if (t1) console.log(`| ${r.method} | PyTorch ${torchVersion} (CPU, OpenBLAS) | 1 | ${t1.toFixed(1)} | 1.00× |`);
-    const all = torchAll?.[r.method] as { median_ms: number } | undefined;
-    if (all)
-      console.log(`| ${r.method} | PyTorch ${torchVersion} (CPU, OpenBLAS) | ${os.cpus().length} | ${all.median_ms.toFixed(1)} | ${rel(all.median_ms)} |`);
-    if (t1) best.push(`${r.method} ${(ours / Math.min(t1, all?.median_ms ?? Infinity)).toFixed(2)}×`);
+    const torch = [...r.torch].filter(([, v]) => v.length).map(([n, v]) => [n, median(v)] as const);
+    const best = torch.length ? Math.min(...torch.map(([, ms]) => ms)) : null;
+    const rel = (ms: number) => (best ? `${(ms / best).toFixed(2)}×` : "n/a");
+    for (const [n, v] of r.ours) {
+      const ms = median(v);
+      console.log(`| ${r.method} | TensorFlow.js ${tf.version.tfjs}, ${info.choice} backend | ${n} | ${ms.toFixed(1)} | **${rel(ms)}** |`);
+      if (best) summary.push(`${r.method} on ${n} thread${n > 1 ? "s" : ""} ${rel(ms)}`);
+    }
+    for (const [n, ms] of torch) console.log(`| ${r.method} | PyTorch ${torchVersion} (CPU, OpenBLAS) | ${n} | ${ms.toFixed(1)} | ${rel(ms)} |`);
     r.dispose();
   }
-  if (best.length) console.log(`relative to PyTorch's faster configuration (1 or ${os.cpus().length} threads): ${best.join(", ")}`);
-  console.log(`machine: ${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.cpus().length} cores, Node ${process.version}`);
+  if (summary.length) console.log(`relative to PyTorch's faster configuration (1 or ${cores} threads, per method): ${summary.join(", ")}`);
+  console.log(`machine: ${os.cpus()[0]?.model ?? "unknown CPU"}, ${cores} cores, Node ${process.version}`);
 }
 
 main().catch((e) => {

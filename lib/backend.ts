@@ -10,12 +10,16 @@
  * read synchronously in Node, and the notebooks and parts of the library still call `dataSync()`. Forced, it
  * takes a hardware adapter, else Mesa's software one.
  *
+ * On wasm, large matrix products also use helper threads (ops/wasm-threads.ts; COURSEKIT_THREADS, default
+ * the cores up to 4), which the banner states.
+ *
  * Set `COURSEKIT_BACKEND` to one of `webgpu`, `tensorflow-gpu`, `tensorflow`, `wasm`, `cpu` to force a choice.
  */
 import * as tf from "@tensorflow/tfjs";
 import { registerWasmKernels } from "./ops/wasm-kernels";
 import { registerGradients } from "./ops/gradients";
 import { setupWebGpuBackend } from "./backend-webgpu";
+import { productThreads } from "./ops/wasm-threads";
 
 export type BackendChoice = "webgpu" | "tensorflow-gpu" | "tensorflow" | "wasm" | "cpu";
 /** Tried in this order unless COURSEKIT_BACKEND forces one (webgpu only then, see above). */
@@ -132,7 +136,8 @@ async function chooseBackend(quiet: boolean): Promise<BackendInfo> {
 export function describeBackend(info: BackendInfo): string {
   const why = info.forced ? " (forced by COURSEKIT_BACKEND)" : info.skipped.length ? ` (skipped ${info.skipped.join(", ")})` : "";
   const adapter = info.adapter ? ` on ${info.adapter}` : "";
-  return `TensorFlow.js backend: ${info.choice}${adapter}${why}`;
+  const threads = info.choice === "wasm" ? `, large products on ${productThreads().wanted} thread${productThreads().wanted > 1 ? "s" : ""}` : "";
+  return `TensorFlow.js backend: ${info.choice}${adapter}${threads}${why}`;
 }
 
 /** The backend chosen so far, or null before initBackend() resolved. */

@@ -6,7 +6,8 @@
  * buckets.
  *
  * Replaced, because a training step spent most of its time in them (`npm run bench`):
- * - `BatchMatMul`: a batch of products through XNNPACK a matrix at a time (lib/ops/wasm-batch-matmul.ts).
+ * - `BatchMatMul`: large products on several threads (lib/ops/wasm-threads.ts); a batch of products through
+ *   XNNPACK a matrix at a time (lib/ops/wasm-batch-matmul.ts).
  * - `Identity`: the backend copies the tensor; TensorFlow.js calls it for every tensor the tape saves for
  *   the backward pass (~400 copies a step). Tensors are immutable, so the copy can share the memory (a
  *   reference count, as the cpu and webgl backends do).
@@ -15,6 +16,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { batchMatMulBySlices, takesOver, type WasmBackend } from "./wasm-batch-matmul";
+import { multiplyOnThreads } from "./wasm-threads";
 
 /** out[s, ...] = Σ_{i: ids[i] = s} x[i, ...]; ids outside [0, numSegments) are dropped, as in TensorFlow. */
 export function unsortedSegmentSum(x: ArrayLike<number>, xShape: number[], ids: ArrayLike<number>, numSegments: number, out: { [i: number]: number }): void {
@@ -67,7 +69,12 @@ function registerReplacements(): void {
   replaceKernel("BatchMatMul", (original) => (args) => {
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
-    if (takesOver(a, b, transposeA, transposeB)) return batchMatMulBySlices(args.backend as unknown as WasmBackend, a, b);
+    const backend = args.backend as unknown as WasmBackend;
+    if (!transposeA && !transposeB) {
+      const onThreads = multiplyOnThreads(backend, a, b);
+      if (onThreads) return onThreads;
+    }
+    if (takesOver(a, b, transposeA, transposeB)) return batchMatMulBySlices(backend, a, b);
     return original.kernelFunc(args);
   });
   replaceKernel("Identity", (original) => (args) => {
