@@ -69,6 +69,51 @@ describe("PEFT: QLoRA", () => {
     assert.ok(tf.max(tf.abs(tf.sub(peft.forward(inputs()), out))).dataSync()[0] < 0.05, "merged 4-bit model ≈ unmerged");
   });
 
+  it("mergeAsync / unmergeAsync (reads that work on a GPU) store the same 4-bit codes as merge / unmerge, and leave nothing behind", async () => {
+    const build = () => {
+      const model = fresh();
+      quantizeLinears(model, ENCODER);
+      const peft = getPeftModel(model, loraConfig({ r: 4, targetModules: ENCODER }));
+      for (const [n, p] of peft.namedParameters()) if (n.includes("lora_B")) p.assign(tf.randomNormal(p.shape, 0, 0.02, "float32", 9));
+      return peft;
+    };
+    const codes = (peft: ReturnType<typeof build>) =>
+      peft
+        .namedModules()
+        .filter(([, m]) => m instanceof Linear4bit)
+        .map(([n, m]) => [n, Array.from((m as Linear4bit).quantState.packed)] as const);
+    const [sync, async_] = [build(), build()];
+    const original = codes(sync);
+    const warn = console.warn;
+    console.warn = () => undefined;
+    try {
+      sync.merge();
+      const before = tf.memory().numTensors;
+      await async_.mergeAsync();
+      assert.equal(tf.memory().numTensors, before, "mergeAsync leaves no tensor behind");
+      assert.deepEqual(codes(async_), codes(sync), "the same codes as merge()");
+      assert.notDeepEqual(codes(async_), original, "merging changed the codes");
+      sync.unmerge();
+      await async_.unmergeAsync();
+      assert.deepEqual(codes(async_), codes(sync), "the same codes as unmerge()");
+      const merged = await build().mergeAndUnloadAsync();
+      assert.deepEqual(
+        merged
+          .namedModules()
+          .filter(([, m]) => m instanceof Linear4bit)
+          .map(([, m]) => Array.from((m as Linear4bit).quantState.packed)),
+        build()
+          .mergeAndUnload()
+          .namedModules()
+          .filter(([, m]) => m instanceof Linear4bit)
+          .map(([, m]) => Array.from((m as Linear4bit).quantState.packed)),
+        "mergeAndUnloadAsync = mergeAndUnload",
+      );
+    } finally {
+      console.warn = warn;
+    }
+  });
+
   it("the adapter saves in peft's layout (LoRA tensors only) and loads onto a freshly quantized base", async () => {
     const model = fresh();
     quantizeLinears(model, ENCODER);

@@ -26,6 +26,11 @@ export interface BaseLinear extends Module {
   weightValue(): tf.Tensor2D;
   /** Replaces W (a 4-bit layer re-quantizes). */
   setWeightValue(w: tf.Tensor2D): void;
+  /**
+   * The same, reading `w` asynchronously: what a 4-bit layer needs on a GPU backend, which Node cannot read
+   * synchronously (its quantization runs in JavaScript). Layers without it are set synchronously.
+   */
+  setWeightValueAsync?(w: tf.Tensor2D): Promise<void>;
 }
 
 /** True for a module that can carry an adapter (it implements BaseLinear). */
@@ -101,12 +106,31 @@ export abstract class AdapterLayer extends Module {
 
   /** W ← W + ΔW. Methods whose merge is not additive (DoRA) override mergeWeight/unmergeWeight. */
   merge(name = this.activeAdapter): void {
-    if (!this.hasAdapter(name)) throw new Error(`no adapter "${name}" in this layer (have: ${this.adapterNames().join(", ")})`);
-    if (this.merged.includes(name)) return;
+    if (!this.canMerge(name)) return;
     tf.tidy(() => {
       this.base.setWeightValue(this.mergeWeight(this.base.weightValue(), name) as tf.Tensor2D);
     });
     this.merged.push(name);
+  }
+
+  /** merge(), with the base weight set asynchronously where the base layer can (a 4-bit base on webgpu). */
+  async mergeAsync(name = this.activeAdapter): Promise<void> {
+    const setAsync = this.base.setWeightValueAsync?.bind(this.base);
+    if (!setAsync) return this.merge(name);
+    if (!this.canMerge(name)) return;
+    const w = tf.tidy(() => this.mergeWeight(this.base.weightValue(), name) as tf.Tensor2D);
+    try {
+      await setAsync(w);
+    } finally {
+      w.dispose();
+    }
+    this.merged.push(name);
+  }
+
+  /** False when `name` is merged already; throws when this layer has no such adapter. */
+  private canMerge(name: string): boolean {
+    if (!this.hasAdapter(name)) throw new Error(`no adapter "${name}" in this layer (have: ${this.adapterNames().join(", ")})`);
+    return !this.merged.includes(name);
   }
 
   /** Undoes every merge, last first. */
@@ -116,6 +140,21 @@ export abstract class AdapterLayer extends Module {
       tf.tidy(() => {
         this.base.setWeightValue(this.unmergeWeight(this.base.weightValue(), name) as tf.Tensor2D);
       });
+    }
+  }
+
+  /** unmerge(), with the base weight set asynchronously where the base layer can. */
+  async unmergeAsync(): Promise<void> {
+    const setAsync = this.base.setWeightValueAsync?.bind(this.base);
+    if (!setAsync) return this.unmerge();
+    while (this.merged.length) {
+      const name = this.merged.pop() as string;
+      const w = tf.tidy(() => this.unmergeWeight(this.base.weightValue(), name) as tf.Tensor2D);
+      try {
+        await setAsync(w);
+      } finally {
+        w.dispose();
+      }
     }
   }
 

@@ -199,13 +199,32 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
    * re-quantizes W + ΔW, which is lossy: it warns, and unmerge cannot restore the original codes exactly.
    */
   merge(name = this.active): void {
-    if (this.hasQuantizedBase())
-      console.warn("merge: the base weights are 4-bit; W + ΔW is re-quantized (lossy), and unmerge will not restore the original codes exactly");
+    this.warnIfQuantized();
     for (const [, layer] of this.adapterLayers()) if (layer.hasAdapter(name)) layer.merge(name);
+  }
+
+  /**
+   * merge(), reading the merged weights asynchronously: the way to merge into 4-bit weights (QLoRA) on a GPU
+   * backend, where Node cannot read a tensor synchronously and the re-quantization runs in JavaScript.
+   * The same result as merge() on every backend.
+   */
+  async mergeAsync(name = this.active): Promise<void> {
+    this.warnIfQuantized();
+    for (const [, layer] of this.adapterLayers()) if (layer.hasAdapter(name)) await layer.mergeAsync(name);
   }
 
   unmerge(): void {
     for (const [, layer] of this.adapterLayers()) layer.unmerge();
+  }
+
+  /** unmerge(), reading asynchronously (see mergeAsync). */
+  async unmergeAsync(): Promise<void> {
+    for (const [, layer] of this.adapterLayers()) await layer.unmergeAsync();
+  }
+
+  private warnIfQuantized(): void {
+    if (this.hasQuantizedBase())
+      console.warn("merge: the base weights are 4-bit; W + ΔW is re-quantized (lossy), and unmerge will not restore the original codes exactly");
   }
 
   /** Deletes an adapter (not the active one). */
@@ -230,6 +249,17 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
    */
   mergeAndUnload(): M {
     this.merge();
+    return this.unload();
+  }
+
+  /** mergeAndUnload(), merging asynchronously (see mergeAsync). */
+  async mergeAndUnloadAsync(): Promise<M> {
+    await this.mergeAsync();
+    return this.unload();
+  }
+
+  /** Puts the base layers back in the model and frees everything else (after a merge). */
+  private unload(): M {
     for (const [name, layer] of this.adapterLayers()) {
       this.baseModel.setSubmodule(name, layer.base);
       layer.releaseAdapters(); // its adapters' tensors are unreachable from now on

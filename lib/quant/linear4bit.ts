@@ -20,6 +20,9 @@
  *
  * `requantize(w)` replaces the weight by the quantization of `w`. Merging an adapter into a 4-bit base
  * layer therefore is lossy: W ← Q(deq(Q(W)) + ΔW), and unmerging does not restore the original codes.
+ * The quantization runs in JavaScript, so it reads `w`: synchronously in `requantize` (fails for a tensor a
+ * GPU computed, which Node cannot read synchronously), asynchronously in `setWeightValueAsync` (every backend;
+ * PeftModel's `mergeAsync` uses it).
  */
 import * as tf from "@tensorflow/tfjs";
 import { Module } from "../nn/module";
@@ -92,8 +95,8 @@ export class Linear4bit extends Module {
       if (!(e instanceof SyncReadError)) throw e;
       throw new Error(
         `Linear4bit: quantizing a weight that ${tf.getBackend()} computed (merging an adapter into a 4-bit base re-quantizes W + ΔW in ` +
-          "JavaScript) needs a synchronous read, which Node cannot do on a GPU. Merge on the CPU: save the adapter " +
-          "(`await peft.savePretrained(dir)`), then load and merge it in a session run with COURSEKIT_BACKEND=wasm.",
+          "JavaScript) needs a synchronous read, which Node cannot do on a GPU: merge with `await peft.mergeAsync()` " +
+          "(`await peft.unmergeAsync()`, `await peft.mergeAndUnloadAsync()`), or run with COURSEKIT_BACKEND=wasm.",
         { cause: e },
       );
     }
@@ -128,12 +131,33 @@ export class Linear4bit extends Module {
     return tf.tidy(() => linear(x, this.dequantizedWeight(), this.bias));
   }
 
+  /** W ← the 4-bit quantization of w, reading w asynchronously (works on every backend, GPUs included). */
+  async setWeightValueAsync(w: tf.Tensor2D): Promise<void> {
+    this.checkShape(w);
+    const w32 = w.dtype === "float32" ? w : tf.cast(w, "float32");
+    let values: Float32Array;
+    try {
+      values = (await w32.data()) as Float32Array;
+    } finally {
+      if (w32 !== w) w32.dispose();
+    }
+    this.state = quantize(values, { ...this.options(), shape: [...w.shape] });
+  }
+
   /** Replaces the stored weight by the quantization of `weight` (lossy; used to merge adapters). */
   requantize(weight: tf.Tensor2D): void {
+    this.checkShape(weight);
+    this.state = Linear4bit.quantizeWeight(weight, this.options());
+  }
+
+  private options(): Required<Linear4bitOptions> {
+    return { quantType: this.quantType, blocksize: this.blocksize, doubleQuant: this.doubleQuant };
+  }
+
+  private checkShape(weight: tf.Tensor2D): void {
     if (weight.shape[0] !== this.outFeatures || weight.shape[1] !== this.inFeatures) {
       throw new Error(`Linear4bit.requantize: shape [${weight.shape}] ≠ [${this.outFeatures},${this.inFeatures}]`);
     }
-    this.state = Linear4bit.quantizeWeight(weight, { quantType: this.quantType, blocksize: this.blocksize, doubleQuant: this.doubleQuant });
   }
 
   /** Bytes stored by this layer (codes, scales, second-level scales, offset, bias), from the arrays. */

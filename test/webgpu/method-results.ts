@@ -25,6 +25,8 @@ export interface MethodResult {
   /** Trainable tensor name → its gradient, flattened. */
   grads: Record<string, number[]>;
   merged: number[];
+  /** QLoRA: what the synchronous merge() did before mergeAsync() ("merged", or its error's message). */
+  syncMerge?: string;
   /** Tensors left behind by the computation (the model's own excepted). */
   leaked: number;
 }
@@ -73,16 +75,16 @@ export async function methodResult(method: string, backend: string): Promise<Met
   const byName = new Map(trainable.map(([n, p]) => [p.name, n]));
   const result: MethodResult = { logits: await values(logits), grads: {}, merged: [], leaked: 0 };
   for (const [varName, g] of Object.entries(grads)) result.grads[byName.get(varName) as string] = await values(g);
-  // QLoRA's merge re-quantizes W + ΔW to 4 bits in JavaScript, which reads the weights synchronously: on cpu.
-  if (method === "qlora") await tf.setBackend("cpu");
-  peft.merge();
-  await tf.setBackend(backend);
+  // QLoRA's merge re-quantizes W + ΔW to 4 bits in JavaScript: on a GPU it reads the weights asynchronously.
+  if (method === "qlora") {
+    result.syncMerge = errorOf(() => peft.merge()).replace("read without an error", "merged");
+    await peft.mergeAsync(); // a no-op where merge() worked
+  } else peft.merge();
   const merged = tf.tidy(() => peft.forward(inputs));
   result.merged = await values(merged);
   // Merged, DoRA keeps each layer's row norms (to unmerge exactly): unmerge before counting what is left.
-  if (method === "qlora") await tf.setBackend("cpu");
-  peft.unmerge();
-  await tf.setBackend(backend);
+  if (method === "qlora") await peft.unmergeAsync();
+  else peft.unmerge();
   tf.dispose([logits, value, merged, labels, inputs.inputIds, inputs.attentionMask, ...Object.values(grads)]);
   result.leaked = tf.memory().numTensors - before;
   peft.dispose();
