@@ -9,6 +9,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend";
+import { productThreads } from "../lib/ops/wasm-threads";
 import { loadBertForSequenceClassification } from "../lib/io/hf-checkpoint";
 import { AdamW } from "../lib/train/adamw";
 import { trainStep } from "../lib/train/step";
@@ -49,7 +50,9 @@ async function main(): Promise<void> {
   }
   const ms = new Map(runners.map((r) => [r.method, median(r.times)]));
   const lora = ms.get("lora");
-  console.log(`training step, batch ${args.batch} × ${args.seq} tokens, ${backend.choice} backend, median of ${args.steps * args.rounds} steps`);
+  console.log(
+    `training step, batch ${args.batch} × ${args.seq} tokens, ${backend.choice} backend (large products on ${productThreads().wanted} thread(s)), median of ${args.steps * args.rounds} steps`,
+  );
   console.log("| method | ms / step | relative to LoRA |\n| --- | ---: | ---: |");
   for (const [m, t] of ms) console.log(`| ${m} | ${t.toFixed(1)} | ${lora ? `${(t / lora).toFixed(2)}×` : "n/a"} |`);
 

@@ -9,6 +9,7 @@
  * overhead of its own: compare the figures with each other, and use `npm run bench` for the step's time.
  */
 import { initBackend } from "../lib/backend";
+import { productThreads } from "../lib/ops/wasm-threads";
 import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "../lib/util/args";
 import { benchStep } from "./training-step-setup";
@@ -54,7 +55,9 @@ async function main(): Promise<void> {
   }
   const inKernels = [...byName.values()].reduce((a, v) => a + v.ms, 0);
   const calls = [...byName.values()].reduce((a, v) => a + v.calls, 0);
-  console.log(`${describe}; ${info.choice} backend; batch ${args.batch} × ${args.seq}; mean of ${args.steps} profiled steps`);
+  console.log(
+    `${describe}; ${info.choice} backend (large products on ${productThreads().wanted} thread(s)); batch ${args.batch} × ${args.seq}; mean of ${args.steps} profiled steps`,
+  );
   console.log(
     `wall ${wall.toFixed(1)} ms per step: ${inKernels.toFixed(1)} ms in ${Math.round(calls)} kernel calls, ${(wall - inKernels).toFixed(1)} ms between them\n`,
   );
