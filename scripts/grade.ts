@@ -214,6 +214,9 @@ async function main(): Promise<number> {
   const files = findNotebooks(target);
   if (files.length === 0) throw new Error(`no notebooks (.ipynb) under ${args._[0]}`);
   const jobs = args.given.has("jobs") ? args.jobs : os.cpus().length;
+  // Kernels graded side by side share the cores: each one's helper threads for products get its share
+  // (lib/ops/wasm-threads.ts), unless COURSEKIT_THREADS says otherwise.
+  process.env.COURSEKIT_THREADS ??= String(Math.max(1, Math.floor(os.cpus().length / Math.min(jobs, files.length))));
   const started = Date.now();
   const reports = await gradeAll(files, (file) => (out ? path.join(out, path.dirname(path.relative(target, file))) : ""), seed, jobs);
   const csv = args.csv ? given(args.csv) : path.join(target, "grades.csv");

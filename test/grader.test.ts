@@ -258,6 +258,14 @@ describe("autograder (real tslab kernel)", function () {
     assert.deepEqual(Object.keys(report).slice(0, 4), ["notebook", "mode", "score", "max_score"]);
     assert.equal(report.tests[0].visibility, "public");
     assert.ok(fs.existsSync(path.join(folder, "alice", "assignment.feedback", "assignment.ipynb")), "the executed copy");
+    // Kernels graded side by side (one per core by default) share the cores: each gets its share of threads.
+    const banner = (
+      readNotebook(path.join(folder, "alice", "assignment.feedback", "assignment.ipynb")).cells.find((c) => c.cell_type === "code")?.outputs ?? []
+    )
+      .map((o) => [o.text ?? ""].flat().join(""))
+      .join("");
+    const share = Number(process.env.COURSEKIT_THREADS || Math.max(1, Math.floor(os.cpus().length / Math.min(os.cpus().length, 3))));
+    assert.match(banner, new RegExp(`TensorFlow.js backend: wasm, large products on ${share} threads?`), banner);
     assert.ok(fs.existsSync(path.join(folder, "bob", "assignment.feedback", "report.json")), "a report even for a broken file");
   });
 

@@ -86,7 +86,7 @@ export interface KernelOptions {
 }
 
 /** Variables the kernel may inherit from the grader's environment (everything else is scrubbed). */
-const INHERITED_ENV = ["PATH", "LANG", "LC_ALL", "TZ", "COURSEKIT_BACKEND"];
+const INHERITED_ENV = ["PATH", "LANG", "LC_ALL", "TZ", "COURSEKIT_BACKEND", "COURSEKIT_THREADS"];
 
 /** Every kernel started and not yet shut down (for a clean stop on Ctrl-C). */
 const running = new Set<TslabKernel>();
