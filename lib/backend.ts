@@ -7,8 +7,9 @@
  * if a user installed them (see README, "GPU and native backends").
  *
  * WebGPU (Dawn's `webgpu` package, any GPU; backend-webgpu.ts) is used only when forced, for now: it cannot be
- * read synchronously in Node, and the notebooks and parts of the library still call `dataSync()`. Forced, it
- * takes a hardware adapter, else Mesa's software one.
+ * read synchronously in Node, and several notebooks still call `dataSync()` in their own cells (the library
+ * reads asynchronously; merging into a 4-bit base needs `mergeAsync()` there). Forced, it takes a hardware
+ * adapter, else Mesa's software one.
  *
  * On wasm, large matrix products also use helper threads (ops/wasm-threads.ts; COURSEKIT_THREADS, default
  * the cores up to 4), which the banner states.
