@@ -45,7 +45,7 @@ type WasmBatchMatMul = (
 
 const cwrapped = new WeakMap<object, WasmBatchMatMul>();
 
-export function nativeBatchMatMul(backend: WasmBackend): WasmBatchMatMul {
+function nativeBatchMatMul(backend: WasmBackend): WasmBatchMatMul {
   let fn = cwrapped.get(backend);
   if (!fn) {
     fn = backend.wasm.cwrap("BatchMatMul", null, ["number", "array", "number", "number", "array", "number", "number", "number", "number"]) as WasmBatchMatMul;
