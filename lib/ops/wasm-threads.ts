@@ -7,11 +7,12 @@
  * the backend) multiply theirs on copies passed through shared memory:
  *
  *   - a 2-D product A [m, k] · B [k, p]: each thread takes a band of A's rows (and all of B);
- *   - a batch A [n, m, k] · B [n, k, p] (attention's heads): each thread takes some of the n pairs.
+ *   - a batch A [n, m, k] · B [n, k, p]: each thread takes some of the n pairs.
  *
  * Every thread runs the same XNNPACK kernel on whole rows, so the products are the same floats as on one
- * thread (tested). Products under MIN_MULTIPLY_ADDS stay on the main thread: copying and waking a helper
- * costs more than it saves there.
+ * thread (tested). Small products (under MIN_MULTIPLY_ADDS) and products with little work per float a helper
+ * would copy (worthSplitting: LoRA's rank-8 side, weight gradients, attention's 64 × 64 heads) stay on the main
+ * thread: copying and waking a helper costs more than it saves there.
  *
  * How many threads: COURSEKIT_THREADS, else the number of cores up to 4; 1 turns the helpers off.
  * `setProductThreads(n)` changes it at run time. Helpers start on the first large product and take work
@@ -27,7 +28,7 @@ import { memoryOffsetOf, multiplyPairs, type WasmBackend } from "./wasm-batch-ma
 
 /** Products with fewer multiply-adds than this stay on one thread (~0.1 ms of work at XNNPACK's speed here). */
 export const MIN_MULTIPLY_ADDS = 1 << 21;
-/** See worthSplitting (measured with `npm run bench:profile`: 57 for [1024, 128]·[128, 128] pays, 21 does not). */
+/** See worthSplitting (timed per product inside a LoRA training step: 57 for [1024, 128]·[128, 128] pays, 21 does not). */
 export const MIN_MULTIPLY_ADDS_PER_FLOAT = 48;
 /** How long the main thread waits for a helper's share before doing it itself and shutting helpers down. */
 const HELPER_TIMEOUT_MS = 20000;
@@ -171,7 +172,6 @@ export function multiplyOnThreads(backend: WasmBackend, a: tf.TensorInfo, b: tf.
       : { n: 1, m: s.to - s.from, a: offsets.a + 4 * s.from * k, b: offsets.b, out: offsets.out + 4 * s.from * p };
   // 1. Hand each helper its operands and wake it.
   for (const s of work) if (s.helper) post(backend, s.helper, jobOf(s), k, p);
-
   // 2. The main thread's share, in place (the whole B keeps its id, so XNNPACK reuses its packed copy).
   const own = jobOf(work[0]);
   multiplyPairs(backend, own.n, own.m, k, p, own.a, byPairs ? own.b : { id: b.dataId }, own.out);
