@@ -7,6 +7,7 @@ import * as path from "node:path";
 export { initBackend, describeBackend, backendInfo } from "./backend";
 export type { BackendInfo, BackendChoice } from "./backend";
 export { matMul, matMulBT, linear } from "./ops/matmul";
+export { productThreads, setProductThreads } from "./ops/wasm-threads";
 export { Module, ModuleDict } from "./nn/module";
 export { Linear } from "./nn/linear";
 export { Embedding } from "./nn/embedding";
