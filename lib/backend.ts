@@ -137,7 +137,8 @@ async function chooseBackend(quiet: boolean): Promise<BackendInfo> {
 export function describeBackend(info: BackendInfo): string {
   const why = info.forced ? " (forced by COURSEKIT_BACKEND)" : info.skipped.length ? ` (skipped ${info.skipped.join(", ")})` : "";
   const adapter = info.adapter ? ` on ${info.adapter}` : "";
-  const threads = info.choice === "wasm" ? `, large products on ${productThreads().wanted} thread${productThreads().wanted > 1 ? "s" : ""}` : "";
+  const { wanted } = productThreads();
+  const threads = info.choice === "wasm" ? `, large products on ${wanted} thread${wanted > 1 ? "s" : ""}` : "";
   return `TensorFlow.js backend: ${info.choice}${adapter}${threads}${why}`;
 }
 

@@ -107,23 +107,14 @@ export abstract class AdapterLayer extends Module {
   /** W ← W + ΔW. Methods whose merge is not additive (DoRA) override mergeWeight/unmergeWeight. */
   merge(name = this.activeAdapter): void {
     if (!this.canMerge(name)) return;
-    tf.tidy(() => {
-      this.base.setWeightValue(this.mergeWeight(this.base.weightValue(), name) as tf.Tensor2D);
-    });
+    this.replaceBaseWeight((w) => this.mergeWeight(w, name));
     this.merged.push(name);
   }
 
   /** merge(), with the base weight set asynchronously where the base layer can (a 4-bit base on webgpu). */
   async mergeAsync(name = this.activeAdapter): Promise<void> {
-    const setAsync = this.base.setWeightValueAsync?.bind(this.base);
-    if (!setAsync) return this.merge(name);
     if (!this.canMerge(name)) return;
-    const w = tf.tidy(() => this.mergeWeight(this.base.weightValue(), name) as tf.Tensor2D);
-    try {
-      await setAsync(w);
-    } finally {
-      w.dispose();
-    }
+    await this.replaceBaseWeightAsync((w) => this.mergeWeight(w, name));
     this.merged.push(name);
   }
 
@@ -137,24 +128,31 @@ export abstract class AdapterLayer extends Module {
   unmerge(): void {
     while (this.merged.length) {
       const name = this.merged.pop() as string;
-      tf.tidy(() => {
-        this.base.setWeightValue(this.unmergeWeight(this.base.weightValue(), name) as tf.Tensor2D);
-      });
+      this.replaceBaseWeight((w) => this.unmergeWeight(w, name));
     }
   }
 
   /** unmerge(), with the base weight set asynchronously where the base layer can. */
   async unmergeAsync(): Promise<void> {
-    const setAsync = this.base.setWeightValueAsync?.bind(this.base);
-    if (!setAsync) return this.unmerge();
     while (this.merged.length) {
       const name = this.merged.pop() as string;
-      const w = tf.tidy(() => this.unmergeWeight(this.base.weightValue(), name) as tf.Tensor2D);
-      try {
-        await setAsync(w);
-      } finally {
-        w.dispose();
-      }
+      await this.replaceBaseWeightAsync((w) => this.unmergeWeight(w, name));
+    }
+  }
+
+  /** W ← update(W), every intermediate tensor freed. */
+  private replaceBaseWeight(update: (w: tf.Tensor2D) => tf.Tensor): void {
+    tf.tidy(() => this.base.setWeightValue(update(this.base.weightValue()) as tf.Tensor2D));
+  }
+
+  /** The same, through the base layer's asynchronous setter where it has one (else synchronously). */
+  private async replaceBaseWeightAsync(update: (w: tf.Tensor2D) => tf.Tensor): Promise<void> {
+    if (!this.base.setWeightValueAsync) return this.replaceBaseWeight(update);
+    const w = tf.tidy(() => update(this.base.weightValue()) as tf.Tensor2D);
+    try {
+      await this.base.setWeightValueAsync(w);
+    } finally {
+      w.dispose();
     }
   }
 

@@ -156,7 +156,7 @@ export class Linear4bit extends Module {
 
   private checkShape(weight: tf.Tensor2D): void {
     if (weight.shape[0] !== this.outFeatures || weight.shape[1] !== this.inFeatures) {
-      throw new Error(`Linear4bit.requantize: shape [${weight.shape}] ≠ [${this.outFeatures},${this.inFeatures}]`);
+      throw new Error(`Linear4bit: a weight of shape [${weight.shape}] does not fit this layer ([${this.outFeatures},${this.inFeatures}])`);
     }
   }
 

@@ -77,7 +77,7 @@ export async function methodResult(method: string, backend: string): Promise<Met
   for (const [varName, g] of Object.entries(grads)) result.grads[byName.get(varName) as string] = await values(g);
   // QLoRA's merge re-quantizes W + ΔW to 4 bits in JavaScript: on a GPU it reads the weights asynchronously.
   if (method === "qlora") {
-    result.syncMerge = errorOf(() => peft.merge()).replace("read without an error", "merged");
+    result.syncMerge = errorOf(() => peft.merge(), "merged");
     await peft.mergeAsync(); // a no-op where merge() worked
   } else peft.merge();
   const merged = tf.tidy(() => peft.forward(inputs));
@@ -127,11 +127,11 @@ async function addNError(): Promise<number> {
   return value;
 }
 
-/** The message of what `read` throws ("read without an error" when it does not). */
-function errorOf(read: () => unknown): string {
+/** The message of what `run` throws (`ok` when it does not). */
+function errorOf(run: () => unknown, ok = "read without an error"): string {
   try {
-    read();
-    return "read without an error";
+    run();
+    return ok;
   } catch (e) {
     return (e as Error).message;
   }
