@@ -5,7 +5,7 @@
  *   1. Dawn's default backend (Vulkan, Metal or D3D12) is asked for a high-performance adapter: a real GPU.
  *   2. Without one, Dawn's OpenGL ES backend on EGL's surfaceless platform: with Debian's `libegl1
  *      libegl-mesa0 libgles2` it gives Mesa's llvmpipe, a software adapter (slower than wasm); CI tests the
- *      backend on it.
+ *      backend on it. A software adapter is used only when webgpu is forced (`hardwareOnly` otherwise).
  *   3. The device is requested with the adapter's own limits (TensorFlow.js uses workgroups of 256 invocations,
  *      more than WebGPU's default 128), and the "webgpu" backend is registered on it.
  *
@@ -14,6 +14,8 @@
  * and not yet used by a kernel) reads as usual; any other synchronous read fails with SYNC_READ_ERROR, which
  * says what to do, instead of "OffscreenCanvas is not defined".
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { registerWebGpuKernels } from "./ops/webgpu-kernels";
 
@@ -35,14 +37,14 @@ export interface WebGpuAdapter {
 }
 
 /** The subset of Dawn's binding this file uses. */
-interface DawnGpu {
+export interface DawnGpu {
   requestAdapter(options?: Record<string, unknown>): Promise<DawnAdapter | null>;
 }
-interface DawnModule {
+export interface DawnModule {
   create(flags: string[]): DawnGpu;
   globals: Record<string, unknown>;
 }
-interface DawnAdapter {
+export interface DawnAdapter {
   info: { vendor: string; architecture: string; device: string; description: string; isFallbackAdapter?: boolean };
   limits: Record<string, number>;
   requestDevice(descriptor: { requiredLimits: Record<string, number> }): Promise<unknown>;
@@ -56,11 +58,40 @@ function describe(adapter: DawnAdapter): WebGpuAdapter {
   return { description: text, software: adapter.info.isFallbackAdapter === true || SOFTWARE_ADAPTER.test(text) };
 }
 
-/** Finds an adapter (a hardware one first); null with the reason when there is none. */
-async function findAdapter(dawn: DawnModule): Promise<{ adapter: DawnAdapter | null; gpu?: DawnGpu; why: string }> {
+/**
+ * Linux reaches a GPU through Vulkan: without its loader (libvulkan.so.1, in ld.so's cache or on
+ * LD_LIBRARY_PATH) there is no hardware adapter, and asking Dawn would only print a warning.
+ */
+function vulkanLoaderFound(): boolean {
+  if (process.platform !== "linux") return true;
+  const name = "libvulkan.so.1";
+  const dirs = (process.env.LD_LIBRARY_PATH ?? "").split(":").filter((d) => d);
+  if (dirs.some((d) => fs.existsSync(path.join(d, name)))) return true;
+  try {
+    return fs.readFileSync("/etc/ld.so.cache").includes(name);
+  } catch {
+    return true; // no cache to read (an unusual system): let Dawn look
+  }
+}
+
+/**
+ * Finds an adapter: a hardware one first; then, unless `hardwareOnly`, Mesa's software one through OpenGL ES.
+ * Null with the reason when there is none (or only a software one and `hardwareOnly`).
+ */
+export async function findAdapter(
+  dawn: DawnModule,
+  hardwareOnly: boolean,
+  hasVulkanLoader: () => boolean = vulkanLoaderFound,
+): Promise<{ adapter: DawnAdapter | null; gpu?: DawnGpu; why: string }> {
+  if (hardwareOnly && !hasVulkanLoader()) return { adapter: null, why: "no GPU adapter (no Vulkan loader, libvulkan.so.1)" };
   const defaultGpu = dawn.create([]);
-  const hardware = await defaultGpu.requestAdapter({ powerPreference: "high-performance" });
-  if (hardware) return { adapter: hardware, gpu: defaultGpu, why: "" };
+  const first = await defaultGpu.requestAdapter({ powerPreference: "high-performance" });
+  if (first && !describe(first).software) return { adapter: first, gpu: defaultGpu, why: "" };
+  if (hardwareOnly) {
+    const found = first ? `only a software adapter (${describe(first).description}), slower than wasm` : "no GPU adapter";
+    return { adapter: null, why: `${found}; COURSEKIT_BACKEND=webgpu forces it` };
+  }
+  if (first) return { adapter: first, gpu: defaultGpu, why: "" };
   process.env.EGL_PLATFORM ??= "surfaceless"; // read when Dawn opens its EGL display
   const glesGpu = dawn.create(["backend=opengles"]);
   const gles = await glesGpu.requestAdapter({ featureLevel: "compatibility" });
@@ -71,9 +102,9 @@ async function findAdapter(dawn: DawnModule): Promise<{ adapter: DawnAdapter | n
 
 /**
  * Registers and activates the "webgpu" backend; returns the adapter, or throws an Error saying why it cannot
- * (package not installed, no adapter).
+ * (package not installed, no adapter; with `hardwareOnly`, only a software adapter).
  */
-export async function setupWebGpuBackend(): Promise<WebGpuAdapter> {
+export async function setupWebGpuBackend(opts: { hardwareOnly?: boolean } = {}): Promise<WebGpuAdapter> {
   let dawn: DawnModule;
   try {
     dawn = (await import("webgpu")) as unknown as DawnModule;
@@ -83,9 +114,9 @@ export async function setupWebGpuBackend(): Promise<WebGpuAdapter> {
       cause: e,
     });
   }
-  Object.assign(globalThis, dawn.globals); // GPUBufferUsage, GPUMapMode, … which the tfjs backend reads as globals
-  const { adapter, gpu, why } = await findAdapter(dawn);
+  const { adapter, gpu, why } = await findAdapter(dawn, opts.hardwareOnly ?? false);
   if (!adapter) throw new Error(why);
+  Object.assign(globalThis, dawn.globals); // GPUBufferUsage, GPUMapMode, … which the tfjs backend reads as globals
   const requiredLimits: Record<string, number> = {};
   for (const key in adapter.limits) {
     const value = adapter.limits[key];

@@ -1,14 +1,15 @@
 /**
  * Choosing a TensorFlow.js backend at run time.
  *
- * The fastest backend that can load wins: `@tensorflow/tfjs-node-gpu` (CUDA), then `@tensorflow/tfjs-node`
- * (native libtensorflow), then WebAssembly, then the plain-JavaScript `cpu` backend. The two native packages
+ * The fastest backend that can load wins: WebGPU on a GPU, then `@tensorflow/tfjs-node-gpu` (CUDA), then
+ * `@tensorflow/tfjs-node` (native libtensorflow), then WebAssembly, then the plain-JavaScript `cpu` backend. The two native packages
  * download libtensorflow when they are installed, so the kit never depends on them: they are picked up only
  * if a user installed them (see README, "GPU and native backends").
  *
- * WebGPU (Dawn's `webgpu` package, any GPU; backend-webgpu.ts) is used only when forced, for now: it cannot be
- * read synchronously in Node, and several notebooks still call `dataSync()` in their own cells (the library
- * reads asynchronously; merging into a 4-bit base needs `mergeAsync()` there). Forced, it takes a hardware
+ * WebGPU (Dawn's `webgpu` package, any GPU; backend-webgpu.ts) comes first when Dawn finds a hardware adapter:
+ * a software one (Mesa's llvmpipe, lavapipe, SwiftShader) is slower than wasm, so it is skipped unless forced.
+ * Node cannot read a GPU tensor synchronously, so the library and the notebooks read with `await`
+ * (util/read.ts); merging into a 4-bit base needs `mergeAsync()` there. Forced, webgpu takes a hardware
  * adapter, else Mesa's software one.
  *
  * On wasm, large matrix products also use helper threads (ops/wasm-threads.ts; COURSEKIT_THREADS, default
@@ -23,8 +24,8 @@ import { setupWebGpuBackend } from "./backend-webgpu";
 import { productThreads } from "./ops/wasm-threads";
 
 export type BackendChoice = "webgpu" | "tensorflow-gpu" | "tensorflow" | "wasm" | "cpu";
-/** Tried in this order unless COURSEKIT_BACKEND forces one (webgpu only then, see above). */
-export const BACKEND_ORDER: readonly BackendChoice[] = ["tensorflow-gpu", "tensorflow", "wasm", "cpu"];
+/** Tried in this order unless COURSEKIT_BACKEND forces one (webgpu on a hardware adapter only, see above). */
+export const BACKEND_ORDER: readonly BackendChoice[] = ["webgpu", "tensorflow-gpu", "tensorflow", "wasm", "cpu"];
 
 export interface BackendInfo {
   /** What we asked for (the forced value or the first that loaded). */
@@ -44,9 +45,9 @@ let pending: Promise<BackendInfo> | null = null;
 
 let webgpuAdapter: string | undefined;
 
-async function tryWebGpu(): Promise<string | null> {
+async function tryWebGpu(forced: boolean): Promise<string | null> {
   try {
-    const adapter = await setupWebGpuBackend();
+    const adapter = await setupWebGpuBackend({ hardwareOnly: !forced });
     webgpuAdapter = `${adapter.description}${adapter.software ? " (software)" : ""}`;
     return null;
   } catch (e) {
@@ -55,8 +56,8 @@ async function tryWebGpu(): Promise<string | null> {
 }
 
 /** Tries to make `choice` the active backend; returns null on success or the reason it could not. */
-async function tryBackend(choice: BackendChoice): Promise<string | null> {
-  if (choice === "webgpu") return tryWebGpu();
+async function tryBackend(choice: BackendChoice, forced: boolean): Promise<string | null> {
+  if (choice === "webgpu") return tryWebGpu(forced);
   try {
     if (choice === "tensorflow-gpu") require("@tensorflow/tfjs-node-gpu");
     else if (choice === "tensorflow") require("@tensorflow/tfjs-node");
@@ -94,7 +95,7 @@ function parseForced(value: string | undefined): BackendChoice | null {
   };
   const choice = aliases[v];
   if (!choice) {
-    throw new Error(`COURSEKIT_BACKEND="${value}" is not a backend this kit knows. Use one of: webgpu, ${BACKEND_ORDER.join(", ")}.`);
+    throw new Error(`COURSEKIT_BACKEND="${value}" is not a backend this kit knows. Use one of: ${BACKEND_ORDER.join(", ")}.`);
   }
   return choice;
 }
@@ -115,7 +116,7 @@ async function chooseBackend(quiet: boolean): Promise<BackendInfo> {
   const candidates = forced ? [forced] : BACKEND_ORDER;
   const skipped: string[] = [];
   for (const choice of candidates) {
-    const reason = await tryBackend(choice);
+    const reason = await tryBackend(choice, forced !== null);
     if (reason === null) {
       if (choice === "wasm") registerWasmKernels();
       registerGradients();

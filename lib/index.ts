@@ -56,6 +56,8 @@ export { ForgettingProbe } from "./experiments/forgetting";
 export { traceMagnitudeDirection, traceCorrelations, traceFigure, magnitudeDirectionChange, magnitudePerDirection } from "./experiments/magnitude-direction";
 export type { TracePoint } from "./experiments/magnitude-direction";
 export { mean, sampleStd, tInterval95, tQuantile975, pearson } from "./util/stats";
+export { readScalar, readValues, readArray, maxAbsDiff } from "./util/read";
+export type { TensorSource } from "./util/read";
 export { LoraLayer } from "./peft/lora/layer";
 export { VBLoraLayer } from "./peft/vblora/layer";
 export { WaveFTLayer } from "./peft/waveft/layer";

@@ -74,6 +74,13 @@ describe("week 3 notebooks", () => {
         }
       });
 
+      it("reads tensors with await, never synchronously (so it runs on webgpu, where Node cannot read a GPU tensor synchronously)", () => {
+        for (const c of nb.cells.filter((c) => c.cell_type === "code")) {
+          const sync = codeOf(c).match(/\.(dataSync|arraySync|bufferSync)\s*\(/);
+          assert.equal(sync, null, `${gradeIdOf(c) ?? "a code cell"} calls ${sync?.[1]}(): use await readValues / readArray / readScalar (lib/index)`);
+        }
+      });
+
       it("teaches with math, figures and a 'Lecture vs reference' note where the lecture simplifies", () => {
         const markdown = nb.cells.filter((c) => c.cell_type === "markdown").map(cellSource);
         const code = nb.cells.filter((c) => c.cell_type === "code");

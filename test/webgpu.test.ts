@@ -23,6 +23,7 @@ interface ChildOutput {
   training: Awaited<ReturnType<typeof trainingRun>>;
   results: Record<string, MethodResult>;
   syncReads: { fromArray: number[]; computed: string; quantizeComputed: string };
+  asyncReads: { scalar: number; rows: number[][]; diff: number; leaked: number };
 }
 
 const maxAbs = (xs: number[]) => xs.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
@@ -73,6 +74,18 @@ describe("webgpu backend (Dawn, software adapter) equals wasm", function () {
     assert.deepEqual(g.syncReads.fromArray, [1, 2, 3, 4]);
     assert.equal(g.syncReads.computed, SYNC_READ_ERROR);
     assert.match(g.syncReads.computed, /await t\.data\(\)/);
+  });
+
+  it("readScalar / readArray / maxAbsDiff (what the notebooks read with) read GPU-computed tensors and free what they built", function () {
+    const g = needGpu(this);
+    // x = [[1, 2], [3, 4]]: x·x = [[7, 10], [15, 22]], its sum 54, and max |x·x − x| = 18
+    assert.equal(g.asyncReads.scalar, 54);
+    assert.deepEqual(g.asyncReads.rows, [
+      [7, 10],
+      [15, 22],
+    ]);
+    assert.equal(g.asyncReads.diff, 18);
+    assert.equal(g.asyncReads.leaked, 0);
   });
 
   it("quantizing a weight the GPU computed synchronously (merge() into a QLoRA base) fails saying to use mergeAsync()", function () {

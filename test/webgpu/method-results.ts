@@ -18,6 +18,7 @@ import { Linear4bit } from "../../lib/quant/linear4bit";
 import { crossEntropy, EncodedExample } from "../../lib/train/batching";
 import { evaluateClassifier, finetuneClassifier } from "../../lib/train/finetune";
 import { Rng } from "../../lib/util/random";
+import { maxAbsDiff, readArray, readScalar } from "../../lib/util/read";
 import { tinyBertConfig, tinyInputs } from "../helpers";
 
 export interface MethodResult {
@@ -152,6 +153,20 @@ function syncReads(): { fromArray: number[]; computed: string; quantizeComputed:
   return { fromArray, computed, quantizeComputed };
 }
 
+/** The read helpers the notebooks use (lib/util/read.ts) on tensors a GPU kernel made, and what they leave behind. */
+async function asyncReads(): Promise<{ scalar: number; rows: number[][]; diff: number; leaked: number }> {
+  const x = tf.tensor2d([1, 2, 3, 4], [2, 2]);
+  const before = tf.memory().numTensors;
+  const scalar = await readScalar(() => tf.sum(tf.matMul(x, x)));
+  const rows = await readArray(() => tf.matMul(x, x) as tf.Tensor2D);
+  const product = tf.matMul(x, x);
+  const diff = await maxAbsDiff(product, x);
+  product.dispose();
+  const leaked = tf.memory().numTensors - before;
+  x.dispose();
+  return { scalar, rows, diff, leaked };
+}
+
 async function main(): Promise<void> {
   const info = await initBackend({ quiet: true });
   const out: Record<string, MethodResult> = {};
@@ -159,7 +174,7 @@ async function main(): Promise<void> {
   const addN = await addNError();
   const training = await trainingRun(info.backend);
   process.stdout.write(
-    `${JSON.stringify({ backend: info.backend, adapter: info.adapter ?? null, addN29Error: addN, training, results: out, syncReads: syncReads() })}\n`,
+    `${JSON.stringify({ backend: info.backend, adapter: info.adapter ?? null, addN29Error: addN, training, results: out, syncReads: syncReads(), asyncReads: await asyncReads() })}\n`,
   );
 }
 
