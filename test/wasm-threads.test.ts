@@ -8,7 +8,7 @@ import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { matMul } from "../lib/ops/matmul";
-import { MIN_MULTIPLY_ADDS, productThreads, setProductThreads } from "../lib/ops/wasm-threads";
+import { helperThreads, MIN_MULTIPLY_ADDS, productThreads, setProductThreads } from "../lib/ops/wasm-threads";
 import { setupBackend } from "./helpers";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -86,6 +86,36 @@ describe("matrix products on helper threads (wasm)", function () {
       tf.dispose([a, b, c]);
     });
   }
+
+  it("a helper thread that exits: the helpers stop with a warning, and products (the same floats) run on the main thread", async () => {
+    const [a, b] = [tf.randomNormal([1024, 128], 0, 1, "float32", 5), tf.randomNormal([128, 512], 0, 1, "float32", 6)];
+    await setProductThreads(1);
+    const one = matMul(a, b);
+    const want = await one.data();
+    one.dispose();
+    await setProductThreads(3);
+    const warnings: string[] = [];
+    const warn = console.warn;
+    console.warn = (...args: unknown[]) => warnings.push(args.join(" "));
+    try {
+      const [helper] = helperThreads();
+      const exited = new Promise((resolve) => helper.once("exit", resolve));
+      await helper.terminate();
+      await exited;
+    } finally {
+      console.warn = warn;
+    }
+    assert.deepEqual(warnings, ["matrix products: back to one thread (a helper thread exited (code 1))"]);
+    assert.equal(helperThreads().length, 0, "the other helper was shut down too");
+    const state = productThreads();
+    assert.equal(state.ready, 1);
+    assert.match(state.stopped ?? "", /a helper thread exited/);
+    const splitBefore = state.split;
+    const c = matMul(a, b);
+    assert.deepEqual(await c.data(), want);
+    assert.equal(productThreads().split, splitBefore, "not split any more");
+    tf.dispose([a, b, c]);
+  });
 
   it("COURSEKIT_THREADS sets the thread count; a bad value gets an error that says what is allowed", () => {
     const run = (value: string) =>

@@ -17,7 +17,8 @@
  * How many threads: COURSEKIT_THREADS, else the number of cores up to 4; 1 turns the helpers off.
  * `setProductThreads(n)` changes it at run time. Helpers start on the first large product and take work
  * once they are ready (until then the main thread does it all); they never keep the process alive.
- * A helper that fails or stops answering is shut down with a warning and its share computed on the main thread.
+ * A helper that fails, exits or stops answering shuts the helpers down with a warning; its share, and every
+ * product after it, is computed on the main thread.
  */
 import * as os from "node:os";
 import * as path from "node:path";
@@ -100,9 +101,17 @@ function startHelpers(): void {
       } else stopHelpers(`a helper thread reported: ${String(m)}`);
     });
     worker.on("error", (e) => stopHelpers(`a helper thread failed: ${e.message}`));
+    worker.on("exit", (code) => {
+      if (helpers.includes(helper)) stopHelpers(`a helper thread exited (code ${code})`);
+    });
     port1.unref();
     helpers.push(helper);
   }
+}
+
+/** The helper threads running now (for diagnostics and tests). */
+export function helperThreads(): readonly Worker[] {
+  return helpers.map((h) => h.worker);
 }
 
 function stopHelpers(why = ""): void {
@@ -110,13 +119,14 @@ function stopHelpers(why = ""): void {
     stoppedBecause = why;
     console.warn(`matrix products: back to one thread (${why})`);
   }
-  for (const h of helpers) {
+  const stopping = helpers;
+  helpers = [];
+  for (const h of stopping) {
     Atomics.store(h.control, CONTROL.state, QUIT);
     Atomics.notify(h.control, CONTROL.state);
     void h.worker.terminate();
     h.port.close();
   }
-  helpers = [];
 }
 
 /**
