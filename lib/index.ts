@@ -46,7 +46,7 @@ export { getPeftModel, PeftModel } from "./peft/peft-model";
 export type { PeftConfig } from "./peft/peft-model";
 export { savePretrained, fromPretrained, readAdapterConfig } from "./peft/serialization";
 export { countAdapterParameters, llamaSkeleton, LinearShape } from "./peft/count";
-export { quantizeLinears, QLORA_QUANTIZATION } from "./peft/qlora";
+export { quantizeLinears, quantizeLinearsAsync, QLORA_QUANTIZATION } from "./peft/qlora";
 export { METHODS, VARIANTS, DEFAULT_LR, resolveMethod, prepareMethod, ENCODER_LINEARS, HEAD_MODULES } from "./experiments/methods";
 export { compareMethods, comparisonTable, comparisonFrame, comparisonFigures } from "./experiments/compare";
 export * as seedStudy from "./experiments/seeds";

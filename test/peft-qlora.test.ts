@@ -7,7 +7,7 @@ import { strict as assert } from "node:assert";
 import { BertForSequenceClassification } from "../lib/models/bert";
 import { loraConfig } from "../lib/peft/config";
 import { getPeftModel } from "../lib/peft/peft-model";
-import { quantizeLinears } from "../lib/peft/qlora";
+import { quantizeLinears, quantizeLinearsAsync } from "../lib/peft/qlora";
 import { Linear4bit } from "../lib/quant/linear4bit";
 import { Module } from "../lib/nn/module";
 import { fromPretrained, savePretrained } from "../lib/peft/serialization";
@@ -32,6 +32,26 @@ describe("PEFT: QLoRA", () => {
     assert.ok(Math.abs(report.bitsPerParameter - 4.127) < 0.01, `bits/param ${report.bitsPerParameter}`);
     const quantized = model.forward(inputs());
     assert.ok(tf.max(tf.abs(tf.sub(quantized, reference))).dataSync()[0] < 0.05, "4-bit model ≈ fp32 model");
+  });
+
+  it("quantizeLinearsAsync (reads that work on a GPU) stores the same codes, scales and bias as quantizeLinears, and leaves nothing behind", async () => {
+    const [syncModel, asyncModel] = [fresh(), fresh()];
+    const n0 = tf.memory().numTensors;
+    const syncReport = quantizeLinears(syncModel, ENCODER);
+    const n1 = tf.memory().numTensors;
+    const asyncReport = await quantizeLinearsAsync(asyncModel, ENCODER);
+    assert.equal(n1 - tf.memory().numTensors, n0 - n1, "both free the fp32 weights they replace, and nothing else is left");
+    assert.deepEqual(asyncReport, syncReport);
+    for (const name of syncReport.modules) {
+      const [a, b] = [asyncModel.getSubmodule(name) as Linear4bit, syncModel.getSubmodule(name) as Linear4bit];
+      assert.deepEqual(a.quantState, b.quantState, name);
+      assert.deepEqual(await a.bias?.data(), await b.bias?.data(), `${name}: bias`);
+    }
+    const other = fresh();
+    await assert.rejects(quantizeLinearsAsync(other, "no_such_layer"), /no_such_layer/);
+    other.dispose();
+    syncModel.dispose();
+    asyncModel.dispose();
   });
 
   it("LoRA on the 4-bit base: a no-op at init, only the adapters (and head) train, merge warns and is close", () => {

@@ -9,7 +9,7 @@ import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { setupBackend } from "./helpers";
-import { METHOD_CONFIGS, methodResult, MethodResult, trainingRun } from "./webgpu/method-results";
+import { METHOD_CONFIGS, methodResult, MethodResult, quantizeAfterUse, trainingRun } from "./webgpu/method-results";
 import * as tf from "@tensorflow/tfjs";
 import { SYNC_READ_ERROR } from "../lib/backend-webgpu";
 
@@ -24,6 +24,7 @@ interface ChildOutput {
   results: Record<string, MethodResult>;
   syncReads: { fromArray: number[]; computed: string; quantizeComputed: string };
   asyncReads: { scalar: number; rows: number[][]; diff: number; leaked: number };
+  quantizeAfterUse: Awaited<ReturnType<typeof quantizeAfterUse>>;
 }
 
 const maxAbs = (xs: number[]) => xs.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
@@ -94,6 +95,15 @@ describe("webgpu backend (Dawn, software adapter) equals wasm", function () {
     assert.match(g.syncReads.quantizeComputed, /await peft\.mergeAsync\(\)/);
   });
 
+  it("quantizing a model that already ran (weights on the GPU only): quantizeLinears fails clearly, quantizeLinearsAsync gives wasm's 4-bit weights", async function () {
+    const g = needGpu(this);
+    assert.match(g.quantizeAfterUse.syncError, /^Linear4bit: quantizing a weight that webgpu computed/);
+    const want = await quantizeAfterUse(tf.getBackend());
+    assert.equal(want.syncError, "quantized", "on wasm the synchronous path works");
+    assert.equal(g.quantizeAfterUse.dequantized.length, 64 * 64);
+    assert.deepEqual(g.quantizeAfterUse.dequantized, want.dequantized);
+  });
+
   it("the training loop and evaluation run on webgpu (asynchronous reads) and give wasm's losses and predictions", async function () {
     const g = needGpu(this);
     const want = await trainingRun(tf.getBackend());
@@ -121,7 +131,7 @@ describe("webgpu backend (Dawn, software adapter) equals wasm", function () {
       assert.ok(maxAbs(Object.values(want.grads).flat()) > 0, "the gradients are not all zero");
       if (method === "qlora") {
         assert.equal(want.syncMerge, "merged", "on wasm, merge() merges");
-        assert.match(got.syncMerge ?? "", /merge with `await peft\.mergeAsync\(\)`/, "on webgpu, merge() says to use mergeAsync()");
+        assert.match(got.syncMerge ?? "", /to merge an adapter into a 4-bit base, `await peft\.mergeAsync\(\)`/, "on webgpu, merge() says to use mergeAsync()");
       }
       assert.equal(got.leaked, 0, "tensors left behind on webgpu");
       assert.equal(want.leaked, 0, "tensors left behind on wasm");

@@ -4,6 +4,7 @@
  * `load_in_4bit`); getPeftModel then wraps those like any other linear layer. The forward pass
  * dequantizes each weight on the fly; gradients reach the adapters (and the activations), never the codes.
  */
+import * as tf from "@tensorflow/tfjs";
 import { Module } from "../nn/module";
 import { Linear } from "../nn/linear";
 import { Linear4bit, Linear4bitOptions } from "../quant/linear4bit";
@@ -21,15 +22,40 @@ export interface QuantizationReport {
 /** The QLoRA paper's quantization: NF4, blocks of 64, double-quantized scales. */
 export const QLORA_QUANTIZATION: Required<Linear4bitOptions> = { quantType: "nf4", blocksize: 64, doubleQuant: true };
 
-/** Replaces every Linear matched by `target` (peft's matching rules) with a quantized Linear4bit. */
+/**
+ * Replaces every Linear matched by `target` (peft's matching rules) with a quantized Linear4bit. On webgpu the
+ * weights must still be on the CPU (a model just loaded); `quantizeLinearsAsync` works in every case.
+ */
 export function quantizeLinears(model: Module, target: string[] | string, opts: Linear4bitOptions = QLORA_QUANTIZATION): QuantizationReport {
   const names = findTargets(model, target, (m) => m instanceof Linear, "4-bit quantization");
+  return swapIn(
+    model,
+    names.map((name) => [name, Linear4bit.fromLinear(model.getSubmodule(name, Linear), opts)]),
+  );
+}
+
+/** quantizeLinears, reading the weights asynchronously: works on every backend (a GPU included) at any time. */
+export async function quantizeLinearsAsync(
+  model: Module,
+  target: string[] | string,
+  opts: Linear4bitOptions = QLORA_QUANTIZATION,
+): Promise<QuantizationReport> {
+  const names = findTargets(model, target, (m) => m instanceof Linear, "4-bit quantization");
+  const layers: Array<[string, Linear4bit]> = [];
+  for (const name of names) {
+    const linear = model.getSubmodule(name, Linear);
+    layers.push([name, await Linear4bit.fromWeightAsync(linear.weight as tf.Tensor2D, linear.bias as tf.Tensor1D | null, opts)]);
+  }
+  return swapIn(model, layers);
+}
+
+/** Puts the quantized layers in place of the Linear ones (which are disposed) and reports the storage. */
+function swapIn(model: Module, layers: Array<[string, Linear4bit]>): QuantizationReport {
   let fp32 = 0;
   let stored = 0;
   let weights = 0;
-  for (const name of names) {
+  for (const [name, q] of layers) {
     const linear = model.getSubmodule(name, Linear);
-    const q = Linear4bit.fromLinear(linear, opts);
     model.setSubmodule(name, q);
     linear.dispose();
     const bytes = q.storageBytes();
@@ -37,5 +63,5 @@ export function quantizeLinears(model: Module, target: string[] | string, opts: 
     fp32 += 4 * q.inFeatures * q.outFeatures;
     weights += q.inFeatures * q.outFeatures;
   }
-  return { modules: names, fp32WeightBytes: fp32, quantizedWeightBytes: stored, bitsPerParameter: (8 * stored) / weights };
+  return { modules: layers.map(([name]) => name), fp32WeightBytes: fp32, quantizedWeightBytes: stored, bitsPerParameter: (8 * stored) / weights };
 }

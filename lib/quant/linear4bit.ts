@@ -73,12 +73,15 @@ export class Linear4bit extends Module {
 
   /** Quantizes a float weight (out, in); `bias` (out) is copied in fp32. The inputs are not disposed. */
   static fromWeight(weight: tf.Tensor2D, bias: tf.Tensor1D | null = null, opts: Linear4bitOptions = {}): Linear4bit {
-    const o: Required<Linear4bitOptions> = {
-      quantType: opts.quantType ?? "nf4",
-      blocksize: opts.blocksize ?? DEFAULT_BLOCKSIZE,
-      doubleQuant: opts.doubleQuant ?? true,
-    };
+    const o = withDefaults(opts);
     return new Linear4bit(Linear4bit.quantizeWeight(weight, o), bias, o);
+  }
+
+  /** fromWeight, reading the weight asynchronously: works on every backend (a weight a GPU computed or used too). */
+  static async fromWeightAsync(weight: tf.Tensor2D, bias: tf.Tensor1D | null = null, opts: Linear4bitOptions = {}): Promise<Linear4bit> {
+    const o = withDefaults(opts);
+    if (weight.rank !== 2) throw new Error(`Linear4bit: expected a 2-D weight, got shape [${weight.shape}]`);
+    return new Linear4bit(quantize(await float32Values(weight), { ...o, shape: [...weight.shape] }), bias, o);
   }
 
   /** Quantizes an `nn.Linear` (or anything with a (out, in) weight and an optional bias). */
@@ -94,9 +97,9 @@ export class Linear4bit extends Module {
     } catch (e) {
       if (!(e instanceof SyncReadError)) throw e;
       throw new Error(
-        `Linear4bit: quantizing a weight that ${tf.getBackend()} computed (merging an adapter into a 4-bit base re-quantizes W + ΔW in ` +
-          "JavaScript) needs a synchronous read, which Node cannot do on a GPU: merge with `await peft.mergeAsync()` " +
-          "(`await peft.unmergeAsync()`, `await peft.mergeAndUnloadAsync()`), or run with COURSEKIT_BACKEND=wasm.",
+        `Linear4bit: quantizing a weight that ${tf.getBackend()} computed or already used needs a synchronous read, which Node ` +
+          "cannot do on a GPU: use the asynchronous path (`await quantizeLinearsAsync(…)`; to merge an adapter into a 4-bit base, " +
+          "`await peft.mergeAsync()`, `await peft.unmergeAsync()`, `await peft.mergeAndUnloadAsync()`), or run with COURSEKIT_BACKEND=wasm.",
         { cause: e },
       );
     }
@@ -134,14 +137,7 @@ export class Linear4bit extends Module {
   /** W ← the 4-bit quantization of w, reading w asynchronously (works on every backend, GPUs included). */
   async setWeightValueAsync(w: tf.Tensor2D): Promise<void> {
     this.checkShape(w);
-    const w32 = w.dtype === "float32" ? w : tf.cast(w, "float32");
-    let values: Float32Array;
-    try {
-      values = (await w32.data()) as Float32Array;
-    } finally {
-      if (w32 !== w) w32.dispose();
-    }
-    this.state = quantize(values, { ...this.options(), shape: [...w.shape] });
+    this.state = quantize(await float32Values(w), { ...this.options(), shape: [...w.shape] });
   }
 
   /** Replaces the stored weight by the quantization of `weight` (lossy; used to merge adapters). */
@@ -170,5 +166,19 @@ export class Linear4bit extends Module {
   /** Bytes the same layer takes in fp32 (weight + bias). */
   get fp32Bytes(): number {
     return (this.outFeatures * this.inFeatures + (this.bias ? this.outFeatures : 0)) * Float32Array.BYTES_PER_ELEMENT;
+  }
+}
+
+function withDefaults(opts: Linear4bitOptions): Required<Linear4bitOptions> {
+  return { quantType: opts.quantType ?? "nf4", blocksize: opts.blocksize ?? DEFAULT_BLOCKSIZE, doubleQuant: opts.doubleQuant ?? true };
+}
+
+/** A tensor's values as float32, read asynchronously. */
+async function float32Values(w: tf.Tensor): Promise<Float32Array> {
+  const w32 = w.dtype === "float32" ? w : tf.cast(w, "float32");
+  try {
+    return (await w32.data()) as Float32Array;
+  } finally {
+    if (w32 !== w) w32.dispose();
   }
 }

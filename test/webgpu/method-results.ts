@@ -13,7 +13,7 @@ import { initBackend } from "../../lib/backend";
 import { BertForSequenceClassification } from "../../lib/models/bert";
 import { loraConfig, vbloraConfig, waveftConfig } from "../../lib/peft/config";
 import { getPeftModel, PeftConfig } from "../../lib/peft/peft-model";
-import { quantizeLinears, QLORA_QUANTIZATION } from "../../lib/peft/qlora";
+import { quantizeLinears, quantizeLinearsAsync, QLORA_QUANTIZATION } from "../../lib/peft/qlora";
 import { Linear4bit } from "../../lib/quant/linear4bit";
 import { crossEntropy, EncodedExample } from "../../lib/train/batching";
 import { evaluateClassifier, finetuneClassifier } from "../../lib/train/finetune";
@@ -153,6 +153,28 @@ function syncReads(): { fromArray: number[]; computed: string; quantizeComputed:
   return { fromArray, computed, quantizeComputed };
 }
 
+/**
+ * 4-bit quantization of a model that has already run (on webgpu its weights then live on the GPU only): the
+ * synchronous quantizeLinears (an error on webgpu), and quantizeLinearsAsync, whose dequantized weights are
+ * compared with wasm's.
+ */
+export async function quantizeAfterUse(backend: string): Promise<{ syncError: string; dequantized: number[] }> {
+  await tf.setBackend("cpu");
+  // Weights of 64 × 64: TensorFlow.js's webgpu backend runs small ops (under 1,000 values) on the CPU.
+  const big = tinyBertConfig({ hiddenSize: 64, intermediateSize: 64 });
+  const [a, b] = [0, 1].map(() => new BertForSequenceClassification(big, { numLabels: 3, rng: new Rng(7) }).eval());
+  await tf.setBackend(backend);
+  for (const model of [a, b]) tf.dispose(model.forward(tinyInputs()));
+  const syncError = errorOf(() => quantizeLinears(a, targets, { ...QLORA_QUANTIZATION, blocksize: 16 }), "quantized");
+  await quantizeLinearsAsync(b, targets, { ...QLORA_QUANTIZATION, blocksize: 16 });
+  const w = (b.getSubmodule("bert.encoder.layer.0.attention.self.query") as Linear4bit).dequantizedWeight();
+  const dequantized = await values(w);
+  tf.dispose([w]);
+  a.dispose();
+  b.dispose();
+  return { syncError, dequantized };
+}
+
 /** The read helpers the notebooks use (lib/util/read.ts) on tensors a GPU kernel made, and what they leave behind. */
 async function asyncReads(): Promise<{ scalar: number; rows: number[][]; diff: number; leaked: number }> {
   const x = tf.tensor2d([1, 2, 3, 4], [2, 2]);
@@ -174,7 +196,7 @@ async function main(): Promise<void> {
   const addN = await addNError();
   const training = await trainingRun(info.backend);
   process.stdout.write(
-    `${JSON.stringify({ backend: info.backend, adapter: info.adapter ?? null, addN29Error: addN, training, results: out, syncReads: syncReads(), asyncReads: await asyncReads() })}\n`,
+    `${JSON.stringify({ backend: info.backend, adapter: info.adapter ?? null, addN29Error: addN, training, results: out, syncReads: syncReads(), asyncReads: await asyncReads(), quantizeAfterUse: await quantizeAfterUse(info.backend) })}\n`,
   );
 }
 
