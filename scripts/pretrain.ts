@@ -134,7 +134,7 @@ async function main(): Promise<void> {
   let baseHits = 0;
   let evalTotal = 0;
   for (const b of evalBatches) {
-    for (const y of b.targets.dataSync()) if (y === mostFrequent) baseHits++;
+    for (const y of await b.targets.data()) if (y === mostFrequent) baseHits++;
     evalTotal += b.numTargets;
   }
   const baseline = baseHits / evalTotal;
