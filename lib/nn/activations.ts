@@ -1,10 +1,20 @@
 /** Activation functions by the names Hugging Face configs use (`hidden_act`). */
 import * as tf from "@tensorflow/tfjs";
+import { GELU_KERNEL } from "../ops/wasm-kernels";
 
 export type ActivationName = "gelu" | "gelu_new" | "gelu_pytorch_tanh" | "relu" | "tanh";
 
-/** gelu(x) = x·Φ(x) = ½x(1 + erf(x/√2)) — the exact form BERT uses. */
+/**
+ * gelu(x) = x·Φ(x) = ½x(1 + erf(x/√2)) — the exact form BERT uses. On wasm, one SIMD kernel each way
+ * (lib/ops/wasm-kernels.ts; equal to this formula within 1e-6); elsewhere, TensorFlow.js's ops.
+ */
 export function gelu(x: tf.Tensor): tf.Tensor {
+  if (x.dtype === "float32" && tf.getBackend() === "wasm" && tf.getKernel(GELU_KERNEL, "wasm")) return tf.engine().runKernel(GELU_KERNEL, { x }) as tf.Tensor;
+  return geluByOps(x);
+}
+
+/** GELU through TensorFlow.js's ops (Erf and element-wise kernels), on every backend. */
+export function geluByOps(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))));
 }
 

@@ -1,0 +1,133 @@
+/**
+ * SIMD kernels for TensorFlow.js's wasm backend, in AssemblyScript (compiled by `npm run build:wasm` to
+ * lib/ops/simd-kernels.wasm; loaded by lib/ops/wasm-simd.ts).
+ *
+ * The module imports the backend's own memory and works on tensors in place: every function takes byte
+ * offsets into that memory. It must never write anything of its own there, so it has no static data (no
+ * lookup tables, no strings: exp is a polynomial, not the standard library's table-driven one) and no
+ * allocator (`--runtime stub`); test/wasm-simd.test.ts checks the compiled module has no data segment.
+ */
+
+// ---------------------------------------------------------------------------------------------------------
+// Transpose: the last two axes of a batch of float32 matrices, 4 × 4 tiles (SIMD shuffles) in 32 × 32 blocks.
+
+@inline function tile(src: usize, dst: usize, rows: i32, cols: i32, i: i32, j: i32): void {
+  const s = src + (((<usize>i) * cols + j) << 2);
+  const rs = (<usize>cols) << 2;
+  const r0 = v128.load(s);
+  const r1 = v128.load(s + rs);
+  const r2 = v128.load(s + 2 * rs);
+  const r3 = v128.load(s + 3 * rs);
+  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+  const t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  const d = dst + (((<usize>j) * rows + i) << 2);
+  const rd = (<usize>rows) << 2;
+  v128.store(d, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+  v128.store(d + rd, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
+  v128.store(d + 2 * rd, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
+  v128.store(d + 3 * rd, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
+}
+
+/** dst[b][j][i] = src[b][i][j] for `batch` matrices of rows × cols (float32). */
+export function transpose(src: usize, dst: usize, batch: i32, rows: i32, cols: i32): void {
+  const block: i32 = 32;
+  const rows4 = rows & ~3;
+  const cols4 = cols & ~3;
+  const size = ((<usize>rows) * cols) << 2;
+  for (let b = 0; b < batch; b++) {
+    for (let i0 = 0; i0 < rows4; i0 += block) {
+      const iEnd = min(i0 + block, rows4);
+      for (let j0 = 0; j0 < cols4; j0 += block) {
+        const jEnd = min(j0 + block, cols4);
+        for (let i = i0; i < iEnd; i += 4) {
+          for (let j = j0; j < jEnd; j += 4) tile(src, dst, rows, cols, i, j);
+        }
+      }
+    }
+    // what the 4 × 4 tiles leave: the last columns of the tiled rows, and the last rows
+    for (let i = 0; i < rows; i++) {
+      for (let j = i < rows4 ? cols4 : 0; j < cols; j++) {
+        store<f32>(dst + (((<usize>j) * rows + i) << 2), load<f32>(src + (((<usize>i) * cols + j) << 2)));
+      }
+    }
+    src += size;
+    dst += size;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// GELU, ½·x·(1 + erf(x/√2)), and its gradient, in one pass each (TensorFlow.js needs ~10 kernels for them).
+
+/** e^x: x = n·ln2 + r with |r| ≤ ln2/2, e^r by its Taylor polynomial to r⁶, 2ⁿ through the exponent bits. */
+@inline function exp4(x: v128): v128 {
+  x = f32x4.max(f32x4.min(x, f32x4.splat(88.0)), f32x4.splat(-87.0));
+  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.4426950408889634)));
+  // ln2 in two parts (Cody–Waite), so that x − n·ln2 loses no bits
+  const r = f32x4.sub(f32x4.sub(x, f32x4.mul(n, f32x4.splat(0.693145751953125))), f32x4.mul(n, f32x4.splat(1.428606765330187e-6)));
+  let p = f32x4.splat(1.0 / 720.0);
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 120.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 24.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 6.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(0.5));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0));
+  return f32x4.mul(p, i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23));
+}
+
+/** erf(x), Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7), odd in x. */
+@inline function erf4(x: v128): v128 {
+  const sign = v128.and(x, f32x4.splat(-0.0));
+  const ax = f32x4.abs(x);
+  const t = f32x4.div(f32x4.splat(1.0), f32x4.add(f32x4.splat(1.0), f32x4.mul(f32x4.splat(0.3275911), ax)));
+  let y = f32x4.splat(1.061405429);
+  y = f32x4.add(f32x4.mul(y, t), f32x4.splat(-1.453152027));
+  y = f32x4.add(f32x4.mul(y, t), f32x4.splat(1.421413741));
+  y = f32x4.add(f32x4.mul(y, t), f32x4.splat(-0.284496736));
+  y = f32x4.add(f32x4.mul(y, t), f32x4.splat(0.254829592));
+  y = f32x4.mul(y, t);
+  return v128.or(f32x4.sub(f32x4.splat(1.0), f32x4.mul(y, exp4(f32x4.neg(f32x4.mul(ax, ax))))), sign);
+}
+
+/** Φ(x) = ½(1 + erf(x/√2)), the standard normal CDF. */
+@inline function cdf4(x: v128): v128 {
+  return f32x4.mul(f32x4.splat(0.5), f32x4.add(f32x4.splat(1.0), erf4(f32x4.mul(x, f32x4.splat(0.7071067811865476)))));
+}
+
+/** Reads 4 floats from i, or the 1 to 3 left before n (the other lanes 0). */
+@inline function load4(p: usize, i: i32, n: i32): v128 {
+  if (i + 4 <= n) return v128.load(p + ((<usize>i) << 2));
+  const a = load<f32>(p + ((<usize>i) << 2));
+  const b: f32 = i + 1 < n ? load<f32>(p + ((<usize>(i + 1)) << 2)) : 0;
+  const c: f32 = i + 2 < n ? load<f32>(p + ((<usize>(i + 2)) << 2)) : 0;
+  return f32x4(a, b, c, 0);
+}
+
+/** Writes 4 floats at i, or the 1 to 3 left before n. */
+@inline function store4(p: usize, i: i32, n: i32, v: v128): void {
+  if (i + 4 <= n) {
+    v128.store(p + ((<usize>i) << 2), v);
+    return;
+  }
+  if (i < n) store<f32>(p + ((<usize>i) << 2), f32x4.extract_lane(v, 0));
+  if (i + 1 < n) store<f32>(p + ((<usize>(i + 1)) << 2), f32x4.extract_lane(v, 1));
+  if (i + 2 < n) store<f32>(p + ((<usize>(i + 2)) << 2), f32x4.extract_lane(v, 2));
+}
+
+/** out = x·Φ(x) for n floats. */
+export function gelu(x: usize, out: usize, n: i32): void {
+  for (let i = 0; i < n; i += 4) {
+    const v = load4(x, i, n);
+    store4(out, i, n, f32x4.mul(v, cdf4(v)));
+  }
+}
+
+/** dx = dy·(Φ(x) + x·φ(x)) for n floats, φ(x) = e^(−x²/2)/√(2π). */
+export function geluGrad(x: usize, dy: usize, dx: usize, n: i32): void {
+  for (let i = 0; i < n; i += 4) {
+    const v = load4(x, i, n);
+    const pdf = f32x4.mul(f32x4.splat(0.3989422804014327), exp4(f32x4.mul(f32x4.splat(-0.5), f32x4.mul(v, v))));
+    store4(dx, i, n, f32x4.mul(load4(dy, i, n), f32x4.add(cdf4(v), f32x4.mul(v, pdf))));
+  }
+}

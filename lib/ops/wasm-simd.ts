@@ -1,0 +1,84 @@
+/**
+ * The kit's SIMD kernels for the wasm backend (assembly/kernels.ts, compiled to simd-kernels.wasm by
+ * `npm run build:wasm`): a transpose of the last two axes and GELU with its gradient, each one pass over
+ * memory where TensorFlow.js's own kernels take several (its Transpose computes every element's address from
+ * strides; its GELU is Erf, Exp and ~8 element-wise kernels).
+ *
+ * The module is instantiated on the backend's own WebAssembly memory, so the kernels read their inputs and
+ * write their outputs in place, at the tensors' offsets: no copies. (It has no data of its own to place in
+ * that memory: test/wasm-simd.test.ts checks.)
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type * as tf from "@tensorflow/tfjs";
+import { memoryOffsetOf, type WasmBackend } from "./wasm-batch-matmul";
+
+interface SimdExports {
+  transpose(src: number, dst: number, batch: number, rows: number, cols: number): void;
+  gelu(x: number, out: number, n: number): void;
+  geluGrad(x: number, dy: number, dx: number, n: number): void;
+}
+
+/** The parts of the WebAssembly API used here (the project's TypeScript settings have no DOM types). */
+interface WebAssemblyApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: unknown };
+  Memory: abstract new (...args: never[]) => object;
+}
+const WA = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
+
+/** The backend's WebAssembly memory (emscripten's module keeps it as `asm.memory`). */
+interface WithMemory {
+  wasm: { asm?: { memory?: unknown } };
+}
+
+export const SIMD_KERNELS_FILE = path.join(__dirname, "simd-kernels.wasm");
+
+let compiled: object | null = null;
+const instances = new WeakMap<object, SimdExports>();
+
+function kernelsFor(backend: WasmBackend): SimdExports {
+  let k = instances.get(backend);
+  if (!k) {
+    const memory = (backend as unknown as WithMemory).wasm.asm?.memory;
+    if (!(memory instanceof WA.Memory)) throw new Error("wasm SIMD kernels: the wasm backend's memory is not reachable (TensorFlow.js changed?)");
+    compiled ??= new WA.Module(fs.readFileSync(SIMD_KERNELS_FILE));
+    k = new WA.Instance(compiled, { env: { memory } }).exports as unknown as SimdExports;
+    instances.set(backend, k);
+  }
+  return k;
+}
+
+const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+/**
+ * The permutation's batch and matrix shape when it swaps the last two axes and keeps the others
+ * ([1, 0]; [0, 2, 1]; [0, 1, 3, 2] …), else null.
+ */
+export function lastTwoSwapped(shape: number[], perm: number[]): { batch: number; rows: number; cols: number } | null {
+  const r = shape.length;
+  if (r < 2 || perm.length !== r || perm[r - 2] !== r - 1 || perm[r - 1] !== r - 2) return null;
+  for (let i = 0; i < r - 2; i++) if (perm[i] !== i) return null;
+  return { batch: sizeOf(shape.slice(0, -2)), rows: shape[r - 2], cols: shape[r - 1] };
+}
+
+/** x with its last two axes swapped (float32 or int32: the kernel moves 4-byte words). */
+export function transposeLastTwo(backend: WasmBackend, x: tf.TensorInfo, m: { batch: number; rows: number; cols: number }): tf.TensorInfo {
+  const out = backend.makeOutput([...x.shape.slice(0, -2), m.cols, m.rows], x.dtype);
+  kernelsFor(backend).transpose(memoryOffsetOf(backend, x), memoryOffsetOf(backend, out), m.batch, m.rows, m.cols);
+  return out;
+}
+
+/** gelu(x) = x·Φ(x), float32. */
+export function geluKernel(backend: WasmBackend, x: tf.TensorInfo): tf.TensorInfo {
+  const out = backend.makeOutput(x.shape, "float32");
+  kernelsFor(backend).gelu(memoryOffsetOf(backend, x), memoryOffsetOf(backend, out), sizeOf(x.shape));
+  return out;
+}
+
+/** dy · gelu'(x), float32. */
+export function geluGradKernel(backend: WasmBackend, x: tf.TensorInfo, dy: tf.TensorInfo): tf.TensorInfo {
+  const out = backend.makeOutput(x.shape, "float32");
+  kernelsFor(backend).geluGrad(memoryOffsetOf(backend, x), memoryOffsetOf(backend, dy), memoryOffsetOf(backend, out), sizeOf(x.shape));
+  return out;
+}

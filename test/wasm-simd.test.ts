@@ -1,0 +1,141 @@
+/**
+ * The kit's SIMD kernels for wasm (assembly/kernels.ts → lib/ops/simd-kernels.wasm, lib/ops/wasm-simd.ts):
+ * the committed module is what `npm run build:wasm` makes and writes nothing of its own into the backend's
+ * memory; Transpose equals the cpu backend's exactly; GELU and its gradient equal values known by hand and
+ * TensorFlow.js's own ops.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { strict as assert } from "node:assert";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { gelu, geluByOps } from "../lib/nn/activations";
+import { lastTwoSwapped, SIMD_KERNELS_FILE } from "../lib/ops/wasm-simd";
+import { setupBackend } from "./helpers";
+
+const ROOT = path.resolve(__dirname, "..");
+
+/** The ids of a wasm binary's sections (1 type, 2 import, 3 function, 7 export, 10 code, 11 data, …). */
+function sectionIds(bytes: Uint8Array): number[] {
+  const ids: number[] = [];
+  let at = 8; // magic and version
+  while (at < bytes.length) {
+    ids.push(bytes[at++]);
+    let size = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = bytes[at++];
+      size |= (b & 0x7f) << shift;
+      if (b < 0x80) break;
+    }
+    at += size;
+  }
+  return ids;
+}
+
+/** Runs `fn` on the cpu backend and comes back to wasm. */
+async function onCpu<T>(fn: () => T): Promise<T> {
+  await tf.setBackend("cpu");
+  try {
+    return fn();
+  } finally {
+    await tf.setBackend("wasm");
+  }
+}
+
+describe("SIMD kernels for wasm (transpose, GELU)", function () {
+  this.timeout(120000);
+  before(setupBackend);
+
+  it("the committed module is what `npm run build:wasm` compiles, imports only the backend's memory and has no data of its own", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "simd-"));
+    const fresh = path.join(dir, "kernels.wasm");
+    execFileSync(
+      process.execPath,
+      [require.resolve("assemblyscript/bin/asc"), "assembly/kernels.ts", "-O3", "--runtime", "stub", "--importMemory", "--enable", "simd", "-o", fresh],
+      { cwd: ROOT },
+    );
+    const committed = fs.readFileSync(SIMD_KERNELS_FILE);
+    assert.ok(committed.equals(fs.readFileSync(fresh)), "lib/ops/simd-kernels.wasm is out of date: run npm run build:wasm");
+    fs.rmSync(dir, { recursive: true });
+    const WA = (globalThis as unknown as { WebAssembly: { Module: { new (b: Uint8Array): object; imports(m: object): object[] } } }).WebAssembly;
+    assert.deepEqual(WA.Module.imports(new WA.Module(committed)), [{ module: "env", name: "memory", kind: "memory" }]);
+    assert.ok(!sectionIds(committed).includes(11), "a data section would be written into TensorFlow.js's memory");
+    assert.ok(sectionIds(committed).includes(10), "the module has code (the section parser works)");
+  });
+
+  it("recognises a swap of the last two axes, and only that", () => {
+    assert.deepEqual(lastTwoSwapped([4, 5], [1, 0]), { batch: 1, rows: 4, cols: 5 });
+    assert.deepEqual(lastTwoSwapped([2, 3, 4, 5], [0, 1, 3, 2]), { batch: 6, rows: 4, cols: 5 });
+    assert.equal(lastTwoSwapped([2, 3, 4], [1, 0, 2]), null);
+    assert.equal(lastTwoSwapped([2, 3, 4, 5], [0, 2, 1, 3]), null);
+    assert.equal(lastTwoSwapped([5], [0]), null);
+  });
+
+  const shapes: Array<[number[], number[], tf.DataType]> = [
+    [[1024, 512], [1, 0], "float32"],
+    [[1023, 130], [1, 0], "float32"],
+    [[32, 64, 64], [0, 2, 1], "float32"],
+    [[3, 7, 5], [0, 2, 1], "int32"],
+    [[2, 3, 5, 6], [0, 1, 3, 2], "float32"],
+    [[1, 3], [1, 0], "float32"],
+    [[4, 6, 2], [1, 0, 2], "float32"], // not a last-two swap: the backend's own kernel
+  ];
+  for (const [shape, perm, dtype] of shapes) {
+    it(`Transpose [${shape}] by [${perm}] (${dtype}) equals the cpu backend's exactly, gradient included`, async () => {
+      const size = shape.reduce((a, b) => a * b, 1);
+      const values = Array.from({ length: size }, (_, i) => (dtype === "int32" ? i - 7 : Math.sin(i) * 100));
+      const before = tf.memory().numTensors;
+      const x = tf.tensor(values, shape, dtype);
+      const got = tf.transpose(x, perm);
+      const grad = dtype === "float32" ? tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.transpose(v, perm), tf.range(0, size).reshape(got.shape))))(x) : null;
+      const [gotValues, gotGrad] = [await got.data(), grad ? await grad.data() : null];
+      assert.deepEqual(
+        got.shape,
+        perm.map((p) => shape[p]),
+      );
+      tf.dispose([x, got, grad as tf.Tensor]);
+      assert.equal(tf.memory().numTensors, before);
+      const want = await onCpu(() => {
+        const cx = tf.tensor(values, shape, dtype);
+        const t = tf.transpose(cx, perm);
+        const g = dtype === "float32" ? tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.transpose(v, perm), tf.range(0, size).reshape(t.shape))))(cx) : null;
+        const out = { values: t.dataSync(), grad: g ? g.dataSync() : null };
+        tf.dispose([cx, t, g as tf.Tensor]);
+        return out;
+      });
+      assert.deepEqual(gotValues, want.values);
+      assert.deepEqual(gotGrad, want.grad);
+    });
+  }
+
+  it("GELU and its gradient equal values known by hand: Φ(1) = 0.8413447, gelu'(x) = Φ(x) + x·φ(x)", async () => {
+    const x = tf.tensor1d([0, 1, -1, 2, -3]);
+    const y = await gelu(x).data();
+    const want = [0, 0.8413447460685429, -0.15865525393145707, 1.9544997361036416, -0.0040496940948903];
+    want.forEach((w, i) => assert.ok(Math.abs(y[i] - w) <= 1e-6, `gelu(${[0, 1, -1, 2, -3][i]}) = ${y[i]}, expected ${w}`));
+    const g = await tf
+      .grad((v: tf.Tensor) => tf.sum(gelu(v)))(x)
+      .data();
+    const wantGrad = [0.5, 1.0833154705876864, -0.0833154705876863, 1.0852318010781969, -0.011945647204184];
+    wantGrad.forEach((w, i) => assert.ok(Math.abs(g[i] - w) <= 1e-6, `gelu'(${[0, 1, -1, 2, -3][i]}) = ${g[i]}, expected ${w}`));
+  });
+
+  it("GELU on wasm equals TensorFlow.js's ops within 1e-6, gradient too, for every length (the SIMD tail) and large |x|; nothing left behind", () => {
+    for (const n of [1, 2, 3, 4, 5, 7, 1000, 16 * 64 * 512 + 3]) {
+      const x = tf.tidy(() => tf.concat([tf.mul(tf.randomNormal([n], 0, 1, "float32", n), 3), tf.tensor1d([-100, -9, 9, 100])]));
+      const dy = tf.randomNormal(x.shape, 0, 1, "float32", 7);
+      const before = tf.memory().numTensors;
+      const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(gelu(x), geluByOps(x)))).dataSync()[0]);
+      const gradDiff = tf.tidy(() => {
+        const mine = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(gelu(v), dy)))(x);
+        const ops = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(geluByOps(v), dy)))(x);
+        return tf.max(tf.abs(tf.sub(mine, ops))).dataSync()[0];
+      });
+      assert.equal(tf.memory().numTensors, before);
+      assert.ok(diff <= 1e-6 * 100, `n = ${n}: values differ by ${diff}`); // |x| up to 100: 1e-6 relative
+      assert.ok(gradDiff <= 2e-6 * 4, `n = ${n}: gradients differ by ${gradDiff}`);
+      tf.dispose([x, dy]);
+    }
+  });
+});
