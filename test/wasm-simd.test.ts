@@ -1,8 +1,8 @@
 /**
  * The kit's SIMD kernels for wasm (assembly/kernels.ts → lib/ops/simd-kernels.wasm, lib/ops/wasm-simd.ts):
  * the committed module is what `npm run build:wasm` makes and writes nothing of its own into the backend's
- * memory; Transpose equals the cpu backend's exactly; GELU and its gradient equal values known by hand and
- * TensorFlow.js's own ops.
+ * memory; Transpose equals the cpu backend's exactly; GELU and layer norm, with their gradients, equal values
+ * known by hand and TensorFlow.js's own ops, and leave no tensor behind.
  */
 import * as tf from "@tensorflow/tfjs";
 import { strict as assert } from "node:assert";
@@ -11,6 +11,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { gelu, geluByOps } from "../lib/nn/activations";
+import { LayerNorm } from "../lib/nn/layernorm";
 import { lastTwoSwapped, SIMD_KERNELS_FILE } from "../lib/ops/wasm-simd";
 import { setupBackend } from "./helpers";
 
@@ -43,7 +44,7 @@ async function onCpu<T>(fn: () => T): Promise<T> {
   }
 }
 
-describe("SIMD kernels for wasm (transpose, GELU)", function () {
+describe("SIMD kernels for wasm (transpose, GELU, layer norm)", function () {
   this.timeout(120000);
   before(setupBackend);
 
@@ -137,5 +138,48 @@ describe("SIMD kernels for wasm (transpose, GELU)", function () {
       assert.ok(gradDiff <= 2e-6 * 4, `n = ${n}: gradients differ by ${gradDiff}`);
       tf.dispose([x, dy]);
     }
+  });
+
+  it("LayerNorm on wasm equals TensorFlow.js's ops: values and the gradients of x, weight and bias", () => {
+    const ln = new LayerNorm(128);
+    tf.tidy(() => {
+      ln.weight.assign(tf.randomNormal([128], 1, 0.3, "float32", 1));
+      ln.bias.assign(tf.randomNormal([128], 0, 0.3, "float32", 2));
+    });
+    const x = tf.tidy(() => tf.add(tf.mul(tf.randomNormal([4, 5, 128], 0, 1, "float32", 3), 2), 0.5));
+    const dy = tf.randomNormal([4, 5, 128], 0, 1, "float32", 4);
+    const before = tf.memory().numTensors;
+    const diff = (a: tf.Tensor, b: tf.Tensor) => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0];
+    tf.tidy(() => {
+      assert.ok(diff(ln.forward(x), ln.forwardByOps(x)) <= 2e-5, "values");
+      const loss = (f: (v: tf.Tensor) => tf.Tensor) => () => tf.sum(tf.mul(f(x), dy)) as tf.Scalar;
+      const mine = tf.variableGrads(
+        loss((v) => ln.forward(v)),
+        [ln.weight, ln.bias],
+      );
+      const ops = tf.variableGrads(
+        loss((v) => ln.forwardByOps(v)),
+        [ln.weight, ln.bias],
+      );
+      assert.ok(Math.abs(mine.value.dataSync()[0] - ops.value.dataSync()[0]) <= 1e-3);
+      for (const name of [ln.weight.name, ln.bias.name]) assert.ok(diff(mine.grads[name], ops.grads[name]) <= 1e-4, `gradient of ${name}`);
+      const dx = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(ln.forward(v), dy)))(x);
+      const dxOps = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(ln.forwardByOps(v), dy)))(x);
+      assert.ok(diff(dx, dxOps) <= 1e-4, `gradient of x differs by ${diff(dx, dxOps)}`);
+    });
+    assert.equal(tf.memory().numTensors, before, "nothing left behind (the gradients not asked for included)");
+    tf.dispose([x, dy]);
+    ln.dispose();
+  });
+
+  it("LayerNorm: a hand-checked row; a size that is not a multiple of 4 goes through the ops; a wrong width is refused", async () => {
+    const ln = new LayerNorm(4, 0);
+    // x = [1, 2, 3, 6]: μ = 3, σ² = (4 + 1 + 0 + 9)/4 = 3.5 → (x − 3)/√3.5
+    const y = await ln.forward(tf.tensor2d([[1, 2, 3, 6]])).data();
+    [-2, -1, 0, 3].forEach((c, i) => assert.ok(Math.abs(y[i] - c / Math.sqrt(3.5)) <= 1e-6));
+    const odd = new LayerNorm(6);
+    const x6 = tf.randomNormal([3, 6], 0, 1, "float32", 5);
+    assert.ok((await tf.max(tf.abs(tf.sub(odd.forward(x6), odd.forwardByOps(x6)))).data())[0] === 0);
+    assert.throws(() => ln.forward(tf.ones([2, 8])), /LayerNorm\(4\): the input's last axis is 8/);
   });
 });

@@ -16,17 +16,20 @@
  * - `Transpose` of the last two axes (a weight gradient's operands, attention's keys): the kit's SIMD kernel
  *   (lib/ops/wasm-simd.ts), ~7× faster on the step's shapes; other permutations keep the backend's.
  *
- * Added: `CoursekitGelu` and its gradient `CoursekitGeluGrad` (lib/nn/activations.ts uses them on wasm): GELU
- * in one SIMD pass each way instead of Erf, Exp and ~8 element-wise kernels.
+ * Added: `CoursekitGelu` and `CoursekitLayerNorm` with their gradients (lib/nn/activations.ts and
+ * lib/nn/layernorm.ts use them on wasm): one SIMD kernel each way instead of ~10 (GELU) and ~30 (layer norm).
  */
 import * as tf from "@tensorflow/tfjs";
 import { batchMatMulBySlices, takesOver, type WasmBackend } from "./wasm-batch-matmul";
 import { multiplyOnThreads } from "./wasm-threads";
-import { geluGradKernel, geluKernel, lastTwoSwapped, transposeLastTwo } from "./wasm-simd";
+import { geluGradKernel, geluKernel, lastTwoSwapped, layerNormGradKernel, layerNormKernel, transposeLastTwo } from "./wasm-simd";
 
 /** The kit's GELU kernel (wasm only) and its gradient's. */
 export const GELU_KERNEL = "CoursekitGelu";
 export const GELU_GRAD_KERNEL = "CoursekitGeluGrad";
+/** The kit's layer-norm kernel (wasm only, the last axis a multiple of 4) and its gradient's. */
+export const LAYER_NORM_KERNEL = "CoursekitLayerNorm";
+export const LAYER_NORM_GRAD_KERNEL = "CoursekitLayerNormGrad";
 
 /** out[s, ...] = Σ_{i: ids[i] = s} x[i, ...]; ids outside [0, numSegments) are dropped, as in TensorFlow. */
 export function unsortedSegmentSum(x: ArrayLike<number>, xShape: number[], ids: ArrayLike<number>, numSegments: number, out: { [i: number]: number }): void {
@@ -136,11 +139,41 @@ function registerGelu(): void {
   });
 }
 
+function registerLayerNorm(): void {
+  type Eps = { eps: number };
+  tf.registerKernel({
+    kernelName: LAYER_NORM_KERNEL,
+    backendName: "wasm",
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { x, weight, bias } = inputs as { x: tf.TensorInfo; weight: tf.TensorInfo; bias: tf.TensorInfo };
+      return layerNormKernel(backend as unknown as WasmBackend, x, weight, bias, (attrs as unknown as Eps).eps);
+    },
+  });
+  tf.registerKernel({
+    kernelName: LAYER_NORM_GRAD_KERNEL,
+    backendName: "wasm",
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { x, weight, dy } = inputs as { x: tf.TensorInfo; weight: tf.TensorInfo; dy: tf.TensorInfo };
+      return layerNormGradKernel(backend as unknown as WasmBackend, x, weight, dy, (attrs as unknown as Eps).eps);
+    },
+  });
+  tf.registerGradient({
+    kernelName: LAYER_NORM_KERNEL,
+    inputsToSave: ["x", "weight"],
+    gradFunc: (dy, saved, attrs) => {
+      // one kernel gives all three; TensorFlow.js frees the ones it does not ask for with the backward pass
+      const [dx, dw, db] = tf.engine().runKernel(LAYER_NORM_GRAD_KERNEL, { x: saved[0], weight: saved[1], dy: dy as tf.Tensor }, attrs) as tf.Tensor[];
+      return { x: () => dx, weight: () => dw, bias: () => db };
+    },
+  });
+}
+
 export function registerWasmKernels(): void {
   registerReplacements();
   if (registered) return;
   registered = true;
   registerGelu();
+  registerLayerNorm();
   const existing = tf.getKernelsForBackend("wasm").map((k) => k.kernelName);
   if (existing.includes("UnsortedSegmentSum")) return;
   tf.registerKernel({
