@@ -210,3 +210,25 @@ export function layerNormGrad(x: usize, w: usize, dy: usize, dx: usize, dw: usiz
     dx += rowBytes;
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// AdamW (PyTorch's), one parameter tensor in one pass: the same float32 operations, in the same order, as
+// lib/train/adamw.ts's TensorFlow.js ops (which take ~14 kernels a parameter):
+//   m' = β₁m + (1 − β₁)g,  v' = β₂v + (1 − β₂)g²,  p' = p·decay − (m' / (√v' / √bc₂ + ε))·stepSize
+
+export function adamw(
+  p: usize, m: usize, v: usize, g: usize, pOut: usize, mOut: usize, vOut: usize, n: i32,
+  beta1: f32, oneMinusBeta1: f32, beta2: f32, oneMinusBeta2: f32, eps: f32, decay: f32, sqrtBc2: f32, stepSize: f32,
+): void {
+  for (let i = 0; i < n; i += 4) {
+    const gi = load4(g, i, n);
+    const mi = f32x4.add(f32x4.mul(load4(m, i, n), f32x4.splat(beta1)), f32x4.mul(gi, f32x4.splat(oneMinusBeta1)));
+    const vi = f32x4.add(f32x4.mul(load4(v, i, n), f32x4.splat(beta2)), f32x4.mul(f32x4.mul(gi, gi), f32x4.splat(oneMinusBeta2)));
+    let pi = load4(p, i, n);
+    if (decay != 1) pi = f32x4.mul(pi, f32x4.splat(decay));
+    const denom = f32x4.add(f32x4.div(f32x4.sqrt(vi), f32x4.splat(sqrtBc2)), f32x4.splat(eps));
+    store4(pOut, i, n, f32x4.sub(pi, f32x4.mul(f32x4.div(mi, denom), f32x4.splat(stepSize))));
+    store4(mOut, i, n, mi);
+    store4(vOut, i, n, vi);
+  }
+}

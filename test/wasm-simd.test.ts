@@ -12,6 +12,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { gelu, geluByOps } from "../lib/nn/activations";
 import { LayerNorm } from "../lib/nn/layernorm";
+import { AdamW } from "../lib/train/adamw";
 import { lastTwoSwapped, SIMD_KERNELS_FILE } from "../lib/ops/wasm-simd";
 import { setupBackend } from "./helpers";
 
@@ -181,5 +182,40 @@ describe("SIMD kernels for wasm (transpose, GELU, layer norm)", function () {
     const x6 = tf.randomNormal([3, 6], 0, 1, "float32", 5);
     assert.ok((await tf.max(tf.abs(tf.sub(odd.forward(x6), odd.forwardByOps(x6)))).data())[0] === 0);
     assert.throws(() => ln.forward(tf.ones([2, 8])), /LayerNorm\(4\): the input's last axis is 8/);
+  });
+
+  it("AdamW on wasm (one kernel a parameter) gives the parameters the cpu backend's TensorFlow.js ops give, over 3 steps (so the moments agree too)", async () => {
+    const shapes: Array<[string, number[]]> = [
+      ["layer.weight", [37, 5]], // weight decay, an odd size (the SIMD tail)
+      ["layer.bias", [8]], // no weight decay
+    ];
+    const run = async (): Promise<number[][]> => {
+      /** Values fixed in JavaScript (the same on both backends). */
+      const seq = (shape: number[], seed: number) =>
+        tf.tensor(
+          Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(seed * 7.1 + i * 1.3)),
+          shape,
+        );
+      const params = shapes.map(([name, shape], i): [string, tf.Variable] => [name, tf.variable(seq(shape, i + 1))]);
+      const opt = new AdamW(params, { lr: 0.05, weightDecay: 0.1 });
+      const before = tf.memory().numTensors;
+      for (let step = 0; step < 3; step++) {
+        const grads = Object.fromEntries(params.map(([, p], i) => [p.name, seq(p.shape, 10 * step + i + 5)]));
+        await opt.apply(grads);
+        tf.dispose(Object.values(grads));
+      }
+      assert.equal(tf.memory().numTensors, before, "an update leaves nothing behind");
+      const out = await Promise.all(params.map(([, p]) => p.data()));
+      opt.dispose();
+      params.forEach(([, p]) => p.dispose());
+      return out.map((a) => Array.from(a));
+    };
+    const wasm = await run();
+    await tf.setBackend("cpu");
+    const cpu = await run().finally(() => tf.setBackend("wasm"));
+    wasm.forEach((values, k) =>
+      values.forEach((v, i) => assert.ok(Math.abs(v - cpu[k][i]) <= 1e-6 * Math.max(1, Math.abs(v)), `${shapes[k][0]}[${i}]: ${v} vs ${cpu[k][i]}`)),
+    );
+    assert.notDeepEqual(wasm[0].slice(0, 3), [0, 0, 0]);
   });
 });

@@ -17,12 +17,22 @@
  *   (lib/ops/wasm-simd.ts), ~7× faster on the step's shapes; other permutations keep the backend's.
  *
  * Added: `CoursekitGelu` and `CoursekitLayerNorm` with their gradients (lib/nn/activations.ts and
- * lib/nn/layernorm.ts use them on wasm): one SIMD kernel each way instead of ~10 (GELU) and ~30 (layer norm).
+ * lib/nn/layernorm.ts use them on wasm): one SIMD kernel each way instead of ~10 (GELU) and ~30 (layer norm);
+ * `CoursekitAdamW` (lib/train/adamw.ts): one kernel a parameter instead of ~14, the same floats.
  */
 import * as tf from "@tensorflow/tfjs";
 import { batchMatMulBySlices, takesOver, type WasmBackend } from "./wasm-batch-matmul";
 import { multiplyOnThreads } from "./wasm-threads";
-import { geluGradKernel, geluKernel, lastTwoSwapped, layerNormGradKernel, layerNormKernel, transposeLastTwo } from "./wasm-simd";
+import {
+  adamwKernel,
+  AdamWCoefficients,
+  geluGradKernel,
+  geluKernel,
+  lastTwoSwapped,
+  layerNormGradKernel,
+  layerNormKernel,
+  transposeLastTwo,
+} from "./wasm-simd";
 
 /** The kit's GELU kernel (wasm only) and its gradient's. */
 export const GELU_KERNEL = "CoursekitGelu";
@@ -30,6 +40,8 @@ export const GELU_GRAD_KERNEL = "CoursekitGeluGrad";
 /** The kit's layer-norm kernel (wasm only, the last axis a multiple of 4) and its gradient's. */
 export const LAYER_NORM_KERNEL = "CoursekitLayerNorm";
 export const LAYER_NORM_GRAD_KERNEL = "CoursekitLayerNormGrad";
+/** The kit's AdamW update (wasm only): inputs param, m, v, g; attributes AdamWCoefficients; outputs [p', m', v']. */
+export const ADAMW_KERNEL = "CoursekitAdamW";
 
 /** out[s, ...] = Σ_{i: ids[i] = s} x[i, ...]; ids outside [0, numSegments) are dropped, as in TensorFlow. */
 export function unsortedSegmentSum(x: ArrayLike<number>, xShape: number[], ids: ArrayLike<number>, numSegments: number, out: { [i: number]: number }): void {
@@ -168,12 +180,24 @@ function registerLayerNorm(): void {
   });
 }
 
+function registerAdamW(): void {
+  tf.registerKernel({
+    kernelName: ADAMW_KERNEL,
+    backendName: "wasm",
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { param, m, v, g } = inputs as { param: tf.TensorInfo; m: tf.TensorInfo; v: tf.TensorInfo; g: tf.TensorInfo };
+      return adamwKernel(backend as unknown as WasmBackend, param, m, v, g, attrs as unknown as AdamWCoefficients);
+    },
+  });
+}
+
 export function registerWasmKernels(): void {
   registerReplacements();
   if (registered) return;
   registered = true;
   registerGelu();
   registerLayerNorm();
+  registerAdamW();
   const existing = tf.getKernelsForBackend("wasm").map((k) => k.kernelName);
   if (existing.includes("UnsortedSegmentSum")) return;
   tf.registerKernel({

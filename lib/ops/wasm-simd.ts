@@ -1,8 +1,9 @@
 /**
  * The kit's SIMD kernels for the wasm backend (assembly/kernels.ts, compiled to simd-kernels.wasm by
  * `npm run build:wasm`): a transpose of the last two axes, GELU and layer normalisation with their gradients,
- * each one kernel where TensorFlow.js's own take several or are slow (its Transpose computes every element's
- * address from strides; its GELU is Erf, Exp and ~8 element-wise kernels; a layer norm ~9 forward, ~20 back).
+ * and an AdamW update, each one kernel where TensorFlow.js's own take several or are slow (its Transpose
+ * computes every element's address from strides; its GELU is Erf, Exp and ~8 element-wise kernels; a layer
+ * norm ~9 forward, ~20 back; AdamW ~14 a parameter).
  *
  * The module is instantiated on the backend's own WebAssembly memory, so the kernels read their inputs and
  * write their outputs in place, at the tensors' offsets: no copies. (It has no data of its own to place in
@@ -19,6 +20,7 @@ interface SimdExports {
   geluGrad(x: number, dy: number, dx: number, n: number): void;
   layerNorm(x: number, w: number, b: number, y: number, rows: number, d: number, eps: number): void;
   layerNormGrad(x: number, w: number, dy: number, dx: number, dw: number, db: number, rows: number, d: number, eps: number): void;
+  adamw(p: number, m: number, v: number, g: number, pOut: number, mOut: number, vOut: number, n: number, ...coefficients: number[]): void;
 }
 
 /** The parts of the WebAssembly API used here (the project's TypeScript settings have no DOM types). */
@@ -101,4 +103,49 @@ export function layerNormGradKernel(backend: WasmBackend, x: tf.TensorInfo, w: t
   const at = (t: tf.TensorInfo) => memoryOffsetOf(backend, t);
   kernelsFor(backend).layerNormGrad(at(x), at(w), at(dy), at(dx), at(dw), at(db), sizeOf(x.shape) / d, d, eps);
   return [dx, dw, db];
+}
+
+/** AdamW's coefficients for one parameter (see lib/train/adamw.ts). */
+export interface AdamWCoefficients {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** 1 − lr·λ, or 1 without weight decay. */
+  decay: number;
+  /** √(1 − β₂ᵗ). */
+  sqrtBc2: number;
+  /** lr / (1 − β₁ᵗ). */
+  stepSize: number;
+}
+
+/** One AdamW update of a float32 parameter: [p', m', v']. */
+export function adamwKernel(
+  backend: WasmBackend,
+  p: tf.TensorInfo,
+  m: tf.TensorInfo,
+  v: tf.TensorInfo,
+  g: tf.TensorInfo,
+  c: AdamWCoefficients,
+): tf.TensorInfo[] {
+  const outs = [p, m, v].map((t) => backend.makeOutput(t.shape, "float32"));
+  const at = (t: tf.TensorInfo) => memoryOffsetOf(backend, t);
+  kernelsFor(backend).adamw(
+    at(p),
+    at(m),
+    at(v),
+    at(g),
+    at(outs[0]),
+    at(outs[1]),
+    at(outs[2]),
+    sizeOf(p.shape),
+    c.beta1,
+    1 - c.beta1,
+    c.beta2,
+    1 - c.beta2,
+    c.eps,
+    c.decay,
+    c.sqrtBc2,
+    c.stepSize,
+  );
+  return outs;
 }

@@ -12,6 +12,13 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { QuantizedAdamState } from "../quant/optimizer-state";
+import { ADAMW_KERNEL } from "../ops/wasm-kernels";
+import type { AdamWCoefficients } from "../ops/wasm-simd";
+
+/** Whether this update can run as the wasm backend's one-kernel AdamW (float32 gradients on wasm). */
+function fusedAdamW(g: tf.Tensor): boolean {
+  return g.dtype === "float32" && tf.getBackend() === "wasm" && tf.getKernel(ADAMW_KERNEL, "wasm") !== undefined;
+}
 
 export interface AdamWOptions {
   lr: number;
@@ -110,6 +117,18 @@ export class AdamW {
         const g = grads[s.param.name];
         if (!g) continue;
         const lr = baseLr * s.lrScale;
+        const decayFactor = s.decay && this.weightDecay > 0 ? 1 - lr * this.weightDecay : 1;
+        if (!this.quantized && fusedAdamW(g)) {
+          // the same float32 operations as below, in one kernel (lib/ops/wasm-kernels.ts)
+          const c: AdamWCoefficients = { beta1: this.beta1, beta2: this.beta2, eps: this.eps, decay: decayFactor, sqrtBc2: Math.sqrt(bc2), stepSize: lr / bc1 };
+          const [p, m, v] = tf
+            .engine()
+            .runKernel(ADAMW_KERNEL, { param: s.param, m: s.m as tf.Variable, v: s.v as tf.Variable, g }, c as unknown as tf.NamedAttrMap) as tf.Tensor[];
+          s.param.assign(p);
+          (s.m as tf.Variable).assign(m);
+          (s.v as tf.Variable).assign(v);
+          continue;
+        }
         let m: tf.Tensor;
         let v: tf.Tensor;
         if (this.quantized) {
@@ -123,7 +142,7 @@ export class AdamW {
           (s.m as tf.Variable).assign(m);
           (s.v as tf.Variable).assign(v);
         }
-        const decayed = s.decay && this.weightDecay > 0 ? tf.mul(s.param, 1 - lr * this.weightDecay) : s.param;
+        const decayed = decayFactor !== 1 ? tf.mul(s.param, decayFactor) : s.param;
         const denom = tf.add(tf.div(tf.sqrt(v), Math.sqrt(bc2)), this.eps);
         s.param.assign(tf.sub(decayed, tf.mul(tf.div(m, denom), lr / bc1)));
       }
