@@ -232,3 +232,30 @@ export function adamw(
     store4(vOut, i, n, vi);
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// A product with few rows, C [m, n] = A [m, k] · B [k, n] (m ≤ 16: LoRA's rank-r side, e.g. the gradient of A,
+// dhᵀ·x). XNNPACK repacks all of B for every such product; here B is read once, row by row, and C (m rows)
+// stays in the first-level cache: C[i, :] += A[i, p] · B[p, :] for every p.
+
+export function matmulFewRows(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32): void {
+  const n4 = n & ~3;
+  const rowBytes = (<usize>n) << 2;
+  memory.fill(c, 0, (<usize>m) * rowBytes);
+  for (let p = 0; p < k; p++) {
+    const bRow = b + (<usize>p) * rowBytes;
+    for (let i = 0; i < m; i++) {
+      const aip = load<f32>(a + (((<usize>i) * k + p) << 2));
+      const av = f32x4.splat(aip);
+      const cRow = c + (<usize>i) * rowBytes;
+      for (let j = 0; j < n4; j += 4) {
+        const o = (<usize>j) << 2;
+        v128.store(cRow + o, f32x4.add(v128.load(cRow + o), f32x4.mul(av, v128.load(bRow + o))));
+      }
+      for (let j = n4; j < n; j++) {
+        const o = (<usize>j) << 2;
+        store<f32>(cRow + o, load<f32>(cRow + o) + aip * load<f32>(bRow + o));
+      }
+    }
+  }
+}

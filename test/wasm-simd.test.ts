@@ -13,7 +13,7 @@ import * as path from "node:path";
 import { gelu, geluByOps } from "../lib/nn/activations";
 import { LayerNorm } from "../lib/nn/layernorm";
 import { AdamW } from "../lib/train/adamw";
-import { lastTwoSwapped, SIMD_KERNELS_FILE } from "../lib/ops/wasm-simd";
+import { hasFewRows, lastTwoSwapped, SIMD_KERNELS_FILE } from "../lib/ops/wasm-simd";
 import { setupBackend } from "./helpers";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -218,4 +218,40 @@ describe("SIMD kernels for wasm (transpose, GELU, layer norm)", function () {
     );
     assert.notDeepEqual(wasm[0].slice(0, 3), [0, 0, 0]);
   });
+
+  const fewRows: Array<[number[], number[]]> = [
+    [
+      [8, 1024],
+      [1024, 128],
+    ], // the gradient of LoRA's A: dhᵀ·x
+    [
+      [3, 200],
+      [200, 130],
+    ], // a width that is not a multiple of 4
+    [
+      [16, 64],
+      [64, 256],
+    ],
+    [
+      [1, 4096],
+      [4096, 5],
+    ],
+  ];
+  for (const [sa, sb] of fewRows) {
+    it(`a product with few rows [${sa}]·[${sb}] goes through the SIMD kernel and equals the cpu backend's`, async () => {
+      const fill = (shape: number[], seed: number) => Array.from({ length: shape[0] * shape[1] }, (_, i) => Math.sin(seed + i * 0.7));
+      const [av, bv] = [fill(sa, 1), fill(sb, 2)];
+      const [a, b] = [tf.tensor2d(av, sa as [number, number]), tf.tensor2d(bv, sb as [number, number])];
+      assert.ok(hasFewRows(a, b), "taken over by the kernel");
+      const before = tf.memory().numTensors;
+      const c = tf.matMul(a, b);
+      const got = await c.data();
+      c.dispose();
+      assert.equal(tf.memory().numTensors, before, "nothing left behind");
+      const want = await onCpu(() => tf.tidy(() => tf.matMul(tf.tensor2d(av, sa as [number, number]), tf.tensor2d(bv, sb as [number, number])).dataSync()));
+      assert.equal(got.length, sa[0] * sb[1]);
+      got.forEach((v, i) => assert.ok(Math.abs(v - want[i]) <= 1e-5 * Math.max(1, Math.abs(want[i])), `entry ${i}: ${v} vs ${want[i]}`));
+      tf.dispose([a, b]);
+    });
+  }
 });

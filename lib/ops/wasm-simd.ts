@@ -1,9 +1,10 @@
 /**
  * The kit's SIMD kernels for the wasm backend (assembly/kernels.ts, compiled to simd-kernels.wasm by
  * `npm run build:wasm`): a transpose of the last two axes, GELU and layer normalisation with their gradients,
- * and an AdamW update, each one kernel where TensorFlow.js's own take several or are slow (its Transpose
+ * an AdamW update, and products with few rows, each one kernel where TensorFlow.js's own take several or are slow (its Transpose
  * computes every element's address from strides; its GELU is Erf, Exp and ~8 element-wise kernels; a layer
- * norm ~9 forward, ~20 back; AdamW ~14 a parameter).
+ * norm ~9 forward, ~20 back; AdamW ~14 a parameter; XNNPACK repacks the whole right operand of every product,
+ * which costs more than the product itself when the left one has a few rows: LoRA's rank-r side).
  *
  * The module is instantiated on the backend's own WebAssembly memory, so the kernels read their inputs and
  * write their outputs in place, at the tensors' offsets: no copies. (It has no data of its own to place in
@@ -20,6 +21,7 @@ interface SimdExports {
   geluGrad(x: number, dy: number, dx: number, n: number): void;
   layerNorm(x: number, w: number, b: number, y: number, rows: number, d: number, eps: number): void;
   layerNormGrad(x: number, w: number, dy: number, dx: number, dw: number, db: number, rows: number, d: number, eps: number): void;
+  matmulFewRows(a: number, b: number, c: number, m: number, k: number, n: number): void;
   adamw(p: number, m: number, v: number, g: number, pOut: number, mOut: number, vOut: number, n: number, ...coefficients: number[]): void;
 }
 
@@ -148,4 +150,26 @@ export function adamwKernel(
     c.stepSize,
   );
   return outs;
+}
+
+/** At most this many rows on the left: a product goes through matmulFewRows (LoRA's ranks are 1–16). */
+export const FEW_ROWS = 16;
+
+/**
+ * Whether a · b (plain 2-D float32, no transposes) is a product with few rows and enough work that repacking
+ * b would dominate it: m ≤ FEW_ROWS and b with at least 16,384 values.
+ */
+export function hasFewRows(a: tf.TensorInfo, b: tf.TensorInfo): boolean {
+  return (
+    a.shape.length === 2 && b.shape.length === 2 && a.dtype === "float32" && b.dtype === "float32" && a.shape[0] <= FEW_ROWS && b.shape[0] * b.shape[1] >= 16384
+  );
+}
+
+/** c = a · b for a [m, k] with few rows, b [k, n]. */
+export function matmulFewRowsKernel(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo): tf.TensorInfo {
+  const [m, k] = a.shape;
+  const n = b.shape[1];
+  const c = backend.makeOutput([m, n], "float32");
+  kernelsFor(backend).matmulFewRows(memoryOffsetOf(backend, a), memoryOffsetOf(backend, b), memoryOffsetOf(backend, c), m, k, n);
+  return c;
 }
