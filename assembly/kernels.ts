@@ -259,3 +259,66 @@ export function matmulFewRows(a: usize, b: usize, c: usize, m: i32, k: i32, n: i
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Products of small matrices, C[b] = A[b] · B[b] for a batch of row-major A [m, k], B [k, n]: attention's
+// per-head products (64 × 64 · 64 × 64) and LoRA's rank-r inner products (k = r). XNNPACK creates an operator
+// and repacks B for each matrix; here a 4 × 8 block of C is accumulated in registers over k, B read in place.
+
+@inline function block4x8(a: usize, b: usize, c: usize, k: i32, n: i32, i: i32, j: i32): void {
+  const rowA = (<usize>k) << 2;
+  const rowB = (<usize>n) << 2;
+  let pa = a + (<usize>i) * rowA;
+  let pb = b + ((<usize>j) << 2);
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  for (let p = 0; p < k; p++) {
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    const a0 = v128.load32_splat(pa);
+    const a1 = v128.load32_splat(pa + rowA);
+    const a2 = v128.load32_splat(pa + 2 * rowA);
+    const a3 = v128.load32_splat(pa + 3 * rowA);
+    c00 = f32x4.add(c00, f32x4.mul(a0, b0));
+    c01 = f32x4.add(c01, f32x4.mul(a0, b1));
+    c10 = f32x4.add(c10, f32x4.mul(a1, b0));
+    c11 = f32x4.add(c11, f32x4.mul(a1, b1));
+    c20 = f32x4.add(c20, f32x4.mul(a2, b0));
+    c21 = f32x4.add(c21, f32x4.mul(a2, b1));
+    c30 = f32x4.add(c30, f32x4.mul(a3, b0));
+    c31 = f32x4.add(c31, f32x4.mul(a3, b1));
+    pa += 4;
+    pb += rowB;
+  }
+  const pc = c + (((<usize>i) * n + j) << 2);
+  v128.store(pc, c00);
+  v128.store(pc, c01, 16);
+  v128.store(pc + rowB, c10);
+  v128.store(pc + rowB, c11, 16);
+  v128.store(pc + 2 * rowB, c20);
+  v128.store(pc + 2 * rowB, c21, 16);
+  v128.store(pc + 3 * rowB, c30);
+  v128.store(pc + 3 * rowB, c31, 16);
+}
+
+/** One entry of C the blocks leave (the last rows when m is not a multiple of 4, the last columns when n is not of 8). */
+@inline function entry(a: usize, b: usize, c: usize, k: i32, n: i32, i: i32, j: i32): void {
+  let s: f32 = 0;
+  for (let p = 0; p < k; p++) s += load<f32>(a + (((<usize>i) * k + p) << 2)) * load<f32>(b + (((<usize>p) * n + j) << 2));
+  store<f32>(c + (((<usize>i) * n + j) << 2), s);
+}
+
+export function matmulSmall(a: usize, b: usize, c: usize, batch: i32, m: i32, k: i32, n: i32): void {
+  const m4 = m & ~3;
+  const n8 = n & ~7;
+  for (let t = 0; t < batch; t++) {
+    for (let i = 0; i < m4; i += 4) {
+      for (let j = 0; j < n8; j += 8) block4x8(a, b, c, k, n, i, j);
+      for (let r = i; r < i + 4; r++) for (let j = n8; j < n; j++) entry(a, b, c, k, n, r, j);
+    }
+    for (let i = m4; i < m; i++) for (let j = 0; j < n; j++) entry(a, b, c, k, n, i, j);
+    a += ((<usize>m) * k) << 2;
+    b += ((<usize>k) * n) << 2;
+    c += ((<usize>m) * n) << 2;
+  }
+}

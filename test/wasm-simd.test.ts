@@ -13,7 +13,7 @@ import * as path from "node:path";
 import { gelu, geluByOps } from "../lib/nn/activations";
 import { LayerNorm } from "../lib/nn/layernorm";
 import { AdamW } from "../lib/train/adamw";
-import { hasFewRows, lastTwoSwapped, SIMD_KERNELS_FILE } from "../lib/ops/wasm-simd";
+import { hasFewRows, lastTwoSwapped, SIMD_KERNELS_FILE, smallProduct } from "../lib/ops/wasm-simd";
 import { setupBackend } from "./helpers";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -218,6 +218,61 @@ describe("SIMD kernels for wasm (transpose, GELU, layer norm)", function () {
     );
     assert.notDeepEqual(wasm[0].slice(0, 3), [0, 0, 0]);
   });
+
+  it("decides which products are small enough for matmulSmall (attention's heads, LoRA's rank side) and which are not", () => {
+    const info = (shape: number[]) => ({ dataId: {}, shape, dtype: "float32" as const });
+    assert.deepEqual(smallProduct(info([32, 64, 64]), info([32, 64, 64])), { batch: 32, m: 64, k: 64, n: 64 });
+    assert.deepEqual(smallProduct(info([1024, 8]), info([8, 512])), { batch: 1, m: 1024, k: 8, n: 512 });
+    assert.deepEqual(smallProduct(info([1024, 128]), info([128, 8])), { batch: 1, m: 1024, k: 128, n: 8 });
+    assert.equal(smallProduct(info([1024, 128]), info([128, 512])), null, "a large product stays with XNNPACK (and the helper threads)");
+    assert.equal(smallProduct(info([4, 256, 256]), info([4, 256, 256])), null, "a batch of large matrices too");
+    assert.equal(smallProduct(info([2, 8, 8]), info([3, 8, 8])), null, "batches of different sizes (broadcasting) are not taken");
+  });
+
+  const small: Array<[number[], number[]]> = [
+    [
+      [32, 64, 64],
+      [32, 64, 64],
+    ], // attention's per-head products
+    [
+      [3, 7, 5],
+      [3, 5, 9],
+    ], // rows not a multiple of 4, columns not of 8
+    [
+      [1024, 8],
+      [8, 512],
+    ], // LoRA: (x·Aᵀ)·Bᵀ
+    [
+      [1024, 128],
+      [128, 8],
+    ], // LoRA: x·Aᵀ
+    [
+      [5, 130],
+      [130, 3],
+    ],
+  ];
+  for (const [sa, sb] of small) {
+    it(`a small product [${sa}]·[${sb}] goes through matmulSmall and equals the cpu backend's`, async () => {
+      const size = (s: number[]) => s.reduce((x, y) => x * y, 1);
+      const [av, bv] = [Array.from({ length: size(sa) }, (_, i) => Math.sin(3 + i * 0.7)), Array.from({ length: size(sb) }, (_, i) => Math.cos(i * 0.3))];
+      const [a, b] = [tf.tensor(av, sa), tf.tensor(bv, sb)];
+      assert.ok(smallProduct(a, b));
+      const before = tf.memory().numTensors;
+      const c = tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D);
+      const got = await c.data();
+      assert.deepEqual(c.shape, [...sa.slice(0, -1), sb[sb.length - 1]]);
+      c.dispose();
+      assert.equal(tf.memory().numTensors, before, "nothing left behind");
+      const want = await onCpu(() =>
+        tf.tidy(() => {
+          const [x, y]: tf.Tensor[] = [tf.tensor(av, sa), tf.tensor(bv, sb)];
+          return tf.matMul(x as tf.Tensor2D, y as tf.Tensor2D).dataSync();
+        }),
+      );
+      got.forEach((v, i) => assert.ok(Math.abs(v - want[i]) <= 1e-5 * Math.max(1, Math.abs(want[i])), `entry ${i}: ${v} vs ${want[i]}`));
+      tf.dispose([a, b]);
+    });
+  }
 
   const fewRows: Array<[number[], number[]]> = [
     [

@@ -7,8 +7,8 @@
  *
  * Replaced, because a training step spent most of its time in them (`npm run bench`):
  * - `BatchMatMul`: large products on several threads (lib/ops/wasm-threads.ts); a batch of products through
- *   XNNPACK a matrix at a time (lib/ops/wasm-batch-matmul.ts); products with a few rows (LoRA's rank side)
- *   through the kit's SIMD kernel (lib/ops/wasm-simd.ts), which does not repack the right operand.
+ *   XNNPACK a matrix at a time (lib/ops/wasm-batch-matmul.ts); attention's small matrices and LoRA's narrow
+ *   products through the kit's SIMD kernels (lib/ops/wasm-simd.ts), which do not repack the right operand.
  * - `Identity`: the backend copies the tensor; TensorFlow.js calls it for every tensor the tape saves for
  *   the backward pass (~400 copies a step). Tensors are immutable, so the copy can share the memory (a
  *   reference count, as the cpu and webgl backends do).
@@ -34,6 +34,8 @@ import {
   layerNormGradKernel,
   layerNormKernel,
   matmulFewRowsKernel,
+  matmulSmallKernel,
+  smallProduct,
   transposeLastTwo,
 } from "./wasm-simd";
 
@@ -100,6 +102,8 @@ function registerReplacements(): void {
     const backend = args.backend as unknown as WasmBackend;
     if (!transposeA && !transposeB) {
       if (hasFewRows(a, b)) return matmulFewRowsKernel(backend, a, b);
+      const small = smallProduct(a, b);
+      if (small) return matmulSmallKernel(backend, a, b, small);
       const onThreads = multiplyOnThreads(backend, a, b);
       if (onThreads) return onThreads;
     }

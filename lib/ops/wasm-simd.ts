@@ -1,10 +1,10 @@
 /**
  * The kit's SIMD kernels for the wasm backend (assembly/kernels.ts, compiled to simd-kernels.wasm by
  * `npm run build:wasm`): a transpose of the last two axes, GELU and layer normalisation with their gradients,
- * an AdamW update, and products with few rows, each one kernel where TensorFlow.js's own take several or are slow (its Transpose
+ * an AdamW update, and products of small or narrow matrices, each one kernel where TensorFlow.js's own take several or are slow (its Transpose
  * computes every element's address from strides; its GELU is Erf, Exp and ~8 element-wise kernels; a layer
  * norm ~9 forward, ~20 back; AdamW ~14 a parameter; XNNPACK repacks the whole right operand of every product,
- * which costs more than the product itself when the left one has a few rows: LoRA's rank-r side).
+ * which costs more than the product itself for attention's 64 × 64 heads and LoRA's rank-r side).
  *
  * The module is instantiated on the backend's own WebAssembly memory, so the kernels read their inputs and
  * write their outputs in place, at the tensors' offsets: no copies. (It has no data of its own to place in
@@ -22,6 +22,7 @@ interface SimdExports {
   layerNorm(x: number, w: number, b: number, y: number, rows: number, d: number, eps: number): void;
   layerNormGrad(x: number, w: number, dy: number, dx: number, dw: number, db: number, rows: number, d: number, eps: number): void;
   matmulFewRows(a: number, b: number, c: number, m: number, k: number, n: number): void;
+  matmulSmall(a: number, b: number, c: number, batch: number, m: number, k: number, n: number): void;
   adamw(p: number, m: number, v: number, g: number, pOut: number, mOut: number, vOut: number, n: number, ...coefficients: number[]): void;
 }
 
@@ -171,5 +172,36 @@ export function matmulFewRowsKernel(backend: WasmBackend, a: tf.TensorInfo, b: t
   const n = b.shape[1];
   const c = backend.makeOutput([m, n], "float32");
   kernelsFor(backend).matmulFewRows(memoryOffsetOf(backend, a), memoryOffsetOf(backend, b), memoryOffsetOf(backend, c), m, k, n);
+  return c;
+}
+
+/** The product's batch and matrix sizes when it suits matmulSmall, else null. */
+export interface ProductSizes {
+  batch: number;
+  m: number;
+  k: number;
+  n: number;
+}
+
+/**
+ * A plain float32 product (2-D, or batches of the same size) that matmulSmall does faster than XNNPACK
+ * (measured with the step's shapes): a batch of matrices of at most 128 × 128 (attention's heads), or an inner
+ * or outer size of at most 16 (LoRA's rank side: [1024, 8]·[8, 512], [1024, 128]·[128, 8]).
+ */
+export function smallProduct(a: tf.TensorInfo, b: tf.TensorInfo): ProductSizes | null {
+  const rank = a.shape.length;
+  if (a.dtype !== "float32" || b.dtype !== "float32" || rank !== b.shape.length || (rank !== 2 && rank !== 3)) return null;
+  const batch = rank === 3 ? a.shape[0] : 1;
+  const [m, k] = a.shape.slice(-2);
+  const n = b.shape[rank - 1];
+  if ((rank === 3 && b.shape[0] !== batch) || b.shape[rank - 2] !== k || batch * m * n === 0) return null;
+  const heads = batch > 1 && m <= 128 && k <= 128 && n <= 128;
+  return heads || k <= FEW_ROWS || n <= FEW_ROWS ? { batch, m, k, n } : null;
+}
+
+/** c = a · b through matmulSmall. */
+export function matmulSmallKernel(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo, s: ProductSizes): tf.TensorInfo {
+  const c = backend.makeOutput(a.shape.length === 3 ? [s.batch, s.m, s.n] : [s.m, s.n], "float32");
+  kernelsFor(backend).matmulSmall(memoryOffsetOf(backend, a), memoryOffsetOf(backend, b), memoryOffsetOf(backend, c), s.batch, s.m, s.k, s.n);
   return c;
 }
