@@ -60,10 +60,16 @@ export function transpose(src: usize, dst: usize, batch: i32, rows: i32, cols: i
 // ---------------------------------------------------------------------------------------------------------
 // GELU, ½·x·(1 + erf(x/√2)), and its gradient, in one pass each (TensorFlow.js needs ~10 kernels for them).
 
-/** e^x: x = n·ln2 + r with |r| ≤ ln2/2, e^r by its Taylor polynomial to r⁶, 2ⁿ through the exponent bits. */
+/**
+ * e^x: x = n·ln2 + r with |r| ≤ ln2/2, e^r by its Taylor polynomial to r⁶, 2ⁿ through the exponent bits.
+ * n is rounded with the "magic number" 1.5·2²³ (adding it leaves n in the low bits of the float), so the
+ * float-to-integer conversion needs no saturating instruction; pmin/pmax map to single x86 instructions.
+ */
 @inline function exp4(x: v128): v128 {
-  x = f32x4.max(f32x4.min(x, f32x4.splat(88.0)), f32x4.splat(-87.0));
-  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.4426950408889634)));
+  x = f32x4.pmax(f32x4.pmin(x, f32x4.splat(88.0)), f32x4.splat(-87.0));
+  const magic = f32x4.splat(12582912.0);
+  const shifted = f32x4.add(f32x4.mul(x, f32x4.splat(1.4426950408889634)), magic);
+  const n = f32x4.sub(shifted, magic);
   // ln2 in two parts (Cody–Waite), so that x − n·ln2 loses no bits
   const r = f32x4.sub(f32x4.sub(x, f32x4.mul(n, f32x4.splat(0.693145751953125))), f32x4.mul(n, f32x4.splat(1.428606765330187e-6)));
   let p = f32x4.splat(1.0 / 720.0);
@@ -73,7 +79,8 @@ export function transpose(src: usize, dst: usize, batch: i32, rows: i32, cols: i
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(0.5));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0));
-  return f32x4.mul(p, i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23));
+  // the bits of `shifted` are 0x4B400000 + n: 2ⁿ = (n + 127) << 23
+  return f32x4.mul(p, i32x4.shl(i32x4.add(shifted, i32x4.splat(127 - 0x4b400000)), 23));
 }
 
 /** erf(x), Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7), odd in x. */
