@@ -329,3 +329,57 @@ export function matmulSmall(a: usize, b: usize, c: usize, batch: i32, m: i32, k:
     c += ((<usize>m) * n) << 2;
   }
 }
+
+/**
+ * C = Aᵀ · B for A stored [k, m] and B [k, n] with n ≤ 16 (a weight gradient of LoRA's rank side, xᵀ·dC),
+ * without transposing A: a 4 × 8 block of C is accumulated over k from A's row p (4 values) and B's row p.
+ */
+export function matmulTransposedA(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32): void {
+  const m4 = m & ~3;
+  const n8 = n & ~7;
+  const rowA = (<usize>m) << 2;
+  const rowB = (<usize>n) << 2;
+  for (let i = 0; i < m4; i += 4) {
+    for (let j = 0; j < n8; j += 8) {
+      let pa = a + ((<usize>i) << 2);
+      let pb = b + ((<usize>j) << 2);
+      let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+      let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+      for (let p = 0; p < k; p++) {
+        const b0 = v128.load(pb);
+        const b1 = v128.load(pb, 16);
+        const a0 = v128.load32_splat(pa);
+        const a1 = v128.load32_splat(pa, 4);
+        const a2 = v128.load32_splat(pa, 8);
+        const a3 = v128.load32_splat(pa, 12);
+        c00 = f32x4.add(c00, f32x4.mul(a0, b0));
+        c01 = f32x4.add(c01, f32x4.mul(a0, b1));
+        c10 = f32x4.add(c10, f32x4.mul(a1, b0));
+        c11 = f32x4.add(c11, f32x4.mul(a1, b1));
+        c20 = f32x4.add(c20, f32x4.mul(a2, b0));
+        c21 = f32x4.add(c21, f32x4.mul(a2, b1));
+        c30 = f32x4.add(c30, f32x4.mul(a3, b0));
+        c31 = f32x4.add(c31, f32x4.mul(a3, b1));
+        pa += rowA;
+        pb += rowB;
+      }
+      const pc = c + (((<usize>i) * n + j) << 2);
+      v128.store(pc, c00);
+      v128.store(pc, c01, 16);
+      v128.store(pc + rowB, c10);
+      v128.store(pc + rowB, c11, 16);
+      v128.store(pc + 2 * rowB, c20);
+      v128.store(pc + 2 * rowB, c21, 16);
+      v128.store(pc + 3 * rowB, c30);
+      v128.store(pc + 3 * rowB, c31, 16);
+    }
+  }
+  // the entries the blocks leave: the last rows (m not a multiple of 4) and columns (n not of 8)
+  for (let i = 0; i < m; i++) {
+    for (let j = i < m4 ? n8 : 0; j < n; j++) {
+      let s: f32 = 0;
+      for (let p = 0; p < k; p++) s += load<f32>(a + (((<usize>p) * m + i) << 2)) * load<f32>(b + (((<usize>p) * n + j) << 2));
+      store<f32>(c + (((<usize>i) * n + j) << 2), s);
+    }
+  }
+}

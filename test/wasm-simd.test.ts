@@ -274,6 +274,26 @@ describe("SIMD kernels for wasm (transpose, GELU, layer norm)", function () {
     });
   }
 
+  for (const [k, m, n] of [
+    [1024, 128, 8], // LoRA's A gradient, xᵀ·dC
+    [1024, 512, 8],
+    [37, 13, 5], // edges: m not a multiple of 4, n not of 8
+  ]) {
+    it(`a narrow weight gradient aᵀ·g ([${k},${m}]ᵀ·[${k},${n}]) without transposing a equals the cpu backend's, and tf.grad uses it`, async () => {
+      const [av, gv] = [Array.from({ length: k * m }, (_, i) => Math.sin(i * 0.37)), Array.from({ length: k * n }, (_, i) => Math.cos(1 + i * 0.11))];
+      const a = tf.tensor2d(av, [k, m]);
+      const g = tf.tensor2d(gv, [k, n]);
+      // d/dB of Σ (A·B) ⊙ G is Aᵀ·G: the gradient the tape forms for B
+      const b = tf.zeros([m, n]);
+      const grad = tf.grad((bb: tf.Tensor) => tf.sum(tf.mul(tf.matMul(a, bb as tf.Tensor2D), g)))(b);
+      const got = await grad.data();
+      const want = await onCpu(() => tf.tidy(() => tf.matMul(tf.tensor2d(av, [k, m]), tf.tensor2d(gv, [k, n]), true, false).dataSync()));
+      // float32 sums of k terms of size ~1 (the cpu backend sums in float64): an error of ~√k·1e-7 is expected
+      got.forEach((v, i) => assert.ok(Math.abs(v - want[i]) <= 1e-5 * Math.max(1, Math.abs(want[i])) + 1e-7 * k, `entry ${i}: ${v} vs ${want[i]}`));
+      tf.dispose([a, g, b, grad]);
+    });
+  }
+
   const fewRows: Array<[number[], number[]]> = [
     [
       [8, 1024],

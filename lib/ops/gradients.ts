@@ -11,11 +11,30 @@
  * BatchMatMul (replacing TensorFlow.js's): C = A·B ⇒ dA = dC·Bᵀ, dB = Aᵀ·dC with the transposes done
  * explicitly, because the wasm backend's transposed products are 10-30x slower than its plain one
  * (lib/ops/matmul.ts). Each gradient is a thunk, so the tape forms only those it needs. Transposed,
- * broadcast or higher-rank products keep TensorFlow.js's own gradient.
+ * broadcast or higher-rank products keep TensorFlow.js's own gradient. On wasm, a narrow dB (≤ 16 columns:
+ * LoRA's rank side) is computed by a kernel that reads A untransposed (lib/ops/wasm-kernels.ts).
  */
 import * as tf from "@tensorflow/tfjs";
+import { MATMUL_TRANSPOSED_A_KERNEL } from "./wasm-kernels";
 
 let registered = false;
+
+/** Whether aᵀ·g can go through the wasm kernel that reads a untransposed: 2-D, float32, g with ≤ 16 columns. */
+function narrowOnWasm(a: tf.Tensor, g: tf.Tensor): boolean {
+  return (
+    a.rank === 2 &&
+    g.rank === 2 &&
+    (g.shape[1] as number) <= 16 &&
+    a.dtype === "float32" &&
+    tf.getBackend() === "wasm" &&
+    tf.getKernel(MATMUL_TRANSPOSED_A_KERNEL, "wasm") !== undefined
+  );
+}
+
+/** aᵀ·g without forming aᵀ (LoRA's weight gradients, e.g. xᵀ·dC for a rank-8 C). */
+function transposedAProduct(a: tf.Tensor, g: tf.Tensor): tf.Tensor {
+  return tf.engine().runKernel(MATMUL_TRANSPOSED_A_KERNEL, { a, b: g }) as tf.Tensor;
+}
 
 /** The explicit transpose of the last two axes of a rank-2 or rank-3 tensor (lib/ops/matmul.ts uses it too). */
 export function swapLastTwo(x: tf.Tensor): tf.Tensor {
@@ -36,7 +55,7 @@ function registerMatMulGradient(): void {
         return original.gradFunc(dy, saved, attrs);
       }
       const g = dy as tf.Tensor;
-      return { a: () => tf.matMul(g, swapLastTwo(b)), b: () => tf.matMul(swapLastTwo(a), g) };
+      return { a: () => tf.matMul(g, swapLastTwo(b)), b: () => (narrowOnWasm(a, g) ? transposedAProduct(a, g) : tf.matMul(swapLastTwo(a), g)) };
     },
   });
 }

@@ -19,7 +19,8 @@
  *
  * Added: `CoursekitGelu` and `CoursekitLayerNorm` with their gradients (lib/nn/activations.ts and
  * lib/nn/layernorm.ts use them on wasm): one SIMD kernel each way instead of ~10 (GELU) and ~30 (layer norm);
- * `CoursekitAdamW` (lib/train/adamw.ts): one kernel a parameter instead of ~14, the same floats.
+ * `CoursekitAdamW` (lib/train/adamw.ts): one kernel a parameter instead of ~14, the same floats;
+ * `CoursekitMatMulTransposedA` (lib/ops/gradients.ts): a narrow weight gradient xᵀ·dC without transposing x.
  */
 import * as tf from "@tensorflow/tfjs";
 import { batchMatMulBySlices, takesOver, type WasmBackend } from "./wasm-batch-matmul";
@@ -35,6 +36,7 @@ import {
   layerNormKernel,
   matmulFewRowsKernel,
   matmulSmallKernel,
+  matmulTransposedAKernel,
   smallProduct,
   transposeLastTwo,
 } from "./wasm-simd";
@@ -45,6 +47,8 @@ export const GELU_GRAD_KERNEL = "CoursekitGeluGrad";
 /** The kit's layer-norm kernel (wasm only, the last axis a multiple of 4) and its gradient's. */
 export const LAYER_NORM_KERNEL = "CoursekitLayerNorm";
 export const LAYER_NORM_GRAD_KERNEL = "CoursekitLayerNormGrad";
+/** aᵀ·b without transposing a (wasm only; 2-D float32, b with at most 16 columns): LoRA's weight gradients. */
+export const MATMUL_TRANSPOSED_A_KERNEL = "CoursekitMatMulTransposedA";
 /** The kit's AdamW update (wasm only): inputs param, m, v, g; attributes AdamWCoefficients; outputs [p', m', v']. */
 export const ADAMW_KERNEL = "CoursekitAdamW";
 
@@ -188,6 +192,14 @@ function registerLayerNorm(): void {
   });
 }
 
+function registerMatMulTransposedA(): void {
+  tf.registerKernel({
+    kernelName: MATMUL_TRANSPOSED_A_KERNEL,
+    backendName: "wasm",
+    kernelFunc: ({ inputs, backend }) => matmulTransposedAKernel(backend as unknown as WasmBackend, inputs.a as tf.TensorInfo, inputs.b as tf.TensorInfo),
+  });
+}
+
 function registerAdamW(): void {
   tf.registerKernel({
     kernelName: ADAMW_KERNEL,
@@ -206,6 +218,7 @@ export function registerWasmKernels(): void {
   registerGelu();
   registerLayerNorm();
   registerAdamW();
+  registerMatMulTransposedA();
   const existing = tf.getKernelsForBackend("wasm").map((k) => k.kernelName);
   if (existing.includes("UnsortedSegmentSum")) return;
   tf.registerKernel({

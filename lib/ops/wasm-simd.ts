@@ -23,6 +23,7 @@ interface SimdExports {
   layerNormGrad(x: number, w: number, dy: number, dx: number, dw: number, db: number, rows: number, d: number, eps: number): void;
   matmulFewRows(a: number, b: number, c: number, m: number, k: number, n: number): void;
   matmulSmall(a: number, b: number, c: number, batch: number, m: number, k: number, n: number): void;
+  matmulTransposedA(a: number, b: number, c: number, m: number, k: number, n: number): void;
   adamw(p: number, m: number, v: number, g: number, pOut: number, mOut: number, vOut: number, n: number, ...coefficients: number[]): void;
 }
 
@@ -203,5 +204,15 @@ export function smallProduct(a: tf.TensorInfo, b: tf.TensorInfo): ProductSizes |
 export function matmulSmallKernel(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo, s: ProductSizes): tf.TensorInfo {
   const c = backend.makeOutput(a.shape.length === 3 ? [s.batch, s.m, s.n] : [s.m, s.n], "float32");
   kernelsFor(backend).matmulSmall(memoryOffsetOf(backend, a), memoryOffsetOf(backend, b), memoryOffsetOf(backend, c), s.batch, s.m, s.k, s.n);
+  return c;
+}
+
+/** c = aᵀ · b for a [k, m] and b [k, n] (2-D float32, n ≤ FEW_ROWS), without transposing a. */
+export function matmulTransposedAKernel(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo): tf.TensorInfo {
+  const [k, m] = a.shape;
+  const n = b.shape[1];
+  if (b.shape[0] !== k) throw new Error(`matmulTransposedA: [${a.shape}]ᵀ · [${b.shape}] do not fit`);
+  const c = backend.makeOutput([m, n], "float32");
+  kernelsFor(backend).matmulTransposedA(memoryOffsetOf(backend, a), memoryOffsetOf(backend, b), memoryOffsetOf(backend, c), m, k, n);
   return c;
 }
