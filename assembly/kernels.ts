@@ -272,20 +272,20 @@ export function matmulFewRows(a: usize, b: usize, c: usize, m: i32, k: i32, n: i
 // per-head products (64 × 64 · 64 × 64) and LoRA's rank-r inner products (k = r). XNNPACK creates an operator
 // and repacks B for each matrix; here a 4 × 8 block of C is accumulated in registers over k, B read in place.
 
-@inline function block4x8(a: usize, b: usize, c: usize, k: i32, n: i32, i: i32, j: i32): void {
-  const rowA = (<usize>k) << 2;
-  const rowB = (<usize>n) << 2;
-  let pa = a + (<usize>i) * rowA;
-  let pb = b + ((<usize>j) << 2);
+/**
+ * A 4 × 8 block of C accumulated over k in registers: row r of the block reads A at pa + r·aRow and steps
+ * aStep bytes a term (a row-major A: aRow = one row, aStep = 4; a transposed one: aRow = 4, aStep = one row).
+ */
+@inline function block4x8(pa: usize, aRow: usize, aStep: usize, pb: usize, bStep: usize, k: i32, pc: usize, cRow: usize): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
   for (let p = 0; p < k; p++) {
     const b0 = v128.load(pb);
     const b1 = v128.load(pb, 16);
     const a0 = v128.load32_splat(pa);
-    const a1 = v128.load32_splat(pa + rowA);
-    const a2 = v128.load32_splat(pa + 2 * rowA);
-    const a3 = v128.load32_splat(pa + 3 * rowA);
+    const a1 = v128.load32_splat(pa + aRow);
+    const a2 = v128.load32_splat(pa + 2 * aRow);
+    const a3 = v128.load32_splat(pa + 3 * aRow);
     c00 = f32x4.add(c00, f32x4.mul(a0, b0));
     c01 = f32x4.add(c01, f32x4.mul(a0, b1));
     c10 = f32x4.add(c10, f32x4.mul(a1, b0));
@@ -294,39 +294,45 @@ export function matmulFewRows(a: usize, b: usize, c: usize, m: i32, k: i32, n: i
     c21 = f32x4.add(c21, f32x4.mul(a2, b1));
     c30 = f32x4.add(c30, f32x4.mul(a3, b0));
     c31 = f32x4.add(c31, f32x4.mul(a3, b1));
-    pa += 4;
-    pb += rowB;
+    pa += aStep;
+    pb += bStep;
   }
-  const pc = c + (((<usize>i) * n + j) << 2);
   v128.store(pc, c00);
   v128.store(pc, c01, 16);
-  v128.store(pc + rowB, c10);
-  v128.store(pc + rowB, c11, 16);
-  v128.store(pc + 2 * rowB, c20);
-  v128.store(pc + 2 * rowB, c21, 16);
-  v128.store(pc + 3 * rowB, c30);
-  v128.store(pc + 3 * rowB, c31, 16);
+  v128.store(pc + cRow, c10);
+  v128.store(pc + cRow, c11, 16);
+  v128.store(pc + 2 * cRow, c20);
+  v128.store(pc + 2 * cRow, c21, 16);
+  v128.store(pc + 3 * cRow, c30);
+  v128.store(pc + 3 * cRow, c31, 16);
 }
 
-/** One entry of C the blocks leave (the last rows when m is not a multiple of 4, the last columns when n is not of 8). */
-@inline function entry(a: usize, b: usize, c: usize, k: i32, n: i32, i: i32, j: i32): void {
+/** One entry of C the blocks leave (the last rows or columns): Σ_p A(i, p)·B[p][j], A read with the same strides. */
+@inline function entry(pa: usize, aStep: usize, pb: usize, bStep: usize, k: i32, pc: usize): void {
   let s: f32 = 0;
-  for (let p = 0; p < k; p++) s += load<f32>(a + (((<usize>i) * k + p) << 2)) * load<f32>(b + (((<usize>p) * n + j) << 2));
-  store<f32>(c + (((<usize>i) * n + j) << 2), s);
+  for (let p = 0; p < k; p++) {
+    s += load<f32>(pa) * load<f32>(pb);
+    pa += aStep;
+    pb += bStep;
+  }
+  store<f32>(pc, s);
 }
 
 export function matmulSmall(a: usize, b: usize, c: usize, batch: i32, m: i32, k: i32, n: i32): void {
   const m4 = m & ~3;
   const n8 = n & ~7;
+  const rowA = (<usize>k) << 2;
+  const rowB = (<usize>n) << 2;
   for (let t = 0; t < batch; t++) {
-    for (let i = 0; i < m4; i += 4) {
-      for (let j = 0; j < n8; j += 8) block4x8(a, b, c, k, n, i, j);
-      for (let r = i; r < i + 4; r++) for (let j = n8; j < n; j++) entry(a, b, c, k, n, r, j);
+    for (let i = 0; i < m; i++) {
+      const pa = a + (<usize>i) * rowA;
+      const pc = c + (<usize>i) * rowB;
+      if (i < m4 && (i & 3) === 0) for (let j = 0; j < n8; j += 8) block4x8(pa, rowA, 4, b + ((<usize>j) << 2), rowB, k, pc + ((<usize>j) << 2), rowB);
+      for (let j = i < m4 ? n8 : 0; j < n; j++) entry(pa, 4, b + ((<usize>j) << 2), rowB, k, pc + ((<usize>j) << 2));
     }
-    for (let i = m4; i < m; i++) for (let j = 0; j < n; j++) entry(a, b, c, k, n, i, j);
-    a += ((<usize>m) * k) << 2;
-    b += ((<usize>k) * n) << 2;
-    c += ((<usize>m) * n) << 2;
+    a += (<usize>m) * rowA;
+    b += (<usize>k) * rowB;
+    c += (<usize>m) * rowB;
   }
 }
 
@@ -339,47 +345,10 @@ export function matmulTransposedA(a: usize, b: usize, c: usize, m: i32, k: i32, 
   const n8 = n & ~7;
   const rowA = (<usize>m) << 2;
   const rowB = (<usize>n) << 2;
-  for (let i = 0; i < m4; i += 4) {
-    for (let j = 0; j < n8; j += 8) {
-      let pa = a + ((<usize>i) << 2);
-      let pb = b + ((<usize>j) << 2);
-      let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-      let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-      for (let p = 0; p < k; p++) {
-        const b0 = v128.load(pb);
-        const b1 = v128.load(pb, 16);
-        const a0 = v128.load32_splat(pa);
-        const a1 = v128.load32_splat(pa, 4);
-        const a2 = v128.load32_splat(pa, 8);
-        const a3 = v128.load32_splat(pa, 12);
-        c00 = f32x4.add(c00, f32x4.mul(a0, b0));
-        c01 = f32x4.add(c01, f32x4.mul(a0, b1));
-        c10 = f32x4.add(c10, f32x4.mul(a1, b0));
-        c11 = f32x4.add(c11, f32x4.mul(a1, b1));
-        c20 = f32x4.add(c20, f32x4.mul(a2, b0));
-        c21 = f32x4.add(c21, f32x4.mul(a2, b1));
-        c30 = f32x4.add(c30, f32x4.mul(a3, b0));
-        c31 = f32x4.add(c31, f32x4.mul(a3, b1));
-        pa += rowA;
-        pb += rowB;
-      }
-      const pc = c + (((<usize>i) * n + j) << 2);
-      v128.store(pc, c00);
-      v128.store(pc, c01, 16);
-      v128.store(pc + rowB, c10);
-      v128.store(pc + rowB, c11, 16);
-      v128.store(pc + 2 * rowB, c20);
-      v128.store(pc + 2 * rowB, c21, 16);
-      v128.store(pc + 3 * rowB, c30);
-      v128.store(pc + 3 * rowB, c31, 16);
-    }
-  }
-  // the entries the blocks leave: the last rows (m not a multiple of 4) and columns (n not of 8)
   for (let i = 0; i < m; i++) {
-    for (let j = i < m4 ? n8 : 0; j < n; j++) {
-      let s: f32 = 0;
-      for (let p = 0; p < k; p++) s += load<f32>(a + (((<usize>p) * m + i) << 2)) * load<f32>(b + (((<usize>p) * n + j) << 2));
-      store<f32>(c + (((<usize>i) * n + j) << 2), s);
-    }
+    const pa = a + ((<usize>i) << 2);
+    const pc = c + (<usize>i) * rowB;
+    if (i < m4 && (i & 3) === 0) for (let j = 0; j < n8; j += 8) block4x8(pa, 4, rowA, b + ((<usize>j) << 2), rowB, k, pc + ((<usize>j) << 2), rowB);
+    for (let j = i < m4 ? n8 : 0; j < n; j++) entry(pa, rowA, b + ((<usize>j) << 2), rowB, k, pc + ((<usize>j) << 2));
   }
 }
