@@ -86,10 +86,11 @@ export async function findAdapter(
   if (hardwareOnly && !hasVulkanLoader()) return { adapter: null, why: "no GPU adapter (no Vulkan loader, libvulkan.so.1)" };
   const defaultGpu = dawn.create([]);
   const first = await defaultGpu.requestAdapter({ powerPreference: "high-performance" });
-  if (first && !describe(first).software) return { adapter: first, gpu: defaultGpu, why: "" };
+  const found = first && describe(first);
+  if (first && found && !found.software) return { adapter: first, gpu: defaultGpu, why: "" };
   if (hardwareOnly) {
-    const found = first ? `only a software adapter (${describe(first).description}), slower than wasm` : "no GPU adapter";
-    return { adapter: null, why: `${found}; COURSEKIT_BACKEND=webgpu forces it` };
+    const what = found ? `only a software adapter (${found.description}), slower than wasm` : "no GPU adapter";
+    return { adapter: null, why: `${what}; COURSEKIT_BACKEND=webgpu forces it` };
   }
   if (first) return { adapter: first, gpu: defaultGpu, why: "" };
   process.env.EGL_PLATFORM ??= "surfaceless"; // read when Dawn opens its EGL display

@@ -2,9 +2,9 @@
  * Choosing a TensorFlow.js backend at run time.
  *
  * The fastest backend that can load wins: WebGPU on a GPU, then `@tensorflow/tfjs-node-gpu` (CUDA), then
- * `@tensorflow/tfjs-node` (native libtensorflow), then WebAssembly, then the plain-JavaScript `cpu` backend. The two native packages
- * download libtensorflow when they are installed, so the kit never depends on them: they are picked up only
- * if a user installed them (see README, "GPU and native backends").
+ * `@tensorflow/tfjs-node` (native libtensorflow), then WebAssembly, then the plain-JavaScript `cpu` backend.
+ * The two native packages download libtensorflow when they are installed, so the kit never depends on them:
+ * they are picked up only if a user installed them (see README, "GPU and native backends").
  *
  * WebGPU (Dawn's `webgpu` package, any GPU; backend-webgpu.ts) comes first when Dawn finds a hardware adapter:
  * a software one (Mesa's llvmpipe, lavapipe, SwiftShader) is slower than wasm, so it is skipped unless forced.

@@ -1,6 +1,6 @@
 /** Activation functions by the names Hugging Face configs use (`hidden_act`). */
 import * as tf from "@tensorflow/tfjs";
-import { GELU_KERNEL } from "../ops/wasm-kernels";
+import { GELU_KERNEL, wasmKernelActive } from "../ops/wasm-kernels";
 
 export type ActivationName = "gelu" | "gelu_new" | "gelu_pytorch_tanh" | "relu" | "tanh";
 
@@ -9,7 +9,7 @@ export type ActivationName = "gelu" | "gelu_new" | "gelu_pytorch_tanh" | "relu" 
  * (lib/ops/wasm-kernels.ts; equal to this formula within 1e-6); elsewhere, TensorFlow.js's ops.
  */
 export function gelu(x: tf.Tensor): tf.Tensor {
-  if (x.dtype === "float32" && tf.getBackend() === "wasm" && tf.getKernel(GELU_KERNEL, "wasm")) return tf.engine().runKernel(GELU_KERNEL, { x }) as tf.Tensor;
+  if (x.dtype === "float32" && wasmKernelActive(GELU_KERNEL)) return tf.engine().runKernel(GELU_KERNEL, { x }) as tf.Tensor;
   return geluByOps(x);
 }
 

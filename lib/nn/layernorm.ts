@@ -1,7 +1,7 @@
 /** Layer normalisation over the last axis: y = (x − mean) / √(var + eps) · weight + bias. */
 import * as tf from "@tensorflow/tfjs";
 import { Module } from "./module";
-import { LAYER_NORM_KERNEL } from "../ops/wasm-kernels";
+import { LAYER_NORM_KERNEL, wasmKernelActive } from "../ops/wasm-kernels";
 
 export class LayerNorm extends Module {
   readonly weight: tf.Variable;
@@ -18,7 +18,7 @@ export class LayerNorm extends Module {
 
   /** On wasm (float32, a size that is a multiple of 4) one SIMD kernel each way; elsewhere TensorFlow.js's ops. */
   forward(x: tf.Tensor): tf.Tensor {
-    if (x.dtype === "float32" && this.size % 4 === 0 && tf.getBackend() === "wasm" && tf.getKernel(LAYER_NORM_KERNEL, "wasm")) {
+    if (x.dtype === "float32" && this.size % 4 === 0 && wasmKernelActive(LAYER_NORM_KERNEL)) {
       if (x.shape[x.rank - 1] !== this.size) throw new Error(`LayerNorm(${this.size}): the input's last axis is ${x.shape[x.rank - 1]}`);
       return tf.engine().runKernel(LAYER_NORM_KERNEL, { x, weight: this.weight, bias: this.bias }, { eps: this.eps }) as tf.Tensor;
     }

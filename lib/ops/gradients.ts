@@ -15,20 +15,13 @@
  * LoRA's rank side) is computed by a kernel that reads A untransposed (lib/ops/wasm-kernels.ts).
  */
 import * as tf from "@tensorflow/tfjs";
-import { MATMUL_TRANSPOSED_A_KERNEL } from "./wasm-kernels";
+import { MATMUL_TRANSPOSED_A_KERNEL, wasmKernelActive } from "./wasm-kernels";
 
 let registered = false;
 
 /** Whether aᵀ·g can go through the wasm kernel that reads a untransposed: 2-D, float32, g with ≤ 16 columns. */
 function narrowOnWasm(a: tf.Tensor, g: tf.Tensor): boolean {
-  return (
-    a.rank === 2 &&
-    g.rank === 2 &&
-    (g.shape[1] as number) <= 16 &&
-    a.dtype === "float32" &&
-    tf.getBackend() === "wasm" &&
-    tf.getKernel(MATMUL_TRANSPOSED_A_KERNEL, "wasm") !== undefined
-  );
+  return a.rank === 2 && g.rank === 2 && (g.shape[1] as number) <= 16 && a.dtype === "float32" && wasmKernelActive(MATMUL_TRANSPOSED_A_KERNEL);
 }
 
 /** aᵀ·g without forming aᵀ (LoRA's weight gradients, e.g. xᵀ·dC for a rank-8 C). */

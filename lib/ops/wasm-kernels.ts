@@ -145,17 +145,25 @@ function registerReplacements(): void {
   });
 }
 
+/** Whether the wasm backend is active and has the kit's kernel `name` (registered with the wasm package). */
+export function wasmKernelActive(name: string): boolean {
+  return tf.getBackend() === "wasm" && tf.getKernel(name, "wasm") !== undefined;
+}
+
+type Inputs = Record<string, tf.TensorInfo>;
+
+/** Registers one of the kit's kernels for wasm: `run` gets the wasm backend, the inputs and the attributes. */
+function registerWasmKernel<A = unknown>(kernelName: string, run: (backend: WasmBackend, inputs: Inputs, attrs: A) => tf.TensorInfo | tf.TensorInfo[]): void {
+  tf.registerKernel({
+    kernelName,
+    backendName: "wasm",
+    kernelFunc: ({ inputs, backend, attrs }) => run(backend as unknown as WasmBackend, inputs as Inputs, attrs as unknown as A),
+  });
+}
+
 function registerGelu(): void {
-  tf.registerKernel({
-    kernelName: GELU_KERNEL,
-    backendName: "wasm",
-    kernelFunc: ({ inputs, backend }) => geluKernel(backend as unknown as WasmBackend, inputs.x as tf.TensorInfo),
-  });
-  tf.registerKernel({
-    kernelName: GELU_GRAD_KERNEL,
-    backendName: "wasm",
-    kernelFunc: ({ inputs, backend }) => geluGradKernel(backend as unknown as WasmBackend, inputs.x as tf.TensorInfo, inputs.dy as tf.TensorInfo),
-  });
+  registerWasmKernel(GELU_KERNEL, (backend, { x }) => geluKernel(backend, x));
+  registerWasmKernel(GELU_GRAD_KERNEL, (backend, { x, dy }) => geluGradKernel(backend, x, dy));
   tf.registerGradient({
     kernelName: GELU_KERNEL,
     inputsToSave: ["x"],
@@ -165,22 +173,8 @@ function registerGelu(): void {
 
 function registerLayerNorm(): void {
   type Eps = { eps: number };
-  tf.registerKernel({
-    kernelName: LAYER_NORM_KERNEL,
-    backendName: "wasm",
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { x, weight, bias } = inputs as { x: tf.TensorInfo; weight: tf.TensorInfo; bias: tf.TensorInfo };
-      return layerNormKernel(backend as unknown as WasmBackend, x, weight, bias, (attrs as unknown as Eps).eps);
-    },
-  });
-  tf.registerKernel({
-    kernelName: LAYER_NORM_GRAD_KERNEL,
-    backendName: "wasm",
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { x, weight, dy } = inputs as { x: tf.TensorInfo; weight: tf.TensorInfo; dy: tf.TensorInfo };
-      return layerNormGradKernel(backend as unknown as WasmBackend, x, weight, dy, (attrs as unknown as Eps).eps);
-    },
-  });
+  registerWasmKernel<Eps>(LAYER_NORM_KERNEL, (backend, { x, weight, bias }, { eps }) => layerNormKernel(backend, x, weight, bias, eps));
+  registerWasmKernel<Eps>(LAYER_NORM_GRAD_KERNEL, (backend, { x, weight, dy }, { eps }) => layerNormGradKernel(backend, x, weight, dy, eps));
   tf.registerGradient({
     kernelName: LAYER_NORM_KERNEL,
     inputsToSave: ["x", "weight"],
@@ -192,33 +186,14 @@ function registerLayerNorm(): void {
   });
 }
 
-function registerMatMulTransposedA(): void {
-  tf.registerKernel({
-    kernelName: MATMUL_TRANSPOSED_A_KERNEL,
-    backendName: "wasm",
-    kernelFunc: ({ inputs, backend }) => matmulTransposedAKernel(backend as unknown as WasmBackend, inputs.a as tf.TensorInfo, inputs.b as tf.TensorInfo),
-  });
-}
-
-function registerAdamW(): void {
-  tf.registerKernel({
-    kernelName: ADAMW_KERNEL,
-    backendName: "wasm",
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { param, m, v, g } = inputs as { param: tf.TensorInfo; m: tf.TensorInfo; v: tf.TensorInfo; g: tf.TensorInfo };
-      return adamwKernel(backend as unknown as WasmBackend, param, m, v, g, attrs as unknown as AdamWCoefficients);
-    },
-  });
-}
-
 export function registerWasmKernels(): void {
   registerReplacements();
   if (registered) return;
   registered = true;
   registerGelu();
   registerLayerNorm();
-  registerAdamW();
-  registerMatMulTransposedA();
+  registerWasmKernel<AdamWCoefficients>(ADAMW_KERNEL, (backend, { param, m, v, g }, c) => adamwKernel(backend, param, m, v, g, c));
+  registerWasmKernel(MATMUL_TRANSPOSED_A_KERNEL, (backend, { a, b }) => matmulTransposedAKernel(backend, a, b));
   const existing = tf.getKernelsForBackend("wasm").map((k) => k.kernelName);
   if (existing.includes("UnsortedSegmentSum")) return;
   tf.registerKernel({

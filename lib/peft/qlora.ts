@@ -27,7 +27,7 @@ export const QLORA_QUANTIZATION: Required<Linear4bitOptions> = { quantType: "nf4
  * weights must still be on the CPU (a model just loaded); `quantizeLinearsAsync` works in every case.
  */
 export function quantizeLinears(model: Module, target: string[] | string, opts: Linear4bitOptions = QLORA_QUANTIZATION): QuantizationReport {
-  const names = findTargets(model, target, (m) => m instanceof Linear, "4-bit quantization");
+  const names = linearTargets(model, target);
   return swapIn(
     model,
     names.map((name) => [name, Linear4bit.fromLinear(model.getSubmodule(name, Linear), opts)]),
@@ -40,13 +40,18 @@ export async function quantizeLinearsAsync(
   target: string[] | string,
   opts: Linear4bitOptions = QLORA_QUANTIZATION,
 ): Promise<QuantizationReport> {
-  const names = findTargets(model, target, (m) => m instanceof Linear, "4-bit quantization");
+  const names = linearTargets(model, target);
   const layers: Array<[string, Linear4bit]> = [];
   for (const name of names) {
     const linear = model.getSubmodule(name, Linear);
     layers.push([name, await Linear4bit.fromWeightAsync(linear.weight as tf.Tensor2D, linear.bias as tf.Tensor1D | null, opts)]);
   }
   return swapIn(model, layers);
+}
+
+/** The names of the Linear layers `target` matches (peft's rules; a clear error for a name that matches none). */
+function linearTargets(model: Module, target: string[] | string): string[] {
+  return findTargets(model, target, (m) => m instanceof Linear, "4-bit quantization");
 }
 
 /** Puts the quantized layers in place of the Linear ones (which are disposed) and reports the storage. */

@@ -80,7 +80,7 @@ export class Linear4bit extends Module {
   /** fromWeight, reading the weight asynchronously: works on every backend (a weight a GPU computed or used too). */
   static async fromWeightAsync(weight: tf.Tensor2D, bias: tf.Tensor1D | null = null, opts: Linear4bitOptions = {}): Promise<Linear4bit> {
     const o = withDefaults(opts);
-    if (weight.rank !== 2) throw new Error(`Linear4bit: expected a 2-D weight, got shape [${weight.shape}]`);
+    check2d(weight);
     return new Linear4bit(quantize(await float32Values(weight), { ...o, shape: [...weight.shape] }), bias, o);
   }
 
@@ -90,7 +90,7 @@ export class Linear4bit extends Module {
   }
 
   private static quantizeWeight(weight: tf.Tensor2D, o: Required<Linear4bitOptions>): QuantState {
-    if (weight.rank !== 2) throw new Error(`Linear4bit: expected a 2-D weight, got shape [${weight.shape}]`);
+    check2d(weight);
     let values: Float32Array;
     try {
       values = (weight.dtype === "float32" ? weight.dataSync() : tf.tidy(() => tf.cast(weight, "float32").dataSync())) as Float32Array;
@@ -167,6 +167,10 @@ export class Linear4bit extends Module {
   get fp32Bytes(): number {
     return (this.outFeatures * this.inFeatures + (this.bias ? this.outFeatures : 0)) * Float32Array.BYTES_PER_ELEMENT;
   }
+}
+
+function check2d(weight: tf.Tensor): void {
+  if (weight.rank !== 2) throw new Error(`Linear4bit: expected a 2-D weight, got shape [${weight.shape}]`);
 }
 
 function withDefaults(opts: Linear4bitOptions): Required<Linear4bitOptions> {

@@ -12,12 +12,12 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { QuantizedAdamState } from "../quant/optimizer-state";
-import { ADAMW_KERNEL } from "../ops/wasm-kernels";
+import { ADAMW_KERNEL, wasmKernelActive } from "../ops/wasm-kernels";
 import type { AdamWCoefficients } from "../ops/wasm-simd";
 
 /** Whether this update can run as the wasm backend's one-kernel AdamW (float32 gradients on wasm). */
 function fusedAdamW(g: tf.Tensor): boolean {
-  return g.dtype === "float32" && tf.getBackend() === "wasm" && tf.getKernel(ADAMW_KERNEL, "wasm") !== undefined;
+  return g.dtype === "float32" && wasmKernelActive(ADAMW_KERNEL);
 }
 
 export interface AdamWOptions {
