@@ -10,6 +10,14 @@
  *   code removed) beside each notebook (or under --out), and for a folder a CSV (default <folder>/grades.csv).
  *   A folder: --jobs N submissions at once (default: the number of cores); a submission already graded
  *   (its report.json is newer than it) is skipped unless --regrade, so an interrupted batch resumes.
+ *   While a file is graded, <name>.feedback/grading-in-progress.json says so: if the grader itself dies
+ *   (killed, out of memory, a power cut), the next run grades the files it was grading alone, one at a
+ *   time, and a file the grader died on while grading it alone gets a failed report (0 points, the reason)
+ *   instead of stopping every later run at the same place (--regrade grades it again).
+ *   Instructor mode also reports copying, for the instructor to judge (lib/grader/similarity.ts): each
+ *   exercise near-identical to the library code it imitates or to the same exercise in another submission,
+ *   with the matched lines, printed and written to <folder>/similarity.json (never into the students'
+ *   reports: it names other students). Scores are not changed by it.
  *   Every file is written atomically; Ctrl-C stops the kernels and leaves no partial file behind.
  * npm run grade -- --verify-solutions [FILES...]   every source notebook scores 100 %
  * npm run grade -- --verify-release [FILES...]     student versions are up to date and fail on the stubs
@@ -17,7 +25,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as os from "node:os";
-import { defaultSeed, gradeNotebook, GradeReport, sandboxDecision, SandboxRequiredError } from "../lib/grader/grade";
+import { defaultSeed, failedReport, gradeNotebook, GradeReport, sandboxDecision, SandboxRequiredError } from "../lib/grader/grade";
+import { DEFAULT_LIMITS } from "../lib/grader/kernel-client";
+import { testSpecs } from "../lib/grader/cells";
 import { writeFileAtomic } from "../lib/util/files";
 import { killAllKernels } from "../lib/grader/kernel-client";
 import { exportHtml } from "../lib/grader/html-export";
@@ -26,6 +36,7 @@ import { findNotebooks, SOURCES_DIR, sourcePathFor, Verdict, verifyRelease, veri
 import { CellRun } from "../lib/grader/run-notebook";
 import { NbCell, readNotebook } from "../lib/notebook/ipynb";
 import { parseArgs } from "../lib/util/args";
+import { batchFindings, libraryFindings, SimilarityFinding } from "../lib/grader/similarity";
 
 const ROOT = path.resolve(__dirname, "..");
 /**
@@ -105,28 +116,66 @@ function existingReport(file: string, outBase: string): GradeReport | undefined 
   }
 }
 
-/** A report for a submission the grader itself could not grade (the batch goes on). */
-function crashReport(file: string, e: unknown): GradeReport {
-  return {
-    notebook: file,
+/** A report for a submission the grader could not grade (the batch goes on): its tests score 0, `why` says why. */
+function notGradedReport(file: string, why: string, seed: number): GradeReport {
+  let tests: ReturnType<typeof testSpecs> = [];
+  try {
+    const sourcePath = args.instructor ? (args.source ? given(args.source) : sourcePathFor(ROOT, file)) : file;
+    if (sourcePath) tests = testSpecs(readNotebook(sourcePath));
+  } catch {
+    // no readable source: no test columns
+  }
+  return failedReport(file, {
     mode: args.instructor ? "instructor" : "student",
-    score: 0,
-    max_score: 0,
-    hidden_max_score: 0,
-    tests: [],
-    checkpoints: [],
-    cell_problems: [],
-    warnings: [`the grader could not grade this file: ${e instanceof Error ? e.message : String(e)}`],
-    env: {},
-    seed: 0,
+    tests,
+    why,
+    root: ROOT,
+    started: Date.now(),
+    seed,
     sandboxed: false,
-    limits: { memoryMiB: 0, processes: 0, streamBytes: 0, displayBytes: 0, diskMiB: 0 },
-    time_scale: args["time-scale"],
-    duration_ms: 0,
-  };
+    limits: DEFAULT_LIMITS,
+    timeScale: args["time-scale"],
+  });
 }
 
-async function gradeOne(file: string, outBase: string, seed: number, log: (line: string) => void): Promise<GradeReport> {
+/** What grading-in-progress.json records while a file is being graded. */
+interface InProgress {
+  pid: number;
+  started: string;
+  /** Graded alone (no other submission at the same time): if the grader died then, this file killed it. */
+  alone: boolean;
+}
+
+const IN_PROGRESS = "grading-in-progress.json";
+/** The in-progress markers this process wrote and has not removed yet (removed on Ctrl-C). */
+const markers = new Set<string>();
+
+/** A grader process that is still running (not this one): its markers are not stale. */
+function graderAlive(pid: number): boolean {
+  if (pid === process.pid) return false;
+  try {
+    return /grade/.test(fs.readFileSync(`/proc/${pid}/cmdline`, "utf8"));
+  } catch {
+    try {
+      process.kill(pid, 0);
+      return process.platform !== "linux";
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** The marker a grader left for this file and never removed, because it died while grading it. */
+function staleMarker(file: string, outBase: string): InProgress | undefined {
+  try {
+    const m = JSON.parse(fs.readFileSync(path.join(feedbackDir(file, outBase), IN_PROGRESS), "utf8")) as InProgress;
+    return typeof m.pid === "number" && !graderAlive(m.pid) ? m : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function gradeOne(file: string, outBase: string, seed: number, log: (line: string) => void, alone: boolean): Promise<GradeReport> {
   const stem = path.basename(file, ".ipynb");
   const feedback = feedbackDir(file, outBase);
   let source;
@@ -137,6 +186,26 @@ async function gradeOne(file: string, outBase: string, seed: number, log: (line:
     source = readNotebook(sourcePath);
   }
   log(`grading ${shown(file)}${args.instructor ? " (instructor)" : ""}`);
+  const marker = path.join(feedback, IN_PROGRESS);
+  writeFileAtomic(marker, `${JSON.stringify({ pid: process.pid, started: new Date().toISOString(), alone } satisfies InProgress)}\n`);
+  markers.add(marker);
+  try {
+    return await gradeMarked(file, feedback, stem, seed, log, sourcePath, source);
+  } finally {
+    fs.rmSync(marker, { force: true });
+    markers.delete(marker);
+  }
+}
+
+async function gradeMarked(
+  file: string,
+  feedback: string,
+  stem: string,
+  seed: number,
+  log: (line: string) => void,
+  sourcePath: string | undefined,
+  source: ReturnType<typeof readNotebook> | undefined,
+): Promise<GradeReport> {
   const executedPath = path.join(feedback, `${stem}.ipynb`);
   const { report, executed } = await gradeNotebook(file, {
     mode: args.instructor ? "instructor" : "student",
@@ -162,34 +231,103 @@ async function gradeOne(file: string, outBase: string, seed: number, log: (line:
   return report;
 }
 
-/** Grades the files with `jobs` workers; the reports come back in the files' order. */
+/**
+ * Grades the files with `jobs` workers; the reports come back in the files' order. Files a dead grader left
+ * in progress are graded last, one at a time; one it died on while grading it alone gets a failed report.
+ */
 async function gradeAll(files: string[], outFor: (file: string) => string, seed: number, jobs: number): Promise<GradeReport[]> {
   const reports: GradeReport[] = new Array(files.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < files.length) {
-      const i = next++;
-      const file = files[i];
-      const lines: string[] = [];
-      const log = jobs > 1 ? (l: string) => lines.push(l) : (l: string) => console.log(l);
-      const done = !args.regrade ? existingReport(file, outFor(file)) : undefined;
-      if (done) {
-        console.log(`skipping ${shown(file)}: already graded (${done.score}/${done.max_score}; --regrade grades it again)`);
-        reports[i] = done;
-        continue;
-      }
-      try {
-        reports[i] = await gradeOne(file, outFor(file), seed, log);
-      } catch (e) {
-        if (e instanceof SandboxRequiredError) throw e;
-        reports[i] = crashReport(file, e);
-        lines.push(`${shown(file)}: ${reports[i].warnings[0]}`);
-      }
-      if (lines.length > 0) console.log(lines.join("\n"));
+  const now: number[] = [];
+  const later: number[] = [];
+  files.forEach((file, i) => {
+    const done = !args.regrade ? existingReport(file, outFor(file)) : undefined;
+    if (done) {
+      console.log(`skipping ${shown(file)}: already graded (${done.score}/${done.max_score}; --regrade grades it again)`);
+      reports[i] = done;
+      return;
     }
+    const stale = !args.regrade ? staleMarker(file, outFor(file)) : undefined;
+    if (stale?.alone) {
+      const why = `the grader stopped while grading this file on its own (a run started ${stale.started} never finished: the grader process died, was killed or ran out of memory), so it was not graded again: 0 points. To try once more: npm run grade -- ${shown(file)}${args.instructor ? " --instructor" : ""} --regrade`;
+      reports[i] = notGradedReport(file, why, seed);
+      const feedback = feedbackDir(file, outFor(file));
+      writeFileAtomic(path.join(feedback, "report.json"), `${JSON.stringify(reports[i], null, 2)}\n`);
+      fs.rmSync(path.join(feedback, IN_PROGRESS), { force: true });
+      console.log(`${shown(file)}: ${why}`);
+    } else if (stale) {
+      console.log(`${shown(file)}: an earlier run stopped while grading it alongside others; it is graded again at the end, on its own`);
+      later.push(i);
+    } else {
+      now.push(i);
+    }
+  });
+  const gradeIndex = async (i: number, alone: boolean, quietLog: boolean) => {
+    const file = files[i];
+    const lines: string[] = [];
+    const log = quietLog ? (l: string) => lines.push(l) : (l: string) => console.log(l);
+    try {
+      reports[i] = await gradeOne(file, outFor(file), seed, log, alone);
+    } catch (e) {
+      if (e instanceof SandboxRequiredError) throw e;
+      reports[i] = notGradedReport(file, `the grader could not grade this file: ${e instanceof Error ? e.message : String(e)}`, seed);
+      lines.push(`${shown(file)}: ${reports[i].warnings[0]}`);
+    }
+    if (lines.length > 0) console.log(lines.join("\n"));
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, files.length)) }, worker));
+  let next = 0;
+  const workers = Math.max(1, Math.min(jobs, now.length));
+  const worker = async () => {
+    while (next < now.length) await gradeIndex(now[next++], workers === 1, jobs > 1);
+  };
+  await Promise.all(Array.from({ length: workers }, worker));
+  for (const i of later) await gradeIndex(i, true, false);
   return reports;
+}
+
+/**
+ * Instructor mode: copying findings for every graded file (library and, for a folder, every other submission
+ * of the same notebook). An exercise whose model answer is itself near the library's code is left out of the
+ * library comparison (a correct answer looks like it there), and the summary says so.
+ */
+function similarityFindings(files: string[]): { findings: Map<string, SimilarityFinding[]>; notes: string[] } {
+  const findings = new Map<string, SimilarityFinding[]>(files.map((f) => [f, []]));
+  const notes: string[] = [];
+  const bySource = new Map<string, Array<{ path: string; notebook: ReturnType<typeof readNotebook> }>>();
+  for (const file of files) {
+    const sourcePath = args.source ? given(args.source) : sourcePathFor(ROOT, file);
+    if (!sourcePath) continue;
+    try {
+      const notebook = readNotebook(file);
+      bySource.set(sourcePath, [...(bySource.get(sourcePath) ?? []), { path: file, notebook }]);
+    } catch {
+      // not a notebook: its report says so already
+    }
+  }
+  for (const [sourcePath, subs] of bySource) {
+    const source = readNotebook(sourcePath);
+    const natural = new Set(libraryFindings(source, source, ROOT).map((f) => f.exercise));
+    for (const id of natural)
+      notes.push(`${path.relative(ROOT, sourcePath)} "${id}": the model answer itself is near the library's code, so library matches are not reported for it`);
+    for (const s of subs) findings.get(s.path)?.push(...libraryFindings(s.notebook, source, ROOT).filter((f) => !natural.has(f.exercise)));
+    if (subs.length > 1) for (const [file, list] of batchFindings(subs, source)) findings.get(file)?.push(...list);
+  }
+  return { findings, notes };
+}
+
+/** Prints the copying findings and writes them to `file` (JSON: one entry per file with findings). */
+function reportSimilarity(files: string[], relativeTo: string, file: string | undefined): void {
+  const { findings, notes } = similarityFindings(files);
+  const flagged = [...findings].filter(([, list]) => list.length > 0);
+  const rows = flagged.map(([f, list]) => ({
+    notebook: path.relative(relativeTo, f),
+    findings: list.map((x) => ({ ...x, other: x.kind === "submission" ? path.relative(relativeTo, x.other) : x.other })),
+  }));
+  if (file) writeFileAtomic(file, `${JSON.stringify({ generatedBy: "npm run grade -- --instructor", notes, flagged: rows }, null, 2)}\n`);
+  console.log(
+    `\nsimilarity (for you to judge; scores are unchanged): ${flagged.length === 0 ? "nothing near-identical" : `${flagged.length} file(s) flagged`}${file ? ` — ${shown(file)}` : ""}`,
+  );
+  for (const row of rows)
+    for (const x of row.findings) console.log(`  ${row.notebook} "${x.exercise}": ${Math.round(x.score * 100)} % like ${x.other} (${x.lines})`);
 }
 
 async function main(): Promise<number> {
@@ -209,6 +347,7 @@ async function main(): Promise<number> {
   if (fs.statSync(target).isFile()) {
     const [report] = await gradeAll([target], () => out, seed, 1);
     if (args.json) writeFileAtomic(given(args.json), `${JSON.stringify(report, null, 2)}\n`);
+    if (args.instructor) reportSimilarity([target], path.dirname(target), undefined);
     return 0;
   }
   const files = findNotebooks(target);
@@ -222,6 +361,7 @@ async function main(): Promise<number> {
   const csv = args.csv ? given(args.csv) : path.join(target, "grades.csv");
   writeFileAtomic(csv, reportsToCsv(reports, target));
   if (args.json) writeFileAtomic(given(args.json), `${JSON.stringify(reports, null, 2)}\n`);
+  if (args.instructor) reportSimilarity(files, target, path.join(path.dirname(csv), "similarity.json"));
   console.log(
     `\n${reports.length} notebooks graded in ${((Date.now() - started) / 1000).toFixed(1)} s (${jobs} at a time, seed ${seed}); scores in ${shown(csv)}`,
   );
@@ -232,6 +372,7 @@ async function main(): Promise<number> {
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.on(signal, () => {
     killAllKernels();
+    for (const marker of markers) fs.rmSync(marker, { force: true });
     console.error(`\ngrade: stopped (${signal}); the kernels were stopped. Run the same command again to resume.`);
     process.exit(130);
   });

@@ -12,10 +12,10 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { gradeIdOf } from "../lib/grader/cells";
+import { cellTimeoutS, gradeIdOf } from "../lib/grader/cells";
 import { gradeNotebook, GradeOptions, GradeReport } from "../lib/grader/grade";
 import { processTree } from "../lib/grader/proc";
-import { sandboxUnavailableReason } from "../lib/grader/sandbox";
+import { SANDBOX_UID, sandboxUnavailableReason } from "../lib/grader/sandbox";
 import { cellSource, NbCell, Notebook, outputText, readNotebook, writeNotebook } from "../lib/notebook/ipynb";
 import { RESULT_MIME } from "../lib/notebook/grading";
 
@@ -90,6 +90,10 @@ console.log("seed seen by the student:", process.env.COURSEKIT_GRADING_SEED);`,
 }`,
   "an output flood": `const megabyte = "x".repeat(1 << 20);
 for (let i = 0; i < 150; i++) console.log(megabyte);`,
+  // Display updates used to be kept without counting against the cap.
+  "a 96 MiB display update": `const shown = require("tslab").newDisplay();
+shown.text("a small display first");
+shown.text("u".repeat(96 << 20));`,
   "memory exhausted": `const hog: Buffer[] = [];
 for (let i = 0; i < 60; i++) hog.push(Buffer.alloc(100 * 1024 * 1024, 1));`,
   "a fork bomb": `const cp = require("child_process");
@@ -99,6 +103,55 @@ await new Promise((r) => setTimeout(r, 3000));`,
 try { for (let i = 0; i < 100; i++) fs.writeFileSync("/tmp/fill" + i, Buffer.alloc(16 << 20, 1)); } catch (e) { console.log("disk:", (e as any).code); }
 try { fs.writeFileSync("out-of-repo.bin", Buffer.alloc(1 << 20)); console.log("scratch write ok"); } catch (e) { console.log("scratch:", (e as any).code); }`,
 };
+
+/**
+ * The library code an exercise imitates, reached at run time by ways no reading of the text sees (the
+ * sample's first exercise names countAdapterParameters). Each passes the notebook's own test in the
+ * student's kernel, where the whole library is; the graded run's library does not have the implementation.
+ */
+const REFERENCE_ESCAPES: Record<string, string> = {
+  "the reference through a require under another name": `const load = require;
+function loraParams(dIn: number, dOut: number, r: number): number {
+  const lib = load("./lib/index");
+  return lib.countAdapterParameters(new lib.ModuleDict([["q", new lib.LinearShape(dIn, dOut)]]), lib.loraConfig({ r, targetModules: ["q"] }));
+}`,
+  "the reference found in require.cache": `function libraryFromCache(): any {
+  const seen = new Set<any>();
+  const stack: any[] = Object.values(require.cache);
+  while (stack.length > 0) {
+    const m = stack.pop();
+    if (!m || seen.has(m)) continue;
+    seen.add(m);
+    if (m.exports && typeof m.exports.countAdapterParameters === "function" && m.exports.ModuleDict) return m.exports;
+    stack.push(...(m.children ?? []));
+  }
+}
+function loraParams(dIn: number, dOut: number, r: number): number {
+  const lib = libraryFromCache();
+  return lib.countAdapterParameters(new lib.ModuleDict([["q", new lib.LinearShape(dIn, dOut)]]), lib.loraConfig({ r, targetModules: ["q"] }));
+}`,
+  "the reference through Function and tslab's globals": `function loraParams(dIn: number, dOut: number, r: number): number {
+  const req = [].constructor.constructor("return globalThis.__tslab__.require")();
+  const lib = req("./lib/" + "index");
+  return lib.countAdapterParameters(new lib.ModuleDict([["q", new lib.LinearShape(dIn, dOut)]]), lib.loraConfig({ r, targetModules: ["q"] }));
+}`,
+  "the reference through a .js file written to /tmp": `import * as fs from "fs";
+fs.writeFileSync("/tmp/escape.js", "const seen = new Set(); const stack = Object.values(require.cache); let found; while (stack.length) { const m = stack.pop(); if (!m || seen.has(m)) continue; seen.add(m); if (m.exports && m.exports.countAdapterParameters && m.exports.ModuleDict) { found = m.exports; break; } stack.push(...(m.children || [])); } module.exports = found;");
+const viaFile: any = require("/tmp/escape.js");
+function loraParams(dIn: number, dOut: number, r: number): number {
+  return viaFile.countAdapterParameters(new viaFile.ModuleDict([["q", new viaFile.LinearShape(dIn, dOut)]]), viaFile.loraConfig({ r, targetModules: ["q"] }));
+}`,
+};
+
+/** Reads the hidden test's source through Function.caller (tslab compiles cells in sloppy mode) and prints it later. */
+const HIDDEN_SOURCE_THIEF = `function loraParams(dIn: number, dOut: number, r: number): number {
+  try { const caller = (loraParams as any).caller; if (caller) (globalThis as any).stolen = ((globalThis as any).stolen ?? "") + String(caller); } catch { /* strict caller */ }
+  return r * (dIn + dOut);
+}`;
+const HIDDEN_SOURCE_PRINT = `console.log("STOLEN", (globalThis as any).stolen);
+${WRONG_DELTA}`;
+/** A line of the hidden test's source that appears nowhere else. */
+const HIDDEN_SECRET = "2 * dIn + 1";
 
 /** Instructor grading of the sample, one seed for all: one reference run serves every submission. */
 const opts = (extra: Partial<GradeOptions> = {}): GradeOptions => ({
@@ -158,11 +211,13 @@ describe("grading a determined student (real kernel, sandboxed)", function () {
     for (const f of protectedFiles) hashesBefore.set(f, sha(f));
     process.env.COURSEKIT_TEST_SECRET = SECRET;
     const rss0 = process.memoryUsage().rss;
-    const names = Object.keys(ATTACKS);
+    const names = [...Object.keys(ATTACKS), ...Object.keys(REFERENCE_ESCAPES), "the hidden tests' source read through Function.caller"];
     await pool(names, 2, async (name) => {
       const file = path.join(tmp, `${name.replace(/\W+/g, "-")}.ipynb`);
-      const code = ATTACKS[name].includes("function loraParams") ? ATTACKS[name] : `${ATTACKS[name]}\n${WRONG_PARAMS}`;
-      writeNotebook(file, submission(code, WRONG_DELTA));
+      const escape = REFERENCE_ESCAPES[name];
+      if (name.includes("Function.caller")) writeNotebook(file, submission(HIDDEN_SOURCE_THIEF, HIDDEN_SOURCE_PRINT));
+      else if (escape) writeNotebook(file, submission(escape, WRONG_DELTA));
+      else writeNotebook(file, submission(ATTACKS[name].includes("function loraParams") ? ATTACKS[name] : `${ATTACKS[name]}\n${WRONG_PARAMS}`, WRONG_DELTA));
       const executedPath = path.join(tmp, `${path.basename(file, ".ipynb")}.feedback.ipynb`);
       const { report, executed } = await gradeNotebook(file, opts({ executedPath }));
       results.set(name, { report, executed: executed as Notebook, feedbackBytes: fs.statSync(executedPath).size });
@@ -182,6 +237,33 @@ describe("grading a determined student (real kernel, sandboxed)", function () {
       assert.equal(r.report.sandboxed, true);
     });
   }
+
+  for (const name of Object.keys(REFERENCE_ESCAPES)) {
+    it(`scores 0 though the notebook's own test passed: ${name}`, () => {
+      const r = results.get(name);
+      assert.ok(r, "graded");
+      const params = r.report.tests.filter((t) => t.grade_id.startsWith("test-sample-params"));
+      assert.deepEqual(
+        params.map((t) => `${t.grade_id} ${t.score}`),
+        ["test-sample-params 0", "test-sample-params-hidden 0"],
+      );
+      // The attack worked where the whole library is: the student's kernel printed ✔ for the public test...
+      const publicCell = r.executed.cells.find((c) => gradeIdOf(c) === "test-sample-params") as NbCell;
+      assert.match(allOutput({ ...r.executed, cells: [publicCell] }), /✔ test-sample-params: 1\/1/);
+      // ...and the grade says why it did not count.
+      assert.match(params[0].message, /passed when your notebook ran, but not in the graded run/);
+    });
+  }
+
+  it("the hidden tests' source is nowhere in what is handed back, even when the student's code reads it", () => {
+    const r = results.get("the hidden tests' source read through Function.caller");
+    assert.ok(r, "graded");
+    assert.equal(r.report.tests.find((t) => t.grade_id === "test-sample-params-hidden")?.score, 1, "the honest part still scores");
+    const handedBack = `${JSON.stringify(r.executed)}${JSON.stringify(r.report)}`;
+    assert.match(handedBack, /STOLEN/, "the printing cell ran in the feedback run");
+    assert.ok(!handedBack.includes(HIDDEN_SECRET), "no line of the hidden test");
+    for (const { executed, report } of results.values()) assert.ok(!`${JSON.stringify(executed)}${JSON.stringify(report)}`.includes(HIDDEN_SECRET));
+  });
 
   it("forged verdicts are seen: the kernel said passed, the grader's comparison did not", () => {
     for (const name of ["redeclared check", "assert made a no-op", "JSON.stringify rewrites verdicts", "answers hard-coded for the visible inputs"]) {
@@ -220,6 +302,9 @@ describe("grading a determined student (real kernel, sandboxed)", function () {
     assert.match(flood.report.warnings.join("\n"), /printed more output than allowed: the rest was dropped/);
     const plain = (results.get("redeclared check") as { feedbackBytes: number }).feedbackBytes; // the sample's figure embeds plotly.js
     assert.ok(flood.feedbackBytes - plain < 3 * 1048576, `feedback file ${flood.feedbackBytes} bytes, ${plain} without the flood`);
+    const update = results.get("a 96 MiB display update") as { report: GradeReport; feedbackBytes: number };
+    assert.match(update.report.warnings.join("\n"), /printed more output than allowed: the rest was dropped/);
+    assert.ok(update.feedbackBytes - plain < 3 * 1048576, `feedback file ${update.feedbackBytes} bytes: the 96 MiB update was dropped`);
     assert.ok(graderRssGrowthMiB < 1024, `the grader grew by ${graderRssGrowthMiB.toFixed(0)} MiB`);
     assert.match((results.get("memory exhausted") as { report: GradeReport }).report.warnings.join("\n"), /went over its memory limit/);
     assert.match((results.get("a fork bomb") as { report: GradeReport }).report.warnings.join("\n"), /started more processes than allowed/);
@@ -252,6 +337,124 @@ describe("grading a determined student (real kernel, sandboxed)", function () {
     });
     assert.deepEqual(report.warnings, []);
   });
+});
+
+/** The processes of a running sandbox: those in a mount namespace other than ours whose command is tslab. */
+function sandboxedKernels(): number[] {
+  const own = fs.readlinkSync("/proc/self/ns/mnt");
+  return fs
+    .readdirSync("/proc")
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return fs.readlinkSync(`/proc/${p}/ns/mnt`) !== own && fs.readFileSync(`/proc/${p}/cmdline`, "utf8").includes("tslab");
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+describe("the sandbox holds on the host side (real kernel)", function () {
+  this.timeout(900000);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "coursekit-host-"));
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  before(function () {
+    const why = sandboxUnavailableReason();
+    if (why) assert.fail(`the sandbox is unavailable (${why}): npm run setup installs bubblewrap`);
+  });
+
+  /** Grades a submission whose first exercise cell starts with `attack`; `extra` adds options. */
+  async function gradeAttack(name: string, attack: string, extra: Partial<GradeOptions> = {}) {
+    const file = path.join(tmp, `${name}.ipynb`);
+    writeNotebook(file, submission(`${attack}\n${WRONG_PARAMS}`, WRONG_DELTA));
+    const executedPath = path.join(tmp, `${name}.feedback.ipynb`);
+    const { report, executed } = await gradeNotebook(file, opts({ executedPath, ...extra }));
+    return { report, executed: executed as Notebook };
+  }
+
+  it("a setuid file planted in every writable place inside cannot be run by any other user, and nothing lands on the host's disk", async function () {
+    if (process.getuid?.() !== 0) this.skip(); // running it as another user needs root's setpriv
+    const setuidBefore = execFileSync("find", [os.tmpdir(), "-xdev", "-perm", "-4000", "-type", "f"], { encoding: "utf8" });
+    const plant = `import * as fs from "fs";
+const planted: string[] = [];
+for (const dir of ["/tmp", "/dev/shm", process.cwd(), "/run/coursekit-kernel", "/", "/dev"]) {
+  const f = dir.replace(/\\/$/, "") + "/idcopy";
+  try { fs.copyFileSync("/usr/bin/id", f); fs.chmodSync(f, 0o4755); planted.push(f); } catch (e) { console.log("refused", dir, (e as any).code); }
+}
+console.log("PLANTED " + JSON.stringify(planted));`;
+    let checked = 0;
+    const failures: string[] = [];
+    const onCell = (run: { status: string }, cell: NbCell) => {
+      if (!cellSource(cell).includes("PLANTED") || run.status !== "ok") return;
+      const planted = JSON.parse(/PLANTED (.*)/.exec(allOutput({ cells: [cell] } as Notebook))?.[1] ?? "[]") as string[];
+      assert.deepEqual(planted.sort(), ["/dev/shm/idcopy", "/run/coursekit-kernel/idcopy", "/tmp/idcopy", `${fs.realpathSync(ROOT)}/idcopy`].sort());
+      const kernels = sandboxedKernels();
+      assert.ok(kernels.length > 0, "the kernel is still running");
+      for (const pid of kernels) {
+        for (const f of planted) {
+          const inside = `/proc/${pid}/root${f}`;
+          // The grader sees the file: the plant happened, a setuid file (on a nosuid tmpfs of the sandbox's own).
+          if ((fs.statSync(inside).mode & 0o4000) === 0) failures.push(`${inside} is not setuid`);
+          // Any other user (a shell of theirs executing it): cannot even reach it.
+          for (const uid of ["12345", String(SANDBOX_UID)]) {
+            const r = spawnSync("setpriv", [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "/bin/sh", "-c", `exec ${inside}`], { encoding: "utf8" });
+            if (r.status === 0 || !/Permission denied/.test(r.stderr)) failures.push(`uid ${uid} ran ${inside}: ${r.stdout}${r.stderr}`);
+          }
+          checked++;
+        }
+      }
+    };
+    const { executed } = await gradeAttack("setuid", plant, { onCell });
+    assert.ok(checked >= 4, `checked ${checked} planted files`);
+    assert.deepEqual(failures, []);
+    const out = allOutput(executed);
+    assert.match(out, /refused \/ EROFS/);
+    assert.match(out, /refused \/dev EROFS/);
+    const setuidAfter = execFileSync("find", [os.tmpdir(), "-xdev", "-perm", "-4000", "-type", "f"], { encoding: "utf8" });
+    assert.equal(setuidAfter, setuidBefore, "no setuid file appeared in the host's temporary folder");
+  });
+
+  const FILL = `import * as fs from "fs";
+for (const f of ["/planted", "/dev/planted"]) { try { fs.writeFileSync(f, "x"); console.log("wrote", f); } catch (e) { console.log("refused", f, (e as any).code); } }
+const chunk = Buffer.alloc(16 << 20, 1);
+for (const dir of ["/dev/shm", "/tmp", process.cwd()]) for (let i = 0; i < 15; i++) { try { fs.writeFileSync(dir + "/fill" + i, chunk); } catch (e) { console.log("full", dir, (e as any).code); break; } }
+await new Promise((r) => setTimeout(r, 3000));
+console.log("FILLED and still running");`;
+  const BURN = `const cp = require("child_process");
+for (let i = 0; i < 3000; i++) cp.spawnSync("sh", ["-c", "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done"]);
+console.log("BURNT and still running");`;
+  /** 5 s of CPU for the cell that burns, the usual limits elsewhere. */
+  const burnLimit = (cell: NbCell) => (cellSource(cell).includes("BURNT") ? 5000 : cellTimeoutS(cell) * 1000);
+
+  for (const mode of ["cgroup", "watched"] as const) {
+    describe(`limits ${mode === "cgroup" ? "enforced by a cgroup" : "watched from outside (COURSEKIT_CGROUPS=none)"}`, () => {
+      before(function () {
+        if (mode === "watched") process.env.COURSEKIT_CGROUPS = "none";
+      });
+      after(() => delete process.env.COURSEKIT_CGROUPS);
+
+      it("files in /dev/shm, /tmp and the scratch space count as memory: the kernel is stopped at its limit; / and /dev are read-only", async function () {
+        const { report, executed } = await gradeAttack(`fill-${mode}`, FILL, { limits: { memoryMiB: 600, diskMiB: 256 } });
+        if (mode === "cgroup" && report.enforcement.memory !== "cgroup") this.skip(); // no writable cgroup v1 here
+        assert.equal(report.enforcement.memory, mode);
+        const out = allOutput(executed);
+        assert.match(out, /refused \/planted EROFS/);
+        assert.match(out, /refused \/dev\/planted EROFS/);
+        assert.doesNotMatch(out, /FILLED and still running/);
+        assert.match(report.warnings.join("\n"), /the kernel went over its memory limit/);
+      });
+
+      it("CPU burnt in short-lived children counts: the cell is stopped at its CPU limit, not the wall-clock backstop", async function () {
+        const { report } = await gradeAttack(`burn-${mode}`, BURN, { timeoutMsFor: burnLimit });
+        if (mode === "cgroup" && report.enforcement.cpu !== "cgroup") this.skip();
+        assert.equal(report.enforcement.cpu, mode);
+        const problem = report.cell_problems.find((p) => p.grade_id === "sample-params");
+        assert.equal(problem?.status, "timeout", JSON.stringify(report.cell_problems));
+        assert.match(report.warnings.join("\n"), /it used more than 5 s of CPU time/);
+      });
+    });
+  }
 });
 
 describe("grading a class (npm run grade on a folder)", function () {
@@ -356,9 +559,115 @@ describe("grading a class (npm run grade on a folder)", function () {
     assert.deepEqual(alive, [], "every kernel and sandbox process the grader started is gone");
     const leftover = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith("coursekit-kernel-") && !kernelDirsBefore.has(f));
     assert.deepEqual(leftover, []);
-    const partial = execFileSync("find", [dir, "-name", "*.tmp"], { encoding: "utf8" }).trim();
-    assert.equal(partial, "");
+    const partial = execFileSync("find", [dir, "-name", "*.tmp", "-o", "-name", "grading-in-progress.json"], { encoding: "utf8" }).trim();
+    assert.equal(partial, "", "no partial file, no in-progress marker");
     assert.ok(!fs.existsSync(path.join(dir, "grades.csv")), "no CSV for an unfinished batch");
+  });
+
+  /** The CSV's rows by student folder: "score/max". */
+  const scores = (dir: string): Record<string, string> =>
+    Object.fromEntries(
+      fs
+        .readFileSync(path.join(dir, "grades.csv"), "utf8")
+        .trim()
+        .split("\n")
+        .slice(1)
+        .map((row) => row.split(","))
+        .map(([nb, score, max]) => [path.dirname(nb), `${score}/${max}`]),
+    );
+  const report = (dir: string, student: string): GradeReport =>
+    JSON.parse(fs.readFileSync(path.join(dir, student, "assignment.feedback", "report.json"), "utf8")) as GradeReport;
+
+  it("a submission that floods the grader with 400 MB display updates cannot stop the batch: both correct students get full marks", () => {
+    const dir = path.join(tmp, "grader-memory");
+    const flood = `const flood = require("tslab").newDisplay();
+const big = "m".repeat(400 << 20);
+for (let i = 0; i < 12; i++) flood.text(big);`;
+    // ada and zed also hand in the same longer answer, variables renamed: the batch reports it (scores unchanged).
+    const copied = (a: string, b: string) => `function loraParams(dIn: number, dOut: number, r: number): number {
+  // A is r × dIn and B is dOut × r: count each matrix, then add them up.
+  const ${a}Rows = r;
+  const ${a}Cols = dIn;
+  const ${b}Rows = dOut;
+  const ${b}Cols = r;
+  if (${a}Rows === 0) return 0;
+  const ${a}Count = ${a}Rows * ${a}Cols;
+  const ${b}Count = ${b}Rows * ${b}Cols;
+  const total = ${a}Count + ${b}Count;
+  return total;
+}`;
+    const students = {
+      ada: submission(copied("a", "b"), RIGHT_DELTA),
+      mal: submission(`${flood}\n${WRONG_PARAMS}`, WRONG_DELTA),
+      zed: submission(copied("down", "up"), RIGHT_DELTA),
+    };
+    for (const [name, nb] of Object.entries(students)) {
+      fs.mkdirSync(path.join(dir, name), { recursive: true });
+      writeNotebook(path.join(dir, name, "assignment.ipynb"), nb);
+    }
+    const r = grade([dir, "--instructor", "--quiet", "--jobs", "2", "--seed", String(SEED)]);
+    assert.equal(r.status, 0, r.stderr.slice(-3000) + r.stdout.slice(-3000));
+    assert.deepEqual(scores(dir), { ada: "5/5", mal: "0/5", zed: "5/5" });
+    const feedback = path.join(dir, "mal", "assignment.feedback", "assignment.ipynb");
+    assert.ok(fs.statSync(feedback).size < 20 * 1048576, `the flooder's feedback copy is ${fs.statSync(feedback).size} bytes`);
+    assert.match(report(dir, "mal").warnings.join("\n"), /printed more output than allowed|over its time limit|memory limit/);
+    const similarity = JSON.parse(fs.readFileSync(path.join(dir, "similarity.json"), "utf8")) as {
+      flagged: Array<{ notebook: string; findings: Array<{ exercise: string; kind: string; other: string; score: number; lines: string }> }>;
+    };
+    assert.deepEqual(
+      similarity.flagged.map((f) => [f.notebook, f.findings.map((x) => `${x.exercise} ${x.kind} ${x.other} ${x.score}`)]),
+      [
+        ["ada/assignment.ipynb", ["sample-params submission zed/assignment.ipynb 1"]],
+        ["zed/assignment.ipynb", ["sample-params submission ada/assignment.ipynb 1"]],
+      ],
+    );
+    assert.match(r.stdout, /ada\/assignment\.ipynb "sample-params": 100 % like zed\/assignment\.ipynb \(In \[2\] lines 3-12/);
+    assert.ok(!JSON.stringify(report(dir, "ada")).includes("zed"), "a student's own report does not name other students");
+  });
+
+  it("if the grader itself dies, the next run grades again what it was grading, and fails a file it died on alone", async () => {
+    const dir = path.join(tmp, "grader-died");
+    for (const name of ["ada", "bo"]) {
+      fs.mkdirSync(path.join(dir, name), { recursive: true });
+      writeNotebook(path.join(dir, name, "assignment.ipynb"), submission(RIGHT_PARAMS, RIGHT_DELTA));
+    }
+    const marker = (name: string) => path.join(dir, name, "assignment.feedback", "grading-in-progress.json");
+    /** Starts a grader and kills it (SIGKILL: no handler runs) once it is grading; which files were in progress. */
+    const killWhileGrading = async (jobs: number): Promise<string[]> => {
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", path.join(ROOT, "scripts", "grade.ts"), dir, "--instructor", "--quiet", "--jobs", String(jobs), "--seed", String(SEED)],
+        {
+          cwd: ROOT,
+          stdio: "ignore",
+        },
+      );
+      const deadline = Date.now() + 120000;
+      const busy = () => ["ada", "bo"].filter((n) => fs.existsSync(marker(n)));
+      while (busy().length < jobs && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      const inProgress = busy();
+      child.kill("SIGKILL");
+      await new Promise((r) => child.on("exit", r));
+      return inProgress;
+    };
+    // Killed while grading two files side by side: neither is to blame; the next run grades both, one at a time.
+    assert.deepEqual(await killWhileGrading(2), ["ada", "bo"]);
+    const rerun = grade([dir, "--instructor", "--quiet", "--jobs", "2", "--seed", String(SEED)]);
+    assert.equal(rerun.status, 0, rerun.stderr);
+    assert.equal((rerun.stdout.match(/graded again at the end, on its own/g) ?? []).length, 2, rerun.stdout);
+    assert.deepEqual(scores(dir), { ada: "5/5", bo: "5/5" });
+    // Killed while grading one file alone: the next run does not try it again; it fails it with the reason.
+    fs.rmSync(path.join(dir, "ada", "assignment.feedback"), { recursive: true, force: true });
+    fs.rmSync(path.join(dir, "bo", "assignment.feedback"), { recursive: true, force: true });
+    const [culprit] = await killWhileGrading(1);
+    assert.ok(culprit, "a file was being graded");
+    const last = grade([dir, "--instructor", "--quiet", "--jobs", "1", "--seed", String(SEED)]);
+    assert.equal(last.status, 0, last.stderr);
+    const other = culprit === "ada" ? "bo" : "ada";
+    assert.deepEqual(scores(dir), { [culprit]: "0/5", [other]: "5/5" });
+    assert.match(report(dir, culprit).warnings[0], /the grader stopped while grading this file on its own .* --regrade/);
+    assert.ok(!fs.existsSync(marker(culprit)), "its marker is gone");
+    assert.deepEqual(sandboxedKernels(), [], "the killed graders' kernels died with them");
   });
 });
 

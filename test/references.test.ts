@@ -83,6 +83,22 @@ describe("references: the library code an exercise asks the student to write", (
     );
   });
 
+  it("fails closed: a name hidden in a 3,500-term enum chain is still found; code it cannot read counts as a use", () => {
+    // The grader once walked the tree recursively: this chain overflowed its stack and the cell was skipped.
+    const chain = Array.from({ length: 3500 }, (_, i) => (i === 0 ? "A0 = 1" : `A${i} = A${i - 1} + 1`)).join(",\n");
+    const deep = exercise("lora-delta", `const enum E {\n${chain}\n}\nconst layer = new LoraLayer(base);`, ["LoraLayer"]);
+    const uses = referenceUses(notebook([deep]), [{ index: 0, allowed: new Set() }], new Map([["lora-delta", ["LoraLayer"]]]));
+    assert.deepEqual(
+      uses.map((u) => u.what),
+      ["`LoraLayer`"],
+    );
+    // Nesting deep enough that TypeScript's own parser gives up: the check cannot read it, so it counts.
+    const nested = exercise("lora-delta", `const x = ${"(".repeat(200000)}1${")".repeat(200000)};`, ["LoraLayer"]);
+    const unread = referenceUses(notebook([nested]), [{ index: 0, allowed: new Set() }], new Map([["lora-delta", ["LoraLayer"]]]));
+    assert.equal(unread.length, 1);
+    assert.match(unread[0].what, /could not|too deeply/);
+  });
+
   it("an answer cell may use what its model answer uses: a checkpoint answered with the library is fine", () => {
     const cp = (src: string) => code(src, { grade: false, solution: true, locked: false, grade_id: "cp-memory", schema_version: 3 }, undefined);
     const withTag = (c: NbCell) => ({ ...c, metadata: { ...c.metadata, tags: ["checkpoint"] } }) as NbCell;

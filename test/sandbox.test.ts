@@ -5,14 +5,16 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { hasProc, processTree } from "../lib/grader/proc";
-import { bwrapArgs, findBwrap, SANDBOX_REPO_PATHS } from "../lib/grader/sandbox";
+import { bwrapArgs, findBwrap, SANDBOX_REPO_PATHS, SANDBOX_RUN_DIR, SANDBOX_UID } from "../lib/grader/sandbox";
 
 const ROOT = fs.realpathSync(path.resolve(__dirname, ".."));
 
 describe("sandbox (bubblewrap arguments)", () => {
   const conn = fs.mkdtempSync(path.join(os.tmpdir(), "coursekit-sandbox-test-"));
+  const connectionFile = path.join(conn, "kernel.json");
+  fs.writeFileSync(connectionFile, "{}");
   after(() => fs.rmSync(conn, { recursive: true, force: true }));
-  const args = bwrapArgs({ root: ROOT, connectionDir: conn, env: { COURSEKIT_GRADING_SEED: "7" }, diskMiB: 64 }, ["node", "kernel.js"]);
+  const args = bwrapArgs({ root: ROOT, connectionFile, env: { COURSEKIT_GRADING_SEED: "7" }, diskMiB: 64 }, ["node", "kernel.js"]);
   const pairs = (flag: string) => args.flatMap((a, i) => (a === flag ? [args[i + 1]] : []));
 
   it("no network, own namespaces, no capabilities, a scrubbed environment, the command last", () => {
@@ -24,15 +26,48 @@ describe("sandbox (bubblewrap arguments)", () => {
     assert.equal(pairs("--chdir")[0], ROOT);
   });
 
-  it("the repository is a size-limited scratch tmpfs with only lib, node_modules, datasets, results read-only in it", () => {
-    assert.deepEqual(pairs("--tmpfs").sort(), ["/tmp", ROOT].sort());
-    assert.deepEqual(pairs("--size"), [String(64 * 1048576), String(64 * 1048576)]);
+  it("every writable place is a size-limited tmpfs of its own: /tmp, /dev/shm, the repository's scratch, the kernel's folder", () => {
+    assert.deepEqual(pairs("--tmpfs").sort(), ["/dev/shm", "/tmp", ROOT, SANDBOX_RUN_DIR].sort());
+    assert.deepEqual(pairs("--size"), [String(64 * 1048576), String(64 * 1048576), String(64 * 1048576), String(1048576)]);
     const readOnly = pairs("--ro-bind")
       .filter((p) => p.startsWith(`${ROOT}/`))
       .map((p) => path.relative(ROOT, p));
     assert.deepEqual(readOnly.sort(), SANDBOX_REPO_PATHS.filter((p) => fs.existsSync(path.join(ROOT, p))).sort());
     assert.ok(!args.some((a) => a.includes("solutions") || a.includes("notebooks") || a.includes("/scripts")), "nothing of the instructor's files");
-    assert.deepEqual(pairs("--bind"), [fs.realpathSync(conn)], "the only writable host folder: the kernel's sockets");
+    assert.deepEqual(pairs("--bind"), [], "no writable host folder");
+    assert.deepEqual(pairs("--remount-ro").sort(), ["/", "/dev"]);
+    assert.equal(args[args.indexOf("--ro-bind", args.indexOf(SANDBOX_RUN_DIR)) + 1], connectionFile, "the connection file, read-only");
+    assert.deepEqual([pairs("--uid")[0], pairs("--gid")[0]], [String(SANDBOX_UID), String(SANDBOX_UID)]);
+  });
+
+  it("inside: uid nobody; / and /dev read-only; every writable mount nosuid, nodev and sized", function () {
+    const bwrap = findBwrap();
+    if (!bwrap) this.skip();
+    const script = [
+      "id -u",
+      "(touch /planted) 2>/dev/null || echo root-read-only",
+      "(touch /dev/planted) 2>/dev/null || echo dev-read-only",
+      `for d in /tmp /dev/shm ${ROOT} ${SANDBOX_RUN_DIR}; do touch "$d/f" && echo "$d writable"; done`,
+      `grep -E ' (/tmp|/dev/shm|${ROOT}|${SANDBOX_RUN_DIR}) ' /proc/self/mounts`,
+    ].join("; ");
+    const spec = { root: ROOT, connectionFile, env: { PATH: "/usr/bin:/bin" }, diskMiB: 16 };
+    const out = execFileSync(bwrap as string, bwrapArgs(spec, ["/bin/bash", "-c", script]), { encoding: "utf8", env: {} });
+    const lines = out.trim().split("\n");
+    assert.deepEqual(lines.slice(0, 7), [
+      String(SANDBOX_UID),
+      "root-read-only",
+      "dev-read-only",
+      "/tmp writable",
+      "/dev/shm writable",
+      `${ROOT} writable`,
+      `${SANDBOX_RUN_DIR} writable`,
+    ]);
+    const mounts = lines.slice(7);
+    assert.equal(mounts.length, 4, out);
+    for (const m of mounts) {
+      const options = m.split(" ")[3].split(",");
+      assert.ok(m.startsWith("tmpfs ") && options.includes("nosuid") && options.includes("nodev") && options.some((o) => o.startsWith("size=")), m);
+    }
   });
 
   it("a process in the sandbox sees no solutions, cannot write the library and cannot reach the network", function () {
@@ -46,7 +81,7 @@ describe("sandbox (bubblewrap arguments)", () => {
       `test "$(grep -c ':' /proc/net/dev)" = 1 && grep -q 'lo:' /proc/net/dev && echo no-network`,
       "ls /proc | grep -c '^[0-9]'",
     ].join("; ");
-    const spec = { root: ROOT, connectionDir: conn, env: { PATH: "/usr/bin:/bin" }, diskMiB: 16 };
+    const spec = { root: ROOT, connectionFile, env: { PATH: "/usr/bin:/bin" }, diskMiB: 16 };
     const out = execFileSync(bwrap as string, bwrapArgs(spec, ["/bin/bash", "-c", script]), { encoding: "utf8", env: {} });
     const lines = out.trim().split("\n");
     assert.deepEqual(lines.slice(0, 5), ["no-solutions", "lib-read-only", "scratch-writable", "env-scrubbed", "no-network"]);

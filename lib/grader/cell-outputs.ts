@@ -10,7 +10,10 @@
  *   error                  an error output (traceback cut to 50 lines)
  *   clear_output           removes everything so far
  *
- * Past `streamBytes` of text or `displayBytes` of display data, the rest is dropped and `truncated` is set.
+ * Past `streamBytes` of text (streams and errors) or `displayBytes` of display data (displays, their updates
+ * and results, each counted in full however often it replaces an earlier one), the rest is dropped and
+ * `truncated` is set. The kernel client asks `fitsUnparsed` with a message's raw size before it parses it,
+ * so a message that cannot fit is dropped without ever being turned into a string or an object.
  */
 import type { JsonObject, JsonValue, NbOutput } from "../notebook/ipynb";
 
@@ -18,6 +21,11 @@ export interface OutputLimits {
   streamBytes: number;
   displayBytes: number;
 }
+
+const STREAM_TYPES = new Set(["stream", "error"]);
+const DISPLAY_TYPES = new Set(["display_data", "update_display_data", "execute_result"]);
+/** What a message's JSON may add around the text or data that is counted (keys, quotes, metadata). */
+const JSON_ALLOWANCE = 4096;
 
 export class CellOutputs {
   readonly outputs: NbOutput[] = [];
@@ -50,11 +58,11 @@ export class CellOutputs {
           metadata: (c.metadata ?? {}) as JsonObject,
         };
         const displayId = (c.transient as JsonObject | undefined)?.display_id;
+        if (!this.admit("display", JSON.stringify(output.data).length)) return;
         if (msgType === "update_display_data") {
           for (const i of this.displayIndex.get(String(displayId)) ?? []) this.outputs[i] = output;
           return;
         }
-        if (!this.admit("display", JSON.stringify(output.data).length)) return;
         if (msgType === "execute_result") output.execution_count = typeof c.execution_count === "number" ? c.execution_count : null;
         if (typeof displayId === "string") this.displayIndex.set(displayId, [...(this.displayIndex.get(displayId) ?? []), this.outputs.length]);
         this.outputs.push(output);
@@ -76,6 +84,25 @@ export class CellOutputs {
       default:
         return;
     }
+  }
+
+  /** Bytes of output counted so far (streams and displays together). */
+  get bytes(): number {
+    return this.streamBytes + this.displayBytes;
+  }
+
+  /**
+   * Before parsing: whether a message whose raw content is `rawBytes` long can still fit (its parsed size is
+   * at most that, less the JSON around it). When it cannot, `truncated` is set and the caller drops it unread.
+   * Messages that carry no output always fit.
+   */
+  fitsUnparsed(msgType: string, rawBytes: number): boolean {
+    const kind = STREAM_TYPES.has(msgType) ? "stream" : DISPLAY_TYPES.has(msgType) ? "display" : undefined;
+    if (!kind) return true;
+    const left = kind === "stream" ? this.limits.streamBytes - this.streamBytes : this.limits.displayBytes - this.displayBytes;
+    if (!this.truncated && rawBytes <= left + JSON_ALLOWANCE) return true;
+    this.truncated = true;
+    return false;
   }
 
   /** Counts output against its limit; false (and `truncated` set) when over. */

@@ -70,6 +70,18 @@ export function isLocked(cell: NbCell): boolean {
 }
 export const hasTag = (cell: NbCell, tag: string): boolean => Array.isArray(cell.metadata.tags) && cell.metadata.tags.includes(tag);
 
+/**
+ * Whether the instructor grades this notebook in two runs (grade.ts): `metadata.coursekit.verdict_run`.
+ * Such a notebook's setup cells (imports, the backend; locked, tagged "setup") are the only given cells
+ * the graded run executes besides the tests, so its tests may use nothing a demo cell makes.
+ */
+export function usesVerdictRun(nb: Notebook): boolean {
+  return obj(nb.metadata.coursekit)?.verdict_run === true;
+}
+
+/** A setup cell: run in the graded run too (see usesVerdictRun). */
+export const isSetupCell = (cell: NbCell): boolean => cell.cell_type === "code" && isLocked(cell) && hasTag(cell, "setup");
+
 /** The per-cell time limit in seconds. */
 export function cellTimeoutS(cell: NbCell): number {
   return coursekitMeta(cell).timeout_s ?? DEFAULT_CELL_TIMEOUT_S;

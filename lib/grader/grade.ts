@@ -32,14 +32,15 @@ import * as path from "node:path";
 import { CHECKPOINT_MIME, CheckpointRecord } from "../notebook/checkpoint";
 import { JsonObject, NbCell, Notebook, NotebookFormatError, readNotebook, serializeNotebook } from "../notebook/ipynb";
 import { writeFileAtomic } from "../util/files";
-import { isGraded, KERNEL_NAME, notebookBudgetS, TestSpec, testSpecs } from "./cells";
-import { DEFAULT_LIMITS, KernelLimits } from "./kernel-client";
-import { prepareForInstructor, prepareForStudent } from "./prepare";
+import { isGraded, KERNEL_NAME, notebookBudgetS, TestSpec, testSpecs, usesVerdictRun } from "./cells";
+import { DEFAULT_LIMITS, KernelLimits, LimitEnforcement } from "./kernel-client";
+import { feedbackRunNotebook, prepareForInstructor, prepareForStudent, verdictRunNotebook } from "./prepare";
 import { referenceFor } from "./reference";
 import { feedbackCopy } from "./report";
-import { CellRun, runNotebookCells } from "./run-notebook";
+import { CellRun, RunOptions, runNotebookCells } from "./run-notebook";
+import { verdictLibrary } from "./verdict-library";
 import { sandboxUnavailableReason } from "./sandbox";
-import { CellProblem, GradeMode, problemsOf, recordsIn, scoreTests, TestResult, withoutReferenceUses } from "./verdicts";
+import { CellProblem, GradeMode, mergeVerdicts, problemsOf, recordsIn, scoreTests, TestResult, withoutReferenceUses } from "./verdicts";
 import { referenceUses } from "./references";
 
 export type { CellProblem, GradeMode, TestResult, TestStatus } from "./verdicts";
@@ -63,6 +64,8 @@ export interface GradeReport {
   sandboxed: boolean;
   /** The limits the kernel ran under. */
   limits: KernelLimits;
+  /** How its memory, process and CPU limits were held: by a cgroup, or only watched (and why). */
+  enforcement: LimitEnforcement;
   /** The factor every cell's time limit and the budget were multiplied by (`--time-scale`; 1 normally). */
   time_scale: number;
   duration_ms: number;
@@ -91,6 +94,9 @@ export interface GradeOptions {
   unsandboxed?: boolean;
   limits?: Partial<KernelLimits>;
 }
+
+/** The index of a notebook's last test cell (-1 without one): later cells cannot change a verdict. */
+const lastTestIndex = (nb: Notebook): number => nb.cells.reduce((last, c, i) => (isGraded(c) ? i : last), -1);
 
 /** Raised before running anything when a submission would have to run outside the sandbox. */
 export class SandboxRequiredError extends Error {
@@ -139,26 +145,30 @@ function envInfo(root: string, mode: GradeMode): Record<string, string> {
   };
 }
 
-/** A report for a submission that could not be run at all (wrong format): every test scores 0. */
-function failedReport(
-  file: string,
-  mode: GradeMode,
-  tests: TestSpec[],
-  warning: string,
-  root: string,
-  started: number,
-  seed: number,
-  sandboxed: boolean,
-  limits: KernelLimits,
-  timeScale: number,
-): GradeReport {
+/** What a report for a notebook that was never run says. */
+export interface FailedReportOptions {
+  mode: GradeMode;
+  /** The tests it would have had (each scores 0). */
+  tests: TestSpec[];
+  /** Why it was not graded (the report's only warning). */
+  why: string;
+  root: string;
+  started: number;
+  seed: number;
+  sandboxed: boolean;
+  limits: KernelLimits;
+  timeScale: number;
+}
+
+/** A report for a submission that could not be run at all (wrong format, the grader stopped): every test scores 0. */
+export function failedReport(file: string, o: FailedReportOptions): GradeReport {
   return {
     notebook: file,
-    mode,
+    mode: o.mode,
     score: 0,
-    max_score: tests.reduce((s, t) => s + t.points, 0),
+    max_score: o.tests.reduce((s, t) => s + t.points, 0),
     hidden_max_score: 0,
-    tests: tests.map((t) => ({
+    tests: o.tests.map((t) => ({
       grade_id: t.grade_id,
       score: 0,
       max_score: t.points,
@@ -168,15 +178,19 @@ function failedReport(
     })),
     checkpoints: [],
     cell_problems: [],
-    warnings: [warning],
-    env: envInfo(root, mode),
-    seed,
-    sandboxed,
-    limits,
-    time_scale: timeScale,
-    duration_ms: Date.now() - started,
+    warnings: [o.why],
+    env: envInfo(o.root, o.mode),
+    seed: o.seed,
+    sandboxed: o.sandboxed,
+    limits: o.limits,
+    enforcement: NOT_RUN,
+    time_scale: o.timeScale,
+    duration_ms: Date.now() - o.started,
   };
 }
+
+/** The enforcement of a notebook that never reached a kernel. */
+export const NOT_RUN: LimitEnforcement = { memory: "watched", processes: "watched", cpu: "watched", reason: "no kernel ran" };
 
 /** Grades one notebook file. Never throws for anything in the submission; the report says what happened. */
 export async function gradeNotebook(file: string, opts: GradeOptions): Promise<{ report: GradeReport; executed?: Notebook }> {
@@ -195,18 +209,17 @@ export async function gradeNotebook(file: string, opts: GradeOptions): Promise<{
   } catch (e) {
     if (!(e instanceof NotebookFormatError)) throw e;
     return {
-      report: failedReport(
-        file,
-        opts.mode,
-        opts.source ? testSpecs(opts.source) : [],
-        e.message,
-        opts.root,
+      report: failedReport(file, {
+        mode: opts.mode,
+        tests: opts.source ? testSpecs(opts.source) : [],
+        why: e.message,
+        root: opts.root,
         started,
         seed,
-        sandbox,
+        sandboxed: sandbox,
         limits,
-        opts.timeScale ?? 1,
-      ),
+        timeScale: opts.timeScale ?? 1,
+      }),
     };
   }
   const warnings: string[] = [];
@@ -219,29 +232,48 @@ export async function gradeNotebook(file: string, opts: GradeOptions): Promise<{
     opts.mode === "instructor" && opts.source
       ? await referenceFor(opts.source, { ...opts, seed, sandbox, cwd: path.dirname(path.resolve(opts.sourcePath ?? file)) })
       : undefined;
-  // 2. execute
-  const { runs, warnings: runWarnings } = await runNotebookCells(nb, {
-    root: opts.root,
-    cwd: path.dirname(path.resolve(file)),
-    budgetMs: notebookBudgetS(nb) * 1000,
-    onCell: opts.onCell,
-    timeoutMsFor: opts.timeoutMsFor,
-    timeScale: opts.timeScale,
-    interruptGraceMs: opts.interruptGraceMs,
-    lastIndex: opts.stopAfterLastTest ? nb.cells.reduce((last, c, i) => (isGraded(c) ? i : last), -1) : undefined,
-    sandbox,
-    env: { COURSEKIT_GRADING_SEED: String(seed) },
-    limits,
-  });
+  // 2. execute: one run, or (instructor mode, a notebook that asks for it, in the sandbox) a feedback run
+  // and a verdict run whose library lacks what the exercises imitate.
+  const twoRuns = opts.mode === "instructor" && !!opts.source && usesVerdictRun(opts.source);
+  if (twoRuns && !sandbox)
+    warnings.push("graded in one run (the verdict run needs the sandbox): the library code the exercises imitate was within the student code's reach");
+  const run = (notebook: Notebook, extra: Partial<RunOptions> = {}) =>
+    runNotebookCells(notebook, {
+      root: opts.root,
+      cwd: path.dirname(path.resolve(file)),
+      budgetMs: notebookBudgetS(notebook) * 1000,
+      onCell: opts.onCell,
+      timeoutMsFor: opts.timeoutMsFor,
+      timeScale: opts.timeScale,
+      interruptGraceMs: opts.interruptGraceMs,
+      lastIndex: opts.stopAfterLastTest ? lastTestIndex(notebook) : undefined,
+      sandbox,
+      env: { COURSEKIT_GRADING_SEED: String(seed) },
+      limits,
+      ...extra,
+    });
+  const shown = twoRuns && sandbox ? feedbackRunNotebook(nb, opts.source as Notebook) : nb;
+  const { runs, warnings: runWarnings, enforcement } = await run(shown);
   warnings.push(...runWarnings);
   // 3. verdicts
-  const byIndex = new Map(runs.map((r) => [r.index, r]));
   const uses = referenceUses(nb, prepared.studentCells, prepared.references);
-  const results = withoutReferenceUses(scoreTests(nb, tests, byIndex, opts.mode, stubs, warnings, reference), tests, uses, warnings);
+  let scored = scoreTests(shown, tests, new Map(runs.map((r) => [r.index, r])), opts.mode, stubs, warnings, reference);
+  let verdictProblems: CellProblem[] = [];
+  if (twoRuns && sandbox && reference) {
+    const library = verdictLibrary(opts.root, [...prepared.references.values()].flat());
+    const graded = verdictRunNotebook(nb, prepared.studentCells);
+    const verdictRun = await run(graded, { libDir: library.dir, lastIndex: lastTestIndex(graded), onCell: undefined });
+    // What the graded run adds (the same output flood in both runs is said once).
+    warnings.push(...verdictRun.warnings.filter((w) => !runWarnings.includes(w)).map((w) => `graded run: ${w}`));
+    const verdicts = scoreTests(graded, tests, new Map(verdictRun.runs.map((r) => [r.index, r])), opts.mode, stubs, warnings, reference);
+    scored = mergeVerdicts(verdicts, scored);
+    verdictProblems = problemsOf(graded, verdictRun.runs).filter((p) => p.grade_id && tests.some((t) => t.grade_id === p.grade_id));
+  }
+  const results = withoutReferenceUses(scored, tests, uses, warnings);
   const counted = results.filter((r) => !(opts.mode === "student" && r.visibility === "hidden"));
-  const checkpoints = nb.cells.flatMap((c) => recordsIn<CheckpointRecord>(c.outputs, CHECKPOINT_MIME));
+  const checkpoints = shown.cells.flatMap((c) => recordsIn<CheckpointRecord>(c.outputs, CHECKPOINT_MIME));
   // 4. report and feedback
-  const executed = feedbackCopy(nb, results, opts.mode);
+  const executed = feedbackCopy(shown, results, opts.mode);
   if (opts.executedPath) writeFileAtomic(opts.executedPath, serializeNotebook(executed));
   const report: GradeReport = {
     notebook: file,
@@ -251,12 +283,13 @@ export async function gradeNotebook(file: string, opts: GradeOptions): Promise<{
     hidden_max_score: results.filter((r) => opts.mode === "student" && r.visibility === "hidden").reduce((s, r) => s + r.max_score, 0),
     tests: results,
     checkpoints,
-    cell_problems: problemsOf(nb, runs),
+    cell_problems: [...problemsOf(shown, runs), ...verdictProblems.map((p) => ({ ...p, message: `graded run: ${p.message}` }))],
     warnings,
     env: envInfo(opts.root, opts.mode),
     seed,
     sandboxed: sandbox,
     limits,
+    enforcement: enforcement ?? NOT_RUN,
     time_scale: opts.timeScale ?? 1,
     duration_ms: Date.now() - started,
   };

@@ -12,8 +12,13 @@
  * tells them (a busy machine does not turn a passing cell into a timeout), with a wall-clock backstop for
  * cells that wait without computing; memory and process count are watched from outside and the kernel is
  * killed when it goes over; each cell's output is capped (the rest is dropped and the cell says so).
- * With `sandbox: true` the kernel runs inside bubblewrap (lib/grader/sandbox.ts) and talks over Unix
- * sockets (ZeroMQ's ipc transport), since it has no network.
+ * With `sandbox: true` the kernel runs inside bubblewrap (lib/grader/sandbox.ts) and a cgroup where the
+ * machine offers one (lib/grader/cgroup.ts: memory with tmpfs files, processes and CPU time with exited
+ * children, enforced by Linux); it talks over Unix sockets (ZeroMQ's ipc transport) in a tmpfs of its own,
+ * reached through /proc/<pid>/root/, since it has no network and nothing it writes is on the host's disk.
+ * Output is bounded before it is parsed: the output socket refuses any message larger than a cell's whole
+ * allowance (ZeroMQ's maxMessageSize: the connection is cut and made again, and the cell says so), and a
+ * message that no longer fits the cell's allowance is dropped unread.
  */
 import { ChildProcess, spawn } from "node:child_process";
 import { createHmac, randomUUID } from "node:crypto";
@@ -24,8 +29,10 @@ import * as path from "node:path";
 import * as zmq from "zeromq";
 import type { JsonObject, NbOutput } from "../notebook/ipynb";
 import { CellOutputs } from "./cell-outputs";
+import { Enforcement, KernelCgroup } from "./cgroup";
+import { OutputLimits } from "./cell-outputs";
 import { hasProc, processTree, signalAll } from "./proc";
-import { bwrapArgs, findBwrap, sandboxUnavailableReason } from "./sandbox";
+import { bwrapArgs, findBwrap, SANDBOX_RUN_DIR, sandboxUnavailableReason } from "./sandbox";
 import { KERNEL_NAME } from "../notebook/kernel-env";
 import { sleep } from "../util/async";
 
@@ -49,6 +56,24 @@ export interface KernelLimits {
 
 export const DEFAULT_LIMITS: KernelLimits = { memoryMiB: 4096, processes: 64, streamBytes: 2 * 1024 * 1024, displayBytes: 16 * 1024 * 1024, diskMiB: 256 };
 
+/** How the kernel's memory, process and CPU limits were held, and why not by a cgroup where they were only watched. */
+export interface LimitEnforcement {
+  memory: Enforcement;
+  processes: Enforcement;
+  cpu: Enforcement;
+  /** Why no cgroup held them (absent when one did). */
+  reason?: string;
+}
+
+/**
+ * Tasks the cgroup allows beyond the process limit: Linux counts threads too (Node.js's own, TensorFlow.js's
+ * helper threads). A kernel that reaches the ceiling is stopped for "processes" like one the watcher sees
+ * over the limit.
+ */
+const CGROUP_THREAD_ALLOWANCE = 64;
+/** Messages that may wait unread on the output socket (each at most a cell's output allowance). */
+const IOPUB_QUEUE = 100;
+
 /** Wall-clock backstop for a CPU-time limit: generous, since a loaded machine stretches wall time. */
 export const wallBackstopMs = (cpuMs: number): number => 4 * cpuMs + 30000;
 
@@ -65,8 +90,17 @@ export interface ExecuteResult {
   cpuS?: number;
   /** True when the cell printed more than its output limit (the rest was dropped). */
   truncated?: boolean;
+  /** Output bytes the cell was charged for (what its outputs may take in the feedback copy). */
+  outputBytes?: number;
   /** True when the kernel's end-of-cell signal never came: outputs sent after the wait may be missing. */
   outputsIncomplete?: boolean;
+}
+
+export interface ExecuteOptions {
+  /** The wall-clock backstop (default wallBackstopMs of the CPU limit). */
+  wallLimitMs?: number;
+  /** The output this cell may print (default the kernel's limits). */
+  output?: OutputLimits;
 }
 
 export interface KernelOptions {
@@ -82,7 +116,19 @@ export interface KernelOptions {
   env?: Record<string, string>;
   /** Run the kernel in the bubblewrap sandbox (throws KernelStartError when it is unavailable). */
   sandbox?: boolean;
+  /** Sandboxed kernels: the folder the kernel sees as lib/ (default the repository's own). */
+  libDir?: string;
   limits?: Partial<KernelLimits>;
+}
+
+/** What a started kernel keeps of how it was started. */
+interface KernelSettings {
+  interruptGraceMs: number;
+  limits: KernelLimits;
+  sandboxed: boolean;
+  cgroup: KernelCgroup | undefined;
+  enforcement: LimitEnforcement;
+  scratchDir: string;
 }
 
 /** Variables the kernel may inherit from the grader's environment (everything else is scrubbed). */
@@ -153,6 +199,36 @@ export class KernelStartError extends Error {
   }
 }
 
+/** The mount namespace a process is in ("mnt:[4026531841]"), or undefined once it is gone. */
+function mountNamespace(pid: number | "self"): string | undefined {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/ns/mnt`);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A process of the sandbox whose root holds the kernel's folder (bubblewrap's first process inside, which
+ * lives as long as the sandbox): the grader reaches the kernel's sockets through /proc/<it>/root/.
+ */
+async function waitForSandbox(proc: ChildProcess, timeoutMs: number): Promise<number> {
+  const ownNamespace = mountNamespace("self");
+  let stderr = "";
+  proc.stderr?.on("data", (d: Buffer) => (stderr = (stderr + d.toString("utf8")).slice(-4000)));
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null || proc.signalCode !== null) throw new KernelStartError(`the sandbox exited while starting:\n${stderr}`);
+    for (const p of processTree(proc.pid as number)) {
+      if (p.pid === proc.pid) continue;
+      const ns = mountNamespace(p.pid);
+      if (ns && ns !== ownNamespace && fs.existsSync(`/proc/${p.pid}/root${SANDBOX_RUN_DIR}/kernel.json`)) return p.pid;
+    }
+    await sleep(20);
+  }
+  throw new KernelStartError(`the sandbox did not start within ${timeoutMs / 1000} s:\n${stderr}`);
+}
+
 export class TslabKernel {
   private readonly session = randomUUID();
   private readonly pending = new Map<string, Pending>();
@@ -160,6 +236,8 @@ export class TslabKernel {
   /** Extra listeners for every iopub message (start-up waits for the first status message). */
   private readonly iopubWatchers = new Set<(m: Message) => void>();
   private stderrTail = "";
+  /** Set when the output socket was cut off (a message over maxMessageSize); the running cell is told. */
+  private iopubCutOff = false;
   private exited = false;
   private closed = false;
   /** Every process seen in the kernel's tree (an unsandboxed kernel's leftovers are killed by pid). */
@@ -172,22 +250,44 @@ export class TslabKernel {
   /** Set when the watcher killed the kernel for memory or processes. */
   private killedFor: LimitHit | undefined;
 
+  private readonly interruptGraceMs: number;
+  private readonly limits: KernelLimits;
+  readonly sandboxed: boolean;
+  /** The kernel's cgroup, where one could be made (sandboxed kernels only). */
+  private readonly cgroup: KernelCgroup | undefined;
+  /** How the limits are held (see LimitEnforcement). */
+  readonly enforcement: LimitEnforcement;
+  /** The repository's path, a scratch tmpfs inside the sandbox. */
+  private readonly scratchDir: string;
+
   private constructor(
     private readonly proc: ChildProcess,
     private readonly key: string,
     private readonly shell: zmq.Dealer,
     private readonly iopub: zmq.Subscriber,
     private readonly connectionDir: string,
-    private readonly interruptGraceMs: number,
-    private readonly limits: KernelLimits,
-    readonly sandboxed: boolean,
+    settings: KernelSettings,
   ) {
+    ({
+      interruptGraceMs: this.interruptGraceMs,
+      limits: this.limits,
+      sandboxed: this.sandboxed,
+      cgroup: this.cgroup,
+      enforcement: this.enforcement,
+      scratchDir: this.scratchDir,
+    } = settings);
     running.add(this);
+    iopub.events.on("disconnect", () => {
+      if (!this.exited && !this.closed) this.iopubCutOff = true;
+    });
     proc.stderr?.on("data", (d: Buffer) => {
       this.stderrTail = (this.stderrTail + d.toString("utf8")).slice(-4000);
     });
     proc.stdout?.on("data", () => undefined);
     proc.on("exit", () => {
+      // Linux's OOM killer may have ended the kernel before the watcher saw its group go over the limit.
+      if (this.cgroup?.oomKilled()) this.killedFor ??= "memory";
+      else if (this.cgroup?.processLimitHit()) this.killedFor ??= "processes";
       this.exited = true;
       this.kill(); // whatever the kernel left behind goes with it
       for (const p of this.pending.values()) p.done("dead");
@@ -207,17 +307,18 @@ export class TslabKernel {
       const why = sandboxUnavailableReason();
       if (why) throw new KernelStartError(`cannot sandbox the kernel: ${why}`);
     }
+    if (opts.libDir && !opts.sandbox) throw new KernelStartError("another library (libDir) can only be mounted in the sandbox");
     const limits: KernelLimits = { ...DEFAULT_LIMITS, ...opts.limits };
     const key = randomUUID();
+    // The grader's own folder for the connection file (mode 0700, never inside the sandbox).
     const connectionDir = fs.mkdtempSync(path.join(os.tmpdir(), "coursekit-kernel-"));
     const connectionFile = path.join(connectionDir, "kernel.json");
-    // Sandboxed kernels have no network: ZeroMQ over Unix sockets in the connection folder (tslab binds
-    // "<transport>://<ip>:<port>", so the sockets are files named "k:1" ... "k:5").
+    // Sandboxed kernels have no network: ZeroMQ over Unix sockets in the sandbox's own SANDBOX_RUN_DIR
+    // (tslab binds "<transport>://<ip>:<port>", so the sockets are files named "k:1" ... "k:5").
     const ports = opts.sandbox ? [1, 2, 3, 4, 5] : await freePorts(5);
     const [shellPort, iopubPort, stdinPort, controlPort, hbPort] = ports;
     const transport = opts.sandbox ? "ipc" : "tcp";
-    const ip = opts.sandbox ? path.join(fs.realpathSync(connectionDir), "k") : "127.0.0.1";
-    const endpoint = (port: number) => (opts.sandbox ? `ipc://${ip}:${port}` : `tcp://127.0.0.1:${port}`);
+    const ip = opts.sandbox ? `${SANDBOX_RUN_DIR}/k` : "127.0.0.1";
     fs.writeFileSync(
       connectionFile,
       JSON.stringify({
@@ -241,28 +342,62 @@ export class TslabKernel {
       opts.env ?? {},
     );
     let proc: ChildProcess;
+    let cgroup: KernelCgroup | undefined;
+    let enforcement: LimitEnforcement = { memory: "watched", processes: "watched", cpu: "watched", reason: "the kernel is not sandboxed" };
+    let endpoint = (port: number) => `tcp://127.0.0.1:${port}`;
     if (opts.sandbox) {
       const root = fs.realpathSync(opts.root);
       env.COURSEKIT_NOTEBOOK_DIR = root;
       env.PATH = "/usr/local/bin:/usr/bin:/bin";
-      const args = bwrapArgs({ root, connectionDir, env, diskMiB: limits.diskMiB }, [
+      const args = bwrapArgs({ root, connectionFile, env, diskMiB: limits.diskMiB, libDir: opts.libDir }, [
         fs.realpathSync(process.execPath),
         tslab,
         "kernel",
         "--config-path",
-        connectionFile,
+        `${SANDBOX_RUN_DIR}/kernel.json`,
       ]);
-      proc = spawn(findBwrap() as string, args, { cwd: opts.cwd, env: {}, stdio: ["ignore", "pipe", "pipe"] });
+      const made = KernelCgroup.create({ memoryBytes: limits.memoryMiB * 1024 * 1024, maxTasks: limits.processes + CGROUP_THREAD_ALLOWANCE });
+      if (made instanceof KernelCgroup) {
+        cgroup = made;
+        enforcement = { memory: "cgroup", processes: "cgroup", cpu: "cgroup" };
+      } else {
+        enforcement = { ...enforcement, reason: made.unavailable };
+      }
+      const command = [findBwrap() as string, ...args];
+      const [file, ...rest] = cgroup ? cgroup.enterCommand(command) : command;
+      proc = spawn(file, rest, { cwd: opts.cwd, env: {}, stdio: ["ignore", "pipe", "pipe"] });
+      let sandboxPid: number;
+      try {
+        sandboxPid = await waitForSandbox(proc, opts.startTimeoutMs ?? 180000);
+      } catch (e) {
+        signalAll([...processTree(proc.pid ?? -1).map((p) => p.pid), ...(cgroup?.pids() ?? [])], "SIGKILL");
+        await cgroup?.remove();
+        fs.rmSync(connectionDir, { recursive: true, force: true });
+        throw e;
+      }
+      endpoint = (port: number) => `ipc:///proc/${sandboxPid}/root${SANDBOX_RUN_DIR}/k:${port}`;
     } else {
       // Its own process group, so that the whole group can be killed at the end.
       proc = spawn("bash", [launcher, connectionFile], { cwd: opts.cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
     }
     const shell = new zmq.Dealer({ linger: 0 });
-    const iopub = new zmq.Subscriber({ linger: 0 });
+    // No single message may be larger than a cell's whole output allowance; few may wait unread.
+    const iopub = new zmq.Subscriber({
+      linger: 0,
+      maxMessageSize: Math.max(limits.streamBytes, limits.displayBytes) + 65536,
+      receiveHighWaterMark: IOPUB_QUEUE,
+    });
     shell.connect(endpoint(shellPort));
     iopub.connect(endpoint(iopubPort));
     iopub.subscribe();
-    const kernel = new TslabKernel(proc, key, shell, iopub, connectionDir, opts.interruptGraceMs ?? 3000, limits, !!opts.sandbox);
+    const kernel = new TslabKernel(proc, key, shell, iopub, connectionDir, {
+      interruptGraceMs: opts.interruptGraceMs ?? 3000,
+      limits,
+      sandboxed: !!opts.sandbox,
+      cgroup,
+      enforcement,
+      scratchDir: fs.realpathSync(opts.root),
+    });
     try {
       await kernel.waitReady(opts.startTimeoutMs ?? 180000);
     } catch (e) {
@@ -288,19 +423,42 @@ export class TslabKernel {
     return processTree(this.proc.pid).reduce((sum, p) => sum + p.rssBytes, 0);
   }
 
-  /** Reads the kernel's process tree: CPU time, and the memory and process limits (kills when over). */
+  /**
+   * Bytes in the sandbox's writable tmpfs mounts (files there take memory but no process's resident set):
+   * read through /proc/<pid>/root/ with statfs. 0 for an unsandboxed kernel.
+   */
+  private tmpfsBytes(tree: ReturnType<typeof processTree>): number {
+    if (!this.sandboxed) return 0;
+    const inside = tree.find((p) => p.pid !== this.proc.pid);
+    if (!inside) return 0;
+    let used = 0;
+    for (const dir of ["/tmp", "/dev/shm", SANDBOX_RUN_DIR, this.scratchDir]) {
+      try {
+        const st = fs.statfsSync(`/proc/${inside.pid}/root${dir}`);
+        used += (st.blocks - st.bfree) * st.bsize;
+      } catch {
+        // gone
+      }
+    }
+    return used;
+  }
+
+  /**
+   * Reads the kernel's processes: CPU time, and the memory and process limits (kills when over). With a
+   * cgroup, CPU time is the group's (exited children included) and Linux's OOM killer enforces memory;
+   * without, the CPU time of the live tree and of the children it waited for, and memory as resident memory
+   * plus the tmpfs files.
+   */
   private watch(): void {
     if (this.exited || !this.proc.pid) return;
     const tree = processTree(this.proc.pid);
     if (tree.length === 0) return;
     for (const p of tree) this.seenPids.add(p.pid);
-    this.cpuS = Math.max(
-      this.cpuS,
-      tree.reduce((s, p) => s + p.cpuS, 0),
-    );
-    const rssMiB = tree.reduce((s, p) => s + p.rssBytes, 0) / (1024 * 1024);
-    if (rssMiB > this.limits.memoryMiB) this.killFor("memory");
-    else if (tree.length > this.limits.processes + 2) this.killFor("processes"); // + bwrap's own two
+    const cpu = this.cgroup?.cpuSeconds() ?? tree.reduce((s, p) => s + p.cpuS + p.childCpuS, 0);
+    this.cpuS = Math.max(this.cpuS, cpu);
+    const rssMiB = (tree.reduce((s, p) => s + p.rssBytes, 0) + this.tmpfsBytes(tree)) / (1024 * 1024);
+    if (rssMiB > this.limits.memoryMiB || this.cgroup?.oomKilled()) this.killFor("memory");
+    else if (tree.length > this.limits.processes + 2 || this.cgroup?.processLimitHit()) this.killFor("processes"); // + bwrap's own two
   }
 
   private killFor(limit: LimitHit): void {
@@ -386,26 +544,36 @@ export class TslabKernel {
       } catch {
         return; // socket closed
       }
-      if (socket === this.iopub) this.iopubActiveAt = Date.now();
-      const p = this.pendingFor(frames);
-      if (p && p.out.truncated && frames.reduce((s, f) => s + f.length, 0) > 4096) continue; // dropped unread: over the limit
+      if (socket === this.iopub) {
+        this.iopubActiveAt = Date.now();
+        if (!this.admitUnparsed(frames)) continue; // dropped unread: over the cell's output allowance
+      }
       const m = this.parse(frames);
       if (m) handle(m);
     }
   }
 
-  /** The pending execution a raw message belongs to, without parsing the whole message. */
-  private pendingFor(frames: Buffer[]): Pending | undefined {
-    if (this.pending.size === 0) return undefined;
-    const at = frames.findIndex((f) => f.toString() === DELIM);
-    const parent = at >= 0 ? frames[at + 3] : undefined;
-    if (!parent || parent.length > 4096) return undefined;
-    try {
-      const id = (JSON.parse(parent.toString("utf8")) as Partial<Header>).msg_id;
-      return id ? this.pending.get(id) : undefined;
-    } catch {
-      return undefined;
-    }
+  /**
+   * Before an output message is parsed: whether it may be (its cell's allowance still has room for its
+   * raw size). A message of no pending cell is parsed only when small (status messages, late stragglers).
+   */
+  private admitUnparsed(frames: Buffer[]): boolean {
+    const at = frames.findIndex((f) => f.length === DELIM.length && f.toString() === DELIM);
+    if (at < 0 || frames.length < at + 6) return false;
+    const small = (f: Buffer): Partial<Header> | undefined => {
+      if (f.length > 4096) return undefined;
+      try {
+        return JSON.parse(f.toString("utf8")) as Partial<Header>;
+      } catch {
+        return undefined;
+      }
+    };
+    const header = small(frames[at + 2]);
+    const parentId = small(frames[at + 3])?.msg_id;
+    const p = parentId ? this.pending.get(parentId) : undefined;
+    if (!header?.msg_type) return false;
+    if (!p) return frames[at + 5].length <= 65536;
+    return p.out.fitsUnparsed(header.msg_type, frames[at + 5].length);
   }
 
   private onShell(m: Message): void {
@@ -463,14 +631,17 @@ export class TslabKernel {
    * `cpuLimitMs`: CPU time the cell may use (where /proc tells it; else this is a wall-clock limit);
    * `wallLimitMs`: the wall-clock backstop (default wallBackstopMs(cpuLimitMs)).
    */
-  async execute(code: string, cpuLimitMs: number, wallLimitMs = hasProc() ? wallBackstopMs(cpuLimitMs) : cpuLimitMs): Promise<ExecuteResult> {
+  async execute(code: string, cpuLimitMs: number, opts: ExecuteOptions = {}): Promise<ExecuteResult> {
+    const wallLimitMs = opts.wallLimitMs ?? (hasProc() ? wallBackstopMs(cpuLimitMs) : cpuLimitMs);
+    const outputLimits = opts.output ?? this.limits;
     const started = Date.now();
     if (this.exited) return { status: "dead", outputs: [], executionCount: null, durationMs: 0, kernelAlive: false, limit: this.killedFor };
     this.watch();
     const cpuAtStart = this.cpuS;
+    this.iopubCutOff = false;
     let resolveDone: (s: ExecuteStatus) => void = () => undefined;
     const finished = new Promise<ExecuteStatus>((r) => (resolveDone = r));
-    const entry: Pending = { out: new CellOutputs(this.limits), idle: false, done: (s) => resolveDone(s) };
+    const entry: Pending = { out: new CellOutputs(outputLimits), idle: false, done: (s) => resolveDone(s) };
     const id = await this.send("execute_request", { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: false });
     this.pending.set(id, entry);
     if (this.exited) entry.done("dead");
@@ -506,11 +677,13 @@ export class TslabKernel {
     this.pending.delete(id);
     entry.over = true;
     const outputs = entry.out.outputs;
-    if (entry.out.truncated) {
+    const cutOff = this.iopubCutOff;
+    if (entry.out.truncated || cutOff) {
+      const mib = (b: number) => `${Math.round((b / 1048576) * 10) / 10} MiB`;
       outputs.push({
         output_type: "stream",
         name: "stderr",
-        text: `\n[the grader dropped the rest of this cell's output: it printed more than ${Math.round(this.limits.streamBytes / 1048576)} MiB of text or ${Math.round(this.limits.displayBytes / 1048576)} MiB of displays]\n`,
+        text: `\n[the grader dropped ${cutOff ? "output of this cell: it sent a single message larger than the grader accepts" : "the rest of this cell's output"}: a cell may print at most ${mib(outputLimits.streamBytes)} of text and ${mib(outputLimits.displayBytes)} of displays]\n`,
       });
     }
     const count = entry.reply && typeof entry.reply.execution_count === "number" ? entry.reply.execution_count : null;
@@ -523,7 +696,8 @@ export class TslabKernel {
       kernelAlive,
       limit,
       cpuS,
-      truncated: entry.out.truncated,
+      truncated: entry.out.truncated || cutOff,
+      outputBytes: entry.out.bytes,
       outputsIncomplete: entry.idleMissing,
     };
   }
@@ -548,6 +722,7 @@ export class TslabKernel {
       }
     }
     signalAll([...tree, ...this.seenPids], "SIGKILL");
+    this.cgroup?.killAll();
     this.seenPids.clear();
   }
 
@@ -567,6 +742,7 @@ export class TslabKernel {
     this.kill();
     running.delete(this);
     clearInterval(this.watchTimer);
+    this.cgroup?.removeNow();
     fs.rmSync(this.connectionDir, { recursive: true, force: true });
   }
 
@@ -577,6 +753,7 @@ export class TslabKernel {
     clearInterval(this.watchTimer);
     this.shell.close();
     this.iopub.close();
+    await this.cgroup?.remove();
     fs.rmSync(this.connectionDir, { recursive: true, force: true });
   }
 }

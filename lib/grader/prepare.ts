@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { cellName, cellSource, cloneNotebook, JsonObject, NbCell, Notebook } from "../notebook/ipynb";
-import { gradeIdOf, isGraded, isLocked, isSolution, nbgraderChecksum, nbgraderMeta, TestSpec, testSpecs } from "./cells";
+import { gradeIdOf, isGraded, isHiddenTest, isLocked, isSetupCell, isSolution, nbgraderChecksum, nbgraderMeta, TestSpec, testSpecs } from "./cells";
 import { exerciseReferences, StudentCell, studentWrittenCells } from "./references";
 import { releaseCell } from "./release";
 
@@ -134,4 +134,37 @@ function editedTestWarnings(nb: Notebook): string[] {
       ? []
       : [`${isGraded(cell) ? "test" : "read-only"} cell "${m.grade_id}" was edited: your instructor grades with the original, so this result may differ`];
   });
+}
+
+/**
+ * Instructor mode, the feedback run (what comes back to the student): the restored notebook with each hidden
+ * test as the student has it (its hidden region removed), so that no code of a hidden test is ever in the
+ * kernel whose outputs are handed back.
+ */
+export function feedbackRunNotebook(nb: Notebook, source: Notebook): Notebook {
+  const copy = cloneNotebook(nb);
+  const sourceIndex = new Map(source.cells.map((c, k) => [gradeIdOf(c), k] as const));
+  copy.cells = copy.cells.map((cell) => {
+    const k = isGraded(cell) ? sourceIndex.get(gradeIdOf(cell)) : undefined;
+    if (k === undefined || !isHiddenTest(source.cells[k])) return cell;
+    const released = releaseCell(source.cells[k], k);
+    return { ...released, id: cell.id, outputs: [], execution_count: null } as NbCell;
+  });
+  return copy;
+}
+
+/**
+ * Instructor mode, the verdict run (whose outputs never come back): the same cells in the same places, but
+ * only the setup cells, the cells the student wrote and the tests (hidden ones included) keep their code;
+ * every other cell is emptied (not run). Its kernel's library lacks what the exercises imitate.
+ */
+export function verdictRunNotebook(nb: Notebook, studentCells: StudentCell[]): Notebook {
+  const copy = cloneNotebook(nb);
+  const student = new Set(studentCells.map((c) => c.index));
+  copy.cells.forEach((cell, i) => {
+    if (cell.cell_type !== "code" || student.has(i) || isGraded(cell) || isSetupCell(cell)) return;
+    cell.source = "";
+    cell.outputs = [];
+  });
+  return copy;
 }

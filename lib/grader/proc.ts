@@ -11,6 +11,8 @@ export interface ProcInfo {
   ppid: number;
   /** user + system CPU time, in seconds */
   cpuS: number;
+  /** user + system CPU time of the children it has waited for (exited ones), in seconds */
+  childCpuS: number;
   /** resident set size, in bytes */
   rssBytes: number;
 }
@@ -27,8 +29,9 @@ function readInfo(pid: number): ProcInfo | undefined {
     const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     const ppid = Number(rest[1]);
     const cpuTicks = Number(rest[11]) + Number(rest[12]);
+    const childTicks = Number(rest[13]) + Number(rest[14]);
     const rssPages = Number(rest[21]);
-    return { pid, ppid, cpuS: cpuTicks / TICKS_PER_S, rssBytes: rssPages * PAGE_BYTES };
+    return { pid, ppid, cpuS: cpuTicks / TICKS_PER_S, childCpuS: childTicks / TICKS_PER_S, rssBytes: rssPages * PAGE_BYTES };
   } catch {
     return undefined; // gone, or not ours to read
   }

@@ -14,7 +14,11 @@
  *     code that would hide the names is refused: a namespace or default import of lib/, `require` of a path
  *     under lib/, a dynamic `import()` or `require` of a computed path, `eval` or `Function`.
  * It is a check of the code as written: it cannot follow a name computed at run time, which is why building
- * code at run time and re-importing the library are refused outright.
+ * code at run time and re-importing the library are refused outright. It fails closed: a cell it cannot
+ * analyse (the parser gives up, the input is too large) counts as a use for every exercise. It walks the
+ * syntax tree with a stack of its own, so a deeply nested expression cannot overflow the grader's stack.
+ * It is only an early warning: code in the kernel can reach the library by ways no reading of the text
+ * sees (the README's threat model says which).
  */
 import * as ts from "typescript";
 import { cellName, cellSource, Notebook } from "../notebook/ipynb";
@@ -99,9 +103,15 @@ export function namesUsed(source: string): { values: Set<string>; properties: Se
         if (node.text === "eval" || node.text === "Function") escapes.push(`${node.text} (code built at run time)`);
       }
     }
-    ts.forEachChild(node, visit);
+    // Children in source order: pushed in reverse onto the stack (no recursion, however deep the tree).
+    const children: ts.Node[] = [];
+    ts.forEachChild(node, (child) => {
+      children.push(child);
+    });
+    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]);
   };
-  visit(file);
+  const stack: ts.Node[] = [file];
+  while (stack.length > 0) visit(stack.pop() as ts.Node);
   return { values, properties, escapes };
 }
 
@@ -115,13 +125,16 @@ export function referenceUses(nb: Notebook, studentCells: StudentCell[], referen
   for (const { index: i, allowed } of studentCells) {
     const cell = nb.cells[i];
     if (!cell || cell.cell_type !== "code") continue;
+    const where = cellName(nb, i);
     let used: ReturnType<typeof namesUsed>;
     try {
       used = namesUsed(cellSource(cell));
-    } catch {
-      continue; // a cell TypeScript cannot even parse fails in the kernel anyway
+    } catch (e) {
+      // Fail closed: code the check cannot read counts as a use for every exercise.
+      const why = e instanceof RangeError ? "code nested too deeply to be checked" : "code the check could not read";
+      for (const exercise of references.keys()) uses.push({ exercise, what: why, where });
+      continue;
     }
-    const where = cellName(nb, i);
     for (const [exercise, refs] of references) {
       for (const ref of refs) {
         if (allowed.has(ref)) continue;

@@ -30,6 +30,10 @@ export function formatReport(r: GradeReport): string {
     lines.push("  cells that did not finish cleanly:");
     for (const p of problems) lines.push(`    ${p.name}${p.grade_id ? ` (${p.grade_id})` : ""}: ${p.status}${p.message ? ` — ${p.message}` : ""}`);
   }
+  const watched = (["memory", "processes", "cpu"] as const).filter((k) => r.enforcement?.[k] === "watched");
+  if (r.sandboxed && watched.length > 0) {
+    lines.push(`  limits only watched, not enforced by a cgroup: ${watched.join(", ")} (${r.enforcement.reason ?? "no cgroup"})`);
+  }
   if (r.warnings.length > 0) {
     lines.push("  warnings:");
     for (const w of r.warnings) lines.push(`    - ${w}`);

@@ -8,12 +8,15 @@
  *     a cell answered with "abort" did not run: it is retried (3 times, waiting longer each time), then
  *     reported as not run;
  *   - when the kernel dies or had to be killed, a new one is started and the cells that had run
- *     successfully (test cells excepted) are replayed, outputs discarded, so the cells after it can still run.
+ *     successfully (test cells excepted) are replayed, outputs discarded, so the cells after it can still run;
+ *   - the whole notebook's output is bounded too (NOTEBOOK_OUTPUT_BYTES): once its cells have printed that
+ *     much, each later cell may print only a little (enough for a test's verdict), so the feedback copy and
+ *     the grader's memory stay bounded however many cells print to their limit.
  * The notebook's cells receive their outputs and execution counts (the executed copy for feedback).
  */
 import { cellName, cellSource, NbCell, Notebook } from "../notebook/ipynb";
 import { cellTimeoutS, gradeIdOf, isGraded } from "./cells";
-import { ExecuteStatus, KernelLimits, KernelStartError, LimitHit, TslabKernel, wallBackstopMs } from "./kernel-client";
+import { DEFAULT_LIMITS, ExecuteStatus, KernelLimits, KernelStartError, LimitEnforcement, LimitHit, TslabKernel, wallBackstopMs } from "./kernel-client";
 import { sleep } from "../util/async";
 
 export type CellStatus = ExecuteStatus | "not_run";
@@ -56,6 +59,8 @@ export interface RunOptions {
   lastIndex?: number;
   /** Run the kernel in the sandbox (lib/grader/sandbox.ts). */
   sandbox?: boolean;
+  /** Sandboxed kernels: the folder the kernel sees as lib/ (a verdict run's library; default the real one). */
+  libDir?: string;
   /** Environment variables for the kernel (the grading seed). */
   env?: Record<string, string>;
   limits?: Partial<KernelLimits>;
@@ -65,9 +70,15 @@ export interface RunResult {
   runs: CellRun[];
   warnings: string[];
   durationMs: number;
+  /** How the kernel's limits were held (undefined when no kernel started). */
+  enforcement?: LimitEnforcement;
 }
 
 const ERROR_PAUSE_MS = 300;
+/** Output a whole notebook's cells may print at their own limits (the feedback copy's bound). */
+export const NOTEBOOK_OUTPUT_BYTES = 48 * 1024 * 1024;
+/** What each cell may still print, text and displays each, once the notebook's output is used up. */
+const SMALL_OUTPUT_BYTES = 256 * 1024;
 const ABORT_RETRIES = 3;
 
 /** What a limit means, for messages. */
@@ -102,17 +113,28 @@ export async function runNotebookCells(nb: Notebook, opts: RunOptions): Promise<
   const succeeded: number[] = [];
   let kernel: TslabKernel | null = null;
   let executionCount = 0;
+  let enforcement: LimitEnforcement | undefined;
+  const cellLimits = { ...DEFAULT_LIMITS, ...opts.limits };
+  let outputBytes = 0;
+  /** A cell's output allowance: its own limits while the notebook's output lasts, a small one after. */
+  const outputFor = () => {
+    const left = Math.max(SMALL_OUTPUT_BYTES, NOTEBOOK_OUTPUT_BYTES - outputBytes);
+    return { streamBytes: Math.min(cellLimits.streamBytes, left), displayBytes: Math.min(cellLimits.displayBytes, left) };
+  };
 
   const startKernel = async (): Promise<TslabKernel | null> => {
     try {
-      return await TslabKernel.start({
+      const k = await TslabKernel.start({
         root: opts.root,
         cwd: opts.cwd,
         interruptGraceMs: opts.interruptGraceMs,
         sandbox: opts.sandbox,
+        libDir: opts.libDir,
         env: opts.env,
         limits: opts.limits,
       });
+      enforcement ??= k.enforcement;
+      return k;
     } catch (e) {
       warnings.push(`the kernel could not be started: ${e instanceof KernelStartError ? e.message : String(e)}`);
       return null;
@@ -168,11 +190,13 @@ export async function runNotebookCells(nb: Notebook, opts: RunOptions): Promise<
       const counted = !firstCodeCell;
       firstCodeCell = false;
       const limit = () => (counted ? Math.min(timeoutFor(cell), Math.max(1, budgetLeft())) : timeoutFor(cell));
-      let result = await kernel.execute(code, limit());
+      const output = outputFor();
+      let result = await kernel.execute(code, limit(), { output });
       for (let retry = 1; result.status === "abort" && retry <= ABORT_RETRIES; retry++) {
         await sleep(ERROR_PAUSE_MS * 2 ** retry);
-        result = await kernel.execute(code, limit());
+        result = await kernel.execute(code, limit(), { output });
       }
+      outputBytes += result.outputBytes ?? 0;
       if (counted) {
         if (budgetWallStart === 0) budgetWallStart = Date.now() - result.durationMs;
         budgetUsedMs += result.cpuS !== undefined ? result.cpuS * 1000 : result.durationMs;
@@ -189,7 +213,10 @@ export async function runNotebookCells(nb: Notebook, opts: RunOptions): Promise<
       if (result.status === "timeout") run.limitS = Math.round(limit() / 1000);
       if (result.truncated) {
         run.truncated = true;
-        warnings.push(`${label(nb, index)} printed more output than allowed: the rest was dropped`);
+        const notebookFull = output.displayBytes < cellLimits.displayBytes;
+        warnings.push(
+          `${label(nb, index)} printed more output than allowed${notebookFull ? " (the notebook's cells had already printed all the output a notebook may)" : ""}: the rest was dropped`,
+        );
       }
       report(run);
       if (result.status === "ok") {
@@ -212,5 +239,5 @@ export async function runNotebookCells(nb: Notebook, opts: RunOptions): Promise<
   } finally {
     if (kernel) await kernel.shutdown();
   }
-  return { runs, warnings, durationMs: Date.now() - started };
+  return { runs, warnings, durationMs: Date.now() - started, enforcement };
 }

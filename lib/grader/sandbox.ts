@@ -7,9 +7,15 @@
  *   - no network (its own network namespace), its own PID namespace (it cannot see or signal the grader;
  *     when the sandbox's first process dies, every process in it dies), no capabilities;
  *   - a scrubbed environment: PATH, HOME, LANG, the kernel's own COURSEKIT_* variables and the grading seed;
- *   - /tmp and the scratch space are size-limited tmpfs (the disk limit).
- * Memory, process count, CPU time and output are limited by the kernel client (lib/grader/kernel-client.ts),
- * which watches the sandbox's processes from outside.
+ *   - it runs as uid/gid nobody (65534) in its own user namespace, without capabilities;
+ *   - nothing it can write is on the host's disk or visible to the host's users: "/" and /dev are
+ *     read-only, and the only writable places are size-limited tmpfs mounts of its own mount namespace,
+ *     all nosuid and nodev (/tmp, /dev/shm, the repository's scratch space, and SANDBOX_RUN_DIR, where its
+ *     sockets are). The grader reaches those sockets through /proc/<pid>/root/, which only the grader's own
+ *     uid (and root) may enter: a setuid file planted there is out of every other user's reach.
+ * Memory (tmpfs files included), process count and CPU time (exited children included) are enforced by a
+ * cgroup where the machine offers one (lib/grader/cgroup.ts) and watched by the kernel client
+ * (lib/grader/kernel-client.ts) from outside in every case; output is capped by the kernel client.
  */
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -18,13 +24,21 @@ import * as path from "node:path";
 export interface SandboxSpec {
   /** The course repository (its lib/, node_modules/, datasets/ are mounted read-only). */
   root: string;
-  /** A host folder mounted read-write at the same path (the kernel's connection file and sockets). */
-  connectionDir: string;
+  /** The kernel's connection file on the host: mounted read-only at `${SANDBOX_RUN_DIR}/kernel.json`. */
+  connectionFile: string;
   /** Environment variables of the kernel (the only ones it gets). */
   env: Record<string, string>;
-  /** Size of each writable tmpfs (/tmp and the repository's scratch space), in MiB. */
+  /** Size of each writable tmpfs (/tmp, /dev/shm and the repository's scratch space), in MiB. */
   diskMiB: number;
+  /** A folder mounted read-only as the repository's lib/ instead of the real one (a verdict run's library). */
+  libDir?: string;
 }
+
+/** The kernel's own folder inside the sandbox (a 1 MiB tmpfs): its connection file and its sockets. */
+export const SANDBOX_RUN_DIR = "/run/coursekit-kernel";
+/** The uid and gid the kernel runs as inside the sandbox (nobody). */
+export const SANDBOX_UID = 65534;
+const RUN_DIR_BYTES = 1024 * 1024;
 
 /** What the kernel sees of the repository, read-only. */
 export const SANDBOX_REPO_PATHS = ["lib", "node_modules", "datasets", "results", "package.json", "tsconfig.json"];
@@ -94,7 +108,11 @@ function parents(p: string): string[] {
 /** bubblewrap's arguments for running `command` in the sandbox. */
 export function bwrapArgs(spec: SandboxSpec, command: string[]): string[] {
   const a: string[] = [];
+  const diskBytes = String(spec.diskMiB * 1024 * 1024);
+  /** A writable tmpfs of its own, size-limited (bubblewrap mounts every tmpfs nosuid and nodev). */
+  const tmpfs = (dir: string, bytes: string, perms = "1777") => a.push("--perms", perms, "--size", bytes, "--tmpfs", dir);
   a.push("--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL");
+  a.push("--uid", String(SANDBOX_UID), "--gid", String(SANDBOX_UID));
   a.push("--ro-bind", "/usr", "/usr");
   for (const link of ["bin", "lib", "lib32", "lib64", "libx32", "sbin"]) {
     const host = `/${link}`;
@@ -111,17 +129,21 @@ export function bwrapArgs(spec: SandboxSpec, command: string[]): string[] {
     a.push("--ro-bind", prefix, prefix);
   }
   a.push("--proc", "/proc", "--dev", "/dev");
-  a.push("--size", String(spec.diskMiB * 1024 * 1024), "--tmpfs", "/tmp");
+  tmpfs("/dev/shm", diskBytes);
+  a.push("--remount-ro", "/dev");
+  tmpfs("/tmp", diskBytes);
   const root = fs.realpathSync(spec.root);
   for (const dir of parents(root)) a.push("--dir", dir);
-  a.push("--size", String(spec.diskMiB * 1024 * 1024), "--tmpfs", root);
+  tmpfs(root, diskBytes);
   for (const rel of SANDBOX_REPO_PATHS) {
     const p = path.join(root, rel);
-    if (fs.existsSync(p)) a.push("--ro-bind", p, p);
+    const from = rel === "lib" && spec.libDir ? spec.libDir : p;
+    if (fs.existsSync(from)) a.push("--ro-bind", from, p);
   }
-  const conn = fs.realpathSync(spec.connectionDir);
-  for (const dir of parents(conn)) if (!dir.startsWith("/tmp") && !dir.startsWith("/usr") && dir !== "/") a.push("--dir", dir);
-  a.push("--bind", conn, conn);
+  a.push("--dir", path.dirname(SANDBOX_RUN_DIR));
+  tmpfs(SANDBOX_RUN_DIR, String(RUN_DIR_BYTES), "0700");
+  a.push("--ro-bind", spec.connectionFile, `${SANDBOX_RUN_DIR}/kernel.json`);
+  a.push("--remount-ro", "/");
   a.push("--clearenv");
   for (const [k, v] of Object.entries(spec.env)) a.push("--setenv", k, v);
   a.push("--chdir", root, "--", ...command);

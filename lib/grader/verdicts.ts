@@ -291,3 +291,32 @@ export function withoutReferenceUses(results: TestResult[], tests: TestSpec[], u
     };
   });
 }
+
+/** What a public test says when the student's notebook passed it and the graded run did not. */
+export const PASSED_ONLY_IN_NOTEBOOK =
+  "it passed when your notebook ran, but not in the graded run, which runs only your own code (the exercises and the cells you added), the setup cell and the tests: does your code use a variable that a demo cell made, or the library code this exercise asks you to write?";
+
+/**
+ * Instructor mode in two runs: the score of each test from the verdict run, the words from the feedback run.
+ * Text the verdict run's kernel produced (error lines, observed values, its checks' messages) never reaches
+ * the report: that kernel held the hidden tests, so it could have put their code there. A public test's
+ * message is the one its feedback run gave (a kernel without hidden tests); a hidden test's says only what
+ * the grader found, in words of its own or the solution's.
+ */
+export function mergeVerdicts(verdicts: TestResult[], feedback: TestResult[]): TestResult[] {
+  return verdicts.map((v, i) => {
+    const f = feedback[i];
+    if (v.status === "passed") return { ...v, message: "" };
+    if (v.visibility === "hidden") return { ...v, message: hiddenMessage(v) };
+    if (f?.grade_id === v.grade_id && f.status === "passed") return { ...v, message: PASSED_ONLY_IN_NOTEBOOK };
+    return { ...v, message: f?.grade_id === v.grade_id ? f.message : v.status };
+  });
+}
+
+/** A hidden test's message, keeping only what does not come from the kernel's own output. */
+function hiddenMessage(r: TestResult): string {
+  if (r.status === "not_attempted" || r.status === "timeout" || r.status === "not_run") return r.message;
+  if (/^the test produced no observations/.test(r.message)) return "the hidden test stopped before it recorded anything";
+  if (/differs from the solution's|hidden test|the kernel died|not counted|could not be graded/.test(r.message)) return r.message;
+  return r.status === "failed" ? "the hidden test's observations differ from the solution's" : "the hidden test did not complete";
+}
