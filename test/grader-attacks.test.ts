@@ -320,7 +320,7 @@ describe("grading a determined student (real kernel, sandboxed)", function () {
       assert.equal(hidden.length, 2);
       for (const c of hidden) {
         assert.doesNotMatch(cellSource(c), /BEGIN HIDDEN|observe|loraParams|loraDelta/);
-        assert.match(allOutput({ ...executed, cells: [c] }), /grader \(instructor mode\): ✘ test-sample-\w+-hidden: 0\/1/);
+        assert.match(allOutput({ ...executed, cells: [c] }), /grader \(instructor mode\): [✘✔] test-sample-\w+-hidden: [01]\/1/);
       }
     }
   });
@@ -728,5 +728,53 @@ describe("the same submission gets the same report on a busy machine", function 
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
     }
+  });
+});
+
+describe("the library code an exercise imitates is not in the graded run (02-lora, real kernel)", function () {
+  this.timeout(1200000);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "coursekit-escape-"));
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const LORA_SOURCE = path.join(ROOT, "solutions", "week03", "02-lora.ipynb");
+  const LORA_STUDENT = path.join(ROOT, "notebooks", "week03", "02-lora.ipynb");
+
+  it("LoraLayer and countAdapterParameters reached through tslab's exports pass in the notebook and score 0; the exercise written from the math keeps its 3 points", async () => {
+    const source = readNotebook(LORA_SOURCE);
+    const nb = readNotebook(LORA_STUDENT);
+    const solutionOf = (id: string) => cellSource(source.cells.find((c) => gradeIdOf(c) === id) as NbCell);
+    const cellOf = (id: string) => nb.cells.find((c) => gradeIdOf(c) === id) as NbCell;
+    // tslab keeps the setup cell's imports on `exports`: the names are built at run time, so no reading of the text finds them.
+    cellOf("lora-delta").source = `function loraDelta(x: tf.Tensor2D, A: tf.Tensor2D, B: tf.Tensor2D, alpha: number, r: number): tf.Tensor2D {
+  const Layer: any = Reflect.get(exports, "Lora" + "Layer");
+  const layer = new Layer(new Linear(A.shape[1], B.shape[0], { rng: new Rng(1) }));
+  layer.addAdapter("default", { r, alpha, dropout: 0, useRslora: false, useDora: false, init: true, rng: new Rng(2) });
+  const params = new Map<string, any>(layer.namedParameters());
+  params.get("lora_A.default.weight").assign(A);
+  params.get("lora_B.default.weight").assign(B);
+  const out = tf.tidy(() => tf.sub(layer.forward(x), layer.base.forward(x))) as tf.Tensor2D;
+  layer.dispose();
+  return out;
+}`;
+    cellOf("lora-count").source = `function countLoraParameters(model: Module, targets: string[], r: number): number {
+  const count: any = Reflect.get(exports, "countAdapter" + "Parameters");
+  const config: any = Reflect.get(exports, "lora" + "Config");
+  return targets.length === 0 ? 0 : count(model, config({ r, targetModules: targets }));
+}`;
+    cellOf("lora-layer-impl").source = solutionOf("lora-layer-impl");
+    const file = path.join(tmp, "02-lora.ipynb");
+    writeNotebook(file, nb);
+    const { report, executed } = await gradeNotebook(file, { mode: "instructor", root: ROOT, source, sourcePath: LORA_SOURCE, seed: SEED });
+    assert.deepEqual(
+      report.tests.map((t) => `${t.grade_id} ${t.score}/${t.max_score}`),
+      ["lora-delta-hand 0/2", "lora-delta-layer 0/2", "lora-count-bert 0/2", "lora-count-llama 0/2", "lora-layer 3/3"],
+      JSON.stringify(report.tests, null, 1),
+    );
+    // In the student's kernel, where the whole library is, the notebook's own tests passed.
+    for (const id of ["lora-delta-hand", "lora-delta-layer"]) {
+      const cell = executed?.cells.find((c) => gradeIdOf(c) === id) as NbCell;
+      assert.match(allOutput({ ...(executed as Notebook), cells: [cell] }), new RegExp(`✔ ${id}: 2/2`), id);
+      assert.match(report.tests.find((t) => t.grade_id === id)?.message ?? "", /passed when your notebook ran, but not in the graded run/);
+    }
+    assert.equal(report.score, 3);
   });
 });

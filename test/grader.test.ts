@@ -180,7 +180,8 @@ describe("autograder (real tslab kernel)", function () {
 
   it("the notebook's time budget (CPU seconds after the first cell): once it is used up, the remaining cells are not run", async () => {
     const tight = readNotebook(SOURCE);
-    tight.metadata.coursekit = { ...(tight.metadata.coursekit as object), budget_s: 2 };
+    // One run (no verdict run): the busy cell is one of the source's own, which a verdict run would not run.
+    tight.metadata.coursekit = { ...(tight.metadata.coursekit as object), budget_s: 2, verdict_run: false };
     // A cell that computes for 20 s uses up the 2 s budget and is interrupted.
     tight.cells.splice(2, 0, codeCell("const t0 = Date.now();\nwhile (Date.now() - t0 < 20000) { /* busy */ }"));
     const { report } = await gradeNotebook(save("tight.ipynb", tight), { mode: "instructor", root: ROOT, source: tight });
@@ -196,7 +197,7 @@ describe("autograder (real tslab kernel)", function () {
 
   it("--time-scale multiplies the budget and the cells' limits: a cell over the 2 s budget runs within 5 × 2 s", async () => {
     const tight = readNotebook(SOURCE);
-    tight.metadata.coursekit = { ...(tight.metadata.coursekit as object), budget_s: 2 };
+    tight.metadata.coursekit = { ...(tight.metadata.coursekit as object), budget_s: 2, verdict_run: false };
     tight.cells.splice(2, 0, codeCell("const t0 = Date.now();\nwhile (Date.now() - t0 < 3000) { /* busy: 3 s of CPU */ }"));
     const file = save("tight-scaled.ipynb", tight);
     const { report } = await gradeNotebook(file, { mode: "instructor", root: ROOT, source: tight, timeScale: 5 });

@@ -75,11 +75,22 @@ function ownGroups(): Map<string, string> {
   return groups;
 }
 
+/** A kernel's group is named after the grader that made it: coursekit-kernel-<grader pid>-<random>. */
 const PREFIX = "coursekit-kernel-";
-/** Groups older than this with no process left are from a grader that died before removing them. */
-const STALE_MS = 60_000;
 
-/** Removes the empty kernel groups a grader that died left behind (a group still holding processes stays). */
+/** Whether a process is alive and is a Node.js process (a grader), not a recycled pid. */
+function graderAlive(pid: number): boolean {
+  try {
+    return /node/.test(fs.readFileSync(`/proc/${pid}/cmdline`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The groups a grader that is gone left behind (it was killed before it could remove them): every process
+ * still in one is killed (a sandbox whose grader died mid-start can outlive it), then the group is removed.
+ */
 function removeStale(parent: string): void {
   let names: string[];
   try {
@@ -88,11 +99,23 @@ function removeStale(parent: string): void {
     return;
   }
   for (const n of names) {
+    const owner = Number(n.slice(PREFIX.length).split("-")[0]);
+    if (!Number.isInteger(owner) || owner === process.pid || graderAlive(owner)) continue;
+    const dir = path.join(parent, n);
     try {
-      const dir = path.join(parent, n);
-      if (Date.now() - fs.statSync(dir).mtimeMs > STALE_MS) fs.rmdirSync(dir);
+      for (const pid of fs
+        .readFileSync(path.join(dir, "cgroup.procs"), "utf8")
+        .split("\n")
+        .filter((l) => /^\d+$/.test(l))) {
+        try {
+          process.kill(Number(pid), "SIGKILL");
+        } catch {
+          // gone
+        }
+      }
+      fs.rmdirSync(dir);
     } catch {
-      // busy (a running kernel) or gone
+      // still emptying (removed next time) or gone
     }
   }
 }
@@ -112,7 +135,7 @@ export class KernelCgroup {
     if (missing.length > 0) return { unavailable: `no cgroup v1 ${missing.join(", ")} hierarchy (cgroup v2 is not supported yet)` };
     const own = ownGroups();
     if (process.env.COURSEKIT_CGROUPS === "none") return { unavailable: "COURSEKIT_CGROUPS=none" };
-    const name = `${PREFIX}${randomUUID().slice(0, 12)}`;
+    const name = `${PREFIX}${process.pid}-${randomUUID().slice(0, 12)}`;
     const dirs = new Map<Controller, string>();
     const group = new KernelCgroup(dirs);
     try {

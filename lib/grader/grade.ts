@@ -257,7 +257,9 @@ export async function gradeNotebook(file: string, opts: GradeOptions): Promise<{
   warnings.push(...runWarnings);
   // 3. verdicts
   const uses = referenceUses(nb, prepared.studentCells, prepared.references);
-  let scored = scoreTests(shown, tests, new Map(runs.map((r) => [r.index, r])), opts.mode, stubs, warnings, reference);
+  // With two runs the feedback run's scores give only the words (its warnings would repeat the verdict run's).
+  const shownWarnings = twoRuns && sandbox ? [] : warnings;
+  let scored = scoreTests(shown, tests, new Map(runs.map((r) => [r.index, r])), opts.mode, stubs, shownWarnings, reference);
   let verdictProblems: CellProblem[] = [];
   if (twoRuns && sandbox && reference) {
     const library = verdictLibrary(opts.root, [...prepared.references.values()].flat());

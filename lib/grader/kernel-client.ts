@@ -129,6 +129,8 @@ interface KernelSettings {
   cgroup: KernelCgroup | undefined;
   enforcement: LimitEnforcement;
   scratchDir: string;
+  iopubEndpoint: string;
+  pidNamespace: string | undefined;
 }
 
 /** Variables the kernel may inherit from the grader's environment (everything else is scrubbed). */
@@ -199,13 +201,22 @@ export class KernelStartError extends Error {
   }
 }
 
-/** The mount namespace a process is in ("mnt:[4026531841]"), or undefined once it is gone. */
-function mountNamespace(pid: number | "self"): string | undefined {
+/** A namespace a process is in ("mnt:[4026531841]"), or undefined once it is gone. */
+function namespaceOf(pid: number | "self", kind: "mnt" | "pid"): string | undefined {
   try {
-    return fs.readlinkSync(`/proc/${pid}/ns/mnt`);
+    return fs.readlinkSync(`/proc/${pid}/ns/${kind}`);
   } catch {
     return undefined;
   }
+}
+
+/** Every process in a PID namespace (a sandbox's: nothing outside it is there). */
+function processesIn(pidNamespace: string): number[] {
+  return fs
+    .readdirSync("/proc")
+    .filter((p) => /^\d+$/.test(p))
+    .map(Number)
+    .filter((pid) => namespaceOf(pid, "pid") === pidNamespace);
 }
 
 /**
@@ -213,7 +224,7 @@ function mountNamespace(pid: number | "self"): string | undefined {
  * lives as long as the sandbox): the grader reaches the kernel's sockets through /proc/<it>/root/.
  */
 async function waitForSandbox(proc: ChildProcess, timeoutMs: number): Promise<number> {
-  const ownNamespace = mountNamespace("self");
+  const ownNamespace = namespaceOf("self", "mnt");
   let stderr = "";
   proc.stderr?.on("data", (d: Buffer) => (stderr = (stderr + d.toString("utf8")).slice(-4000)));
   const deadline = Date.now() + timeoutMs;
@@ -221,7 +232,7 @@ async function waitForSandbox(proc: ChildProcess, timeoutMs: number): Promise<nu
     if (proc.exitCode !== null || proc.signalCode !== null) throw new KernelStartError(`the sandbox exited while starting:\n${stderr}`);
     for (const p of processTree(proc.pid as number)) {
       if (p.pid === proc.pid) continue;
-      const ns = mountNamespace(p.pid);
+      const ns = namespaceOf(p.pid, "mnt");
       if (ns && ns !== ownNamespace && fs.existsSync(`/proc/${p.pid}/root${SANDBOX_RUN_DIR}/kernel.json`)) return p.pid;
     }
     await sleep(20);
@@ -259,6 +270,10 @@ export class TslabKernel {
   readonly enforcement: LimitEnforcement;
   /** The repository's path, a scratch tmpfs inside the sandbox. */
   private readonly scratchDir: string;
+  /** Where the output socket connects (made again after a cut). */
+  private readonly iopubEndpoint: string;
+  /** The sandbox's PID namespace ("pid:[…]"): every process in it is the kernel's, killed with it. */
+  private readonly pidNamespace: string | undefined;
 
   private constructor(
     private readonly proc: ChildProcess,
@@ -275,10 +290,21 @@ export class TslabKernel {
       cgroup: this.cgroup,
       enforcement: this.enforcement,
       scratchDir: this.scratchDir,
+      iopubEndpoint: this.iopubEndpoint,
+      pidNamespace: this.pidNamespace,
     } = settings);
     running.add(this);
+    // ZeroMQ cuts a connection that delivers a message over maxMessageSize and does not make it again by
+    // itself (a protocol error): the grader connects again, so the cells after it still have their output.
     iopub.events.on("disconnect", () => {
-      if (!this.exited && !this.closed) this.iopubCutOff = true;
+      if (this.exited || this.closed) return;
+      this.iopubCutOff = true;
+      try {
+        iopub.disconnect(this.iopubEndpoint);
+      } catch {
+        // already gone
+      }
+      iopub.connect(this.iopubEndpoint);
     });
     proc.stderr?.on("data", (d: Buffer) => {
       this.stderrTail = (this.stderrTail + d.toString("utf8")).slice(-4000);
@@ -345,6 +371,7 @@ export class TslabKernel {
     let cgroup: KernelCgroup | undefined;
     let enforcement: LimitEnforcement = { memory: "watched", processes: "watched", cpu: "watched", reason: "the kernel is not sandboxed" };
     let endpoint = (port: number) => `tcp://127.0.0.1:${port}`;
+    let pidNamespace: string | undefined;
     if (opts.sandbox) {
       const root = fs.realpathSync(opts.root);
       env.COURSEKIT_NOTEBOOK_DIR = root;
@@ -376,6 +403,9 @@ export class TslabKernel {
         throw e;
       }
       endpoint = (port: number) => `ipc:///proc/${sandboxPid}/root${SANDBOX_RUN_DIR}/k:${port}`;
+      // Never the grader's own namespace (that would be every process of the machine).
+      const ns = namespaceOf(sandboxPid, "pid");
+      pidNamespace = ns && ns !== namespaceOf("self", "pid") ? ns : undefined;
     } else {
       // Its own process group, so that the whole group can be killed at the end.
       proc = spawn("bash", [launcher, connectionFile], { cwd: opts.cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
@@ -397,6 +427,8 @@ export class TslabKernel {
       cgroup,
       enforcement,
       scratchDir: fs.realpathSync(opts.root),
+      iopubEndpoint: endpoint(iopubPort),
+      pidNamespace,
     });
     try {
       await kernel.waitReady(opts.startTimeoutMs ?? 180000);
@@ -721,7 +753,7 @@ export class TslabKernel {
         // gone
       }
     }
-    signalAll([...tree, ...this.seenPids], "SIGKILL");
+    signalAll([...tree, ...this.seenPids, ...(this.pidNamespace ? processesIn(this.pidNamespace) : [])], "SIGKILL");
     this.cgroup?.killAll();
     this.seenPids.clear();
   }
