@@ -150,6 +150,12 @@ const HIDDEN_SOURCE_THIEF = `function loraParams(dIn: number, dOut: number, r: n
 }`;
 const HIDDEN_SOURCE_PRINT = `console.log("STOLEN", (globalThis as any).stolen);
 ${WRONG_DELTA}`;
+/** The same, thrown from inside the hidden test: its error would name the source if the grader quoted it. */
+const HIDDEN_SOURCE_THROWER = `function loraParams(dIn: number, dOut: number, r: number): number {
+  const caller = String((loraParams as any).caller ?? "");
+  if (caller.includes("random shape")) throw new Error(caller);
+  return r * (dIn + dOut);
+}`;
 /** A line of the hidden test's source that appears nowhere else. */
 const HIDDEN_SECRET = "2 * dIn + 1";
 
@@ -211,11 +217,17 @@ describe("grading a determined student (real kernel, sandboxed)", function () {
     for (const f of protectedFiles) hashesBefore.set(f, sha(f));
     process.env.COURSEKIT_TEST_SECRET = SECRET;
     const rss0 = process.memoryUsage().rss;
-    const names = [...Object.keys(ATTACKS), ...Object.keys(REFERENCE_ESCAPES), "the hidden tests' source read through Function.caller"];
+    const names = [
+      ...Object.keys(ATTACKS),
+      ...Object.keys(REFERENCE_ESCAPES),
+      "the hidden tests' source read through Function.caller",
+      "the hidden tests' source thrown from inside the test",
+    ];
     await pool(names, 2, async (name) => {
       const file = path.join(tmp, `${name.replace(/\W+/g, "-")}.ipynb`);
       const escape = REFERENCE_ESCAPES[name];
       if (name.includes("Function.caller")) writeNotebook(file, submission(HIDDEN_SOURCE_THIEF, HIDDEN_SOURCE_PRINT));
+      else if (name.includes("thrown from inside")) writeNotebook(file, submission(HIDDEN_SOURCE_THROWER, WRONG_DELTA));
       else if (escape) writeNotebook(file, submission(escape, WRONG_DELTA));
       else writeNotebook(file, submission(ATTACKS[name].includes("function loraParams") ? ATTACKS[name] : `${ATTACKS[name]}\n${WRONG_PARAMS}`, WRONG_DELTA));
       const executedPath = path.join(tmp, `${path.basename(file, ".ipynb")}.feedback.ipynb`);
@@ -262,6 +274,8 @@ describe("grading a determined student (real kernel, sandboxed)", function () {
     const handedBack = `${JSON.stringify(r.executed)}${JSON.stringify(r.report)}`;
     assert.match(handedBack, /STOLEN/, "the printing cell ran in the feedback run");
     assert.ok(!handedBack.includes(HIDDEN_SECRET), "no line of the hidden test");
+    const thrown = results.get("the hidden tests' source thrown from inside the test");
+    assert.equal(thrown?.report.tests.find((t) => t.grade_id === "test-sample-params-hidden")?.score, 0, "the throwing hidden test scores 0");
     for (const { executed, report } of results.values()) assert.ok(!`${JSON.stringify(executed)}${JSON.stringify(report)}`.includes(HIDDEN_SECRET));
   });
 

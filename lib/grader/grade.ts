@@ -32,7 +32,7 @@ import * as path from "node:path";
 import { CHECKPOINT_MIME, CheckpointRecord } from "../notebook/checkpoint";
 import { JsonObject, NbCell, Notebook, NotebookFormatError, readNotebook, serializeNotebook } from "../notebook/ipynb";
 import { writeFileAtomic } from "../util/files";
-import { isGraded, KERNEL_NAME, notebookBudgetS, TestSpec, testSpecs, usesVerdictRun } from "./cells";
+import { gradeIdOf, isGraded, KERNEL_NAME, notebookBudgetS, TestSpec, testSpecs, usesVerdictRun } from "./cells";
 import { DEFAULT_LIMITS, KernelLimits, LimitEnforcement } from "./kernel-client";
 import { feedbackRunNotebook, prepareForInstructor, prepareForStudent, verdictRunNotebook } from "./prepare";
 import { referenceFor } from "./reference";
@@ -269,7 +269,16 @@ export async function gradeNotebook(file: string, opts: GradeOptions): Promise<{
     warnings.push(...verdictRun.warnings.filter((w) => !runWarnings.includes(w)).map((w) => `graded run: ${w}`));
     const verdicts = scoreTests(graded, tests, new Map(verdictRun.runs.map((r) => [r.index, r])), opts.mode, stubs, warnings, reference);
     scored = mergeVerdicts(verdicts, scored);
-    verdictProblems = problemsOf(graded, verdictRun.runs).filter((p) => p.grade_id && tests.some((t) => t.grade_id === p.grade_id));
+    // Test cells that did not finish in the graded run, said in the grader's words only (not the cell's output).
+    verdictProblems = verdictRun.runs
+      .filter((r) => r.status !== "ok" && tests.some((t) => t.grade_id === gradeIdOf(graded.cells[r.index])))
+      .map((r) => ({
+        cell: r.index + 1,
+        name: r.name,
+        grade_id: gradeIdOf(graded.cells[r.index]),
+        status: r.status,
+        message: `graded run: ${r.reason ?? r.status}`,
+      }));
   }
   const results = withoutReferenceUses(scored, tests, uses, warnings);
   const counted = results.filter((r) => !(opts.mode === "student" && r.visibility === "hidden"));
@@ -285,7 +294,7 @@ export async function gradeNotebook(file: string, opts: GradeOptions): Promise<{
     hidden_max_score: results.filter((r) => opts.mode === "student" && r.visibility === "hidden").reduce((s, r) => s + r.max_score, 0),
     tests: results,
     checkpoints,
-    cell_problems: [...problemsOf(shown, runs), ...verdictProblems.map((p) => ({ ...p, message: `graded run: ${p.message}` }))],
+    cell_problems: [...problemsOf(shown, runs), ...verdictProblems],
     warnings,
     env: envInfo(opts.root, opts.mode),
     seed,
