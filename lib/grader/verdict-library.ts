@@ -4,8 +4,8 @@
  * references.ts): a name ("LoraLayer", "getPeftModel", a namespace such as "qrAdaptor") or a property name
  * (".numParameters"). In the copy every declaration of it keeps its signature — so the notebook's setup cell
  * still type-checks and imports — but every body is replaced by `throw`: a function's body, each method,
- * accessor and constructor of a class, a property's or a constant's initialiser, every declaration of a
- * namespace's module. The kernel's sandbox mounts the copy in place of lib/ (sandbox.ts), so no way of
+ * accessor and constructor of a class and its properties' initialisers, a constant that holds a function,
+ * every such declaration of a namespace's modules (data constants stay: the modules must still load). The kernel's sandbox mounts the copy in place of lib/ (sandbox.ts), so no way of
  * reaching the library at run time — tslab's exports, `require.cache`, a computed `require`, a `.js` file
  * written to /tmp — finds the implementation: it is not in any file the kernel can read.
  *
@@ -58,8 +58,13 @@ function stubDeclaration(node: ts.Node, name: string, file: ts.SourceFile): Edit
   if (ts.isFunctionDeclaration(node) || ts.isMethodDeclaration(node) || ts.isConstructorDeclaration(node) || ts.isAccessor(node)) {
     return node.body ? [edit(node.body, throwBlock(name))] : [];
   }
-  if (ts.isPropertyDeclaration(node) || ts.isVariableDeclaration(node)) {
-    return node.initializer ? [edit(node.initializer, throwExpression(name))] : [];
+  if (ts.isPropertyDeclaration(node)) return node.initializer ? [edit(node.initializer, throwExpression(name))] : [];
+  // A constant is code only when it holds a function or a class; data (a table, the ladders, a code book's
+  // size) stays, so that the library's own modules still load.
+  if (ts.isVariableDeclaration(node)) {
+    const init = node.initializer;
+    const code = init && (ts.isArrowFunction(init) || ts.isFunctionExpression(init) || ts.isClassExpression(init));
+    return code ? [edit(init, throwExpression(name))] : [];
   }
   if (ts.isClassStaticBlockDeclaration(node)) return [edit(node.body, "{}")];
   if (ts.isClassDeclaration(node)) return node.members.flatMap((m) => stubDeclaration(m, name, file));
