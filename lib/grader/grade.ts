@@ -234,8 +234,8 @@ export async function gradeNotebook(file: string, opts: GradeOptions): Promise<{
       : undefined;
   // 2. execute: one run, or (instructor mode, a notebook that asks for it, in the sandbox) a feedback run
   // and a verdict run whose library lacks what the exercises imitate.
-  const twoRuns = opts.mode === "instructor" && !!opts.source && usesVerdictRun(opts.source);
-  if (twoRuns && !sandbox)
+  const asksTwoRuns = opts.mode === "instructor" && !!opts.source && usesVerdictRun(opts.source);
+  if (asksTwoRuns && !sandbox)
     warnings.push("graded in one run (the verdict run needs the sandbox): the library code the exercises imitate was within the student code's reach");
   const run = (notebook: Notebook, extra: Partial<RunOptions> = {}) =>
     runNotebookCells(notebook, {
@@ -252,16 +252,17 @@ export async function gradeNotebook(file: string, opts: GradeOptions): Promise<{
       limits,
       ...extra,
     });
-  const shown = twoRuns && sandbox ? feedbackRunNotebook(nb, opts.source as Notebook) : nb;
+  const twoRuns = asksTwoRuns && sandbox && !!reference;
+  const shown = twoRuns ? feedbackRunNotebook(nb, opts.source as Notebook) : nb;
   const { runs, warnings: runWarnings, enforcement } = await run(shown);
   warnings.push(...runWarnings);
   // 3. verdicts
   const uses = referenceUses(nb, prepared.studentCells, prepared.references);
   // With two runs the feedback run's scores give only the words (its warnings would repeat the verdict run's).
-  const shownWarnings = twoRuns && sandbox ? [] : warnings;
+  const shownWarnings = twoRuns ? [] : warnings;
   let scored = scoreTests(shown, tests, new Map(runs.map((r) => [r.index, r])), opts.mode, stubs, shownWarnings, reference);
   let verdictProblems: CellProblem[] = [];
-  if (twoRuns && sandbox && reference) {
+  if (twoRuns && reference) {
     const library = verdictLibrary(opts.root, [...prepared.references.values()].flat());
     const graded = verdictRunNotebook(nb, prepared.studentCells);
     const verdictRun = await run(graded, { libDir: library.dir, lastIndex: lastTestIndex(graded), onCell: undefined });
