@@ -747,7 +747,7 @@ describe("the same submission gets the same report on a busy machine", function 
   });
 });
 
-describe("the library code an exercise imitates is not in the graded run (02-lora, real kernel)", function () {
+describe("the library code an exercise imitates is not in the graded run (02-lora and 07-qlora-nf4, real kernel)", function () {
   this.timeout(1200000);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "coursekit-escape-"));
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -792,5 +792,46 @@ describe("the library code an exercise imitates is not in the graded run (02-lor
       assert.match(report.tests.find((t) => t.grade_id === id)?.message ?? "", /passed when your notebook ran, but not in the graded run/);
     }
     assert.equal(report.score, 3);
+  });
+
+  it("07-qlora-nf4: the quant namespace reached through tslab's exports passes the notebook's tests and scores 0; a constant the library computes at load is no way in", async () => {
+    const source = readNotebook(path.join(ROOT, "solutions", "week03", "07-qlora-nf4.ipynb"));
+    const nb = readNotebook(path.join(ROOT, "notebooks", "week03", "07-qlora-nf4.ipynb"));
+    const cellOf = (id: string) => nb.cells.find((c) => gradeIdOf(c) === id) as NbCell;
+    // Both exercises handed to the library (names built at run time): blockwise NF4 and the storage it measures.
+    cellOf("nf4-blockwise").source =
+      `function quantizeBlockwise(x: Float32Array, code: ArrayLike<number>, blocksize: number): { codes: Uint8Array; absmax: Float32Array } {
+  const q: any = Reflect.get(exports, "qu" + "ant");
+  const r = q["quantize" + "NF4"](x, { blocksize });
+  return { codes: q["unpack" + "4bit"](r.packed, r.n), absmax: r.absmax };
+}
+function dequantizeBlockwise(codes: Uint8Array, absmax: Float32Array, code: ArrayLike<number>, blocksize: number): Float32Array {
+  return Float32Array.from(codes, (c, i) => code[c] * absmax[Math.floor(i / blocksize)]);
+}`;
+    cellOf("nf4-bits").source =
+      `function bitsPerParameter(codeBits: number, blocksize: number, scaleBits: number, second?: { blocksize: number; scaleBits: number }): number {
+  const q: any = Reflect.get(exports, "qu" + "ant");
+  // the library measures codes + fp32 scales; the rest is added by hand
+  const stored = q["bitsPer" + "Parameter"](q["quan" + "tize"](new Float32Array(64 * 256).fill(0.5), { quantType: codeBits === 8 ? "int8" : "nf4", blocksize }));
+  return stored + (scaleBits - 32) / blocksize + (second ? second.scaleBits / (blocksize * second.blocksize) : 0);
+}`;
+    const file = path.join(tmp, "07-qlora-nf4.ipynb");
+    writeNotebook(file, nb);
+    const { report, executed } = await gradeNotebook(file, {
+      mode: "instructor",
+      root: ROOT,
+      source,
+      sourcePath: path.join(ROOT, "solutions", "week03", "07-qlora-nf4.ipynb"),
+      seed: SEED,
+    });
+    assert.deepEqual(
+      report.tests.map((t) => `${t.grade_id} ${t.score}/${t.max_score}`),
+      ["nf4-blockwise-hand 0/3", "nf4-blockwise-lib 0/3", "nf4-bits-hand 0/2", "nf4-bits-measured 0/2"],
+      JSON.stringify(report.tests, null, 1),
+    );
+    // In the student's kernel, where the whole library is, the lecture's numbers came out right.
+    const bitsHand = executed?.cells.find((c) => gradeIdOf(c) === "nf4-bits-hand") as NbCell;
+    assert.match(allOutput({ ...(executed as Notebook), cells: [bitsHand] }), /✔ nf4-bits-hand: 2\/2/);
+    assert.match(report.tests.find((t) => t.grade_id === "nf4-bits-hand")?.message ?? "", /passed when your notebook ran, but not in the graded run/);
   });
 });

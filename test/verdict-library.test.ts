@@ -3,6 +3,7 @@
  * imitate. Checked on the copy's files: the declarations keep their signatures, their bodies are gone.
  */
 import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as ts from "typescript";
@@ -64,6 +65,32 @@ describe("verdict library: lib/ without what the exercises imitate", function ()
     // Untouched files are copied as they are (the library's other parts still work).
     assert.equal(copy("nn/linear.ts"), fs.readFileSync(path.join(ROOT, "lib", "nn", "linear.ts"), "utf8"));
     assert.ok(fs.existsSync(path.join(dir, "ops", "simd-kernels.wasm")), "non-TypeScript files too");
+  });
+
+  it("data a module computes at load with removed code throws when used, and the library still loads", () => {
+    // lib/quant/nf4.ts: `const NF4_MIDPOINTS = midpoints(NF4_CODE)`, where midpoints is part of the quant namespace
+    const quantOnly = verdictLibrary(ROOT, ["quant"]);
+    assert.ok(
+      quantOnly.removed.some((r) => r.startsWith("NF4_MIDPOINTS, computed with midpoints (lib/quant/nf4.ts:")),
+      quantOnly.removed.join("\n"),
+    );
+    assert.match(fs.readFileSync(path.join(quantOnly.dir, "quant", "nf4.ts"), "utf8"), /const NF4_MIDPOINTS = \(new Proxy\(/);
+    // loaded for real, in a child process: the data constants stay, the code throws with the message students see
+    const script = [
+      `const { quant } = require(${JSON.stringify(path.join(quantOnly.dir, "index.ts"))});`,
+      "console.log(quant.NF4_CODE.length);",
+      "try { quant.nf4Encode(0.1); } catch (e) { console.log(String(e)); }",
+    ].join("\n");
+    const run = spawnSync(process.execPath, ["--import", "tsx", "-e", script], {
+      encoding: "utf8",
+      env: { ...process.env, NODE_PATH: path.join(ROOT, "node_modules") },
+      timeout: 60000,
+    });
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(run.stdout.trim().split("\n").slice(-2), [
+      "16",
+      "Error: quant.nf4Encode is not available while this exercise is graded: the exercise asks you to write it yourself",
+    ]);
   });
 
   it("is built once: the same references give the same folder; a reference naming nothing is refused", () => {

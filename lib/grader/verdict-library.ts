@@ -51,6 +51,9 @@ const unavailable = (name: string): string =>
   JSON.stringify(`${name} is not available while this exercise is graded: the exercise asks you to write it yourself`);
 const throwBlock = (name: string): string => `{ throw new Error(${unavailable(name)}); }`;
 const throwExpression = (name: string): string => `((() => { throw new Error(${unavailable(name)}); }) as never)`;
+/** A value that throws when it is used in any way (read, called, iterated): for data computed with removed code. */
+const throwingValue = (name: string): string =>
+  `(new Proxy({}, { get() { throw new Error(${unavailable(name)}); }, apply() { throw new Error(${unavailable(name)}); } }) as never)`;
 
 /** Edits that empty one declaration (all its bodies and initialisers), named `name` in messages. */
 function stubDeclaration(node: ts.Node, name: string, file: ts.SourceFile): Edit[] {
@@ -69,6 +72,30 @@ function stubDeclaration(node: ts.Node, name: string, file: ts.SourceFile): Edit
   if (ts.isClassStaticBlockDeclaration(node)) return [edit(node.body, "{}")];
   if (ts.isClassDeclaration(node)) return node.members.flatMap((m) => stubDeclaration(m, name, file));
   return [];
+}
+
+/** Is this a function, method, accessor, arrow or class (code that does not run when it is declared)? */
+const isDeferred = (n: ts.Node): boolean => ts.isFunctionLike(n) || ts.isClassLike(n);
+
+/**
+ * The first name in `init` that uses something unavailable when the module loads: a call or `new` of a removed
+ * function, class or method (`midpoints(…)`, `quant.midpoints(…)`, `x.numParameters()`), or any mention of a
+ * constant already found to be computed with one. Code inside functions is skipped (it does not run at load).
+ */
+function loadTimeUse(init: ts.Expression, removedCode: Set<string>, derived: Set<string>): string | undefined {
+  let found: string | undefined;
+  const calleeName = (e: ts.Expression): string | undefined => (ts.isIdentifier(e) ? e.text : ts.isPropertyAccessExpression(e) ? e.name.text : undefined);
+  const visit = (n: ts.Node): void => {
+    if (found || isDeferred(n)) return;
+    if (ts.isCallExpression(n) || ts.isNewExpression(n)) {
+      const name = calleeName(n.expression);
+      if (name && removedCode.has(name)) found = name;
+    }
+    if (ts.isIdentifier(n) && derived.has(n.text)) found = n.text;
+    ts.forEachChild(n, visit);
+  };
+  visit(init);
+  return found;
 }
 
 /** The name of a top-level declaration (function, class, each variable of a statement). */
@@ -156,6 +183,28 @@ export function verdictLibrary(root: string, references: string[]): { dir: strin
       }
     }
     if (removed.length === before) throw new VerdictLibraryError(`the exercise reference "${ref}" names nothing in lib/ (no declaration to remove)`);
+  }
+  // Data a module computes when it loads with code that is now removed (`const NF4_MIDPOINTS = midpoints(NF4_CODE)`)
+  // would stop the module, and the whole library, from loading: such a constant becomes a value that throws when
+  // used. Repeated until nothing changes (a constant computed from such a constant).
+  const removedCode = new Set(removed.map((r) => r.split(" ")[0].split(".").pop() as string));
+  const derived = new Set<string>();
+  const replaced = new Set<ts.Node>();
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const [rel, file] of parsed) {
+      for (const { name, node } of topLevelDeclarations(file)) {
+        if (!ts.isVariableDeclaration(node) || !node.initializer || isDeferred(node.initializer) || replaced.has(node)) continue;
+        const use = loadTimeUse(node.initializer, removedCode, derived);
+        if (!use) continue;
+        const init = node.initializer;
+        edits.set(rel, [...(edits.get(rel) ?? []), { start: init.getStart(file), end: init.getEnd(), text: throwingValue(use), original: init.getText(file) }]);
+        removed.push(`${name}, computed with ${use} (lib/${rel}:${file.getLineAndCharacterOfPosition(node.getStart(file)).line + 1})`);
+        derived.add(name);
+        replaced.add(node);
+        changed = true;
+      }
+    }
   }
 
   const staging = fs.mkdtempSync(`${home}.staging-`);
