@@ -35,7 +35,7 @@ import { formatReport, reportsToCsv } from "../lib/grader/report";
 import { findNotebooks, SOURCES_DIR, sourcePathFor, Verdict, verifyRelease, verifySolution } from "../lib/grader/verify";
 import { CellRun } from "../lib/grader/run-notebook";
 import { NbCell, readNotebook } from "../lib/notebook/ipynb";
-import { parseArgs } from "../lib/util/args";
+import { parseArgs, UsageError } from "../lib/util/args";
 import { batchFindings, libraryFindings, SimilarityFinding } from "../lib/grader/similarity";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -340,7 +340,10 @@ async function main(): Promise<number> {
     return 2;
   }
   const target = given(args._[0]);
-  if (!fs.existsSync(target)) throw new Error(`${args._[0]} does not exist`);
+  if (!fs.existsSync(target)) throw new UsageError(`${args._[0]} does not exist`);
+  // A file that is not a notebook by its name is a slip of the command line: nothing is written beside it.
+  if (fs.statSync(target).isFile() && !target.endsWith(".ipynb"))
+    throw new UsageError(`${args._[0]} is not a notebook (.ipynb): give a notebook or a folder of them`);
   sandboxDecision(args.instructor ? "instructor" : "student", args.unsandboxed); // refuse before running anything
   const seed = args.given.has("seed") ? args.seed : defaultSeed();
   const out = args.out ? given(args.out) : "";
@@ -351,7 +354,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const files = findNotebooks(target);
-  if (files.length === 0) throw new Error(`no notebooks (.ipynb) under ${args._[0]}`);
+  if (files.length === 0) throw new UsageError(`no notebooks (.ipynb) under ${args._[0]}`);
   const jobs = args.given.has("jobs") ? args.jobs : os.cpus().length;
   // Kernels graded side by side share the cores: each one's helper threads for products get its share
   // (lib/ops/wasm-threads.ts), unless COURSEKIT_THREADS says otherwise.
@@ -383,6 +386,6 @@ main().then(
   (e) => {
     killAllKernels();
     console.error(`grade: ${e instanceof Error ? e.message : String(e)}`);
-    process.exit(e instanceof SandboxRequiredError ? 2 : 1);
+    process.exit(e instanceof SandboxRequiredError || e instanceof UsageError ? 2 : 1);
   },
 );

@@ -38,9 +38,24 @@ import { qrAdaptorSearch, formatConfiguration } from "../lib/peft/qr-adaptor/sea
 import { bertLayerInfos, cheapEvaluator, measureImportances } from "../lib/experiments/qr-adaptor-bert";
 import { readConfig } from "../lib/io/hf-checkpoint";
 import { traceCorrelations, traceMagnitudeDirection, TracePoint } from "../lib/experiments/magnitude-direction";
-import { parseArgs, runMain, UsageError } from "../lib/util/args";
+import { failUsage, parseArgs, runMain, UsageError } from "../lib/util/args";
 
 const SHIPPED = SHIPPED_CHECKPOINT_DIR;
+
+const COMMAND_NAMES = ["train", "eval", "merge", "compare", "seeds", "run-one", "qr-adaptor", "magnitude-direction"] as const;
+type CommandName = (typeof COMMAND_NAMES)[number];
+const USAGE = `usage: npm run peft -- <${COMMAND_NAMES.join("|")}> [options] (npm run peft -- train --help lists the options)`;
+// The command comes first: checked before the options, so that a slip there is named as what it is.
+const commandWord = process.argv[2];
+if (commandWord === "--help" || commandWord === "-h") {
+  console.log(USAGE);
+  process.exit(0);
+}
+if (!(COMMAND_NAMES as readonly string[]).includes(commandWord ?? "")) {
+  failUsage(
+    `${commandWord === undefined ? "" : commandWord.startsWith("-") ? `the command comes first, before ${commandWord}; ` : `unknown command "${commandWord}"; `}${USAGE}`,
+  );
+}
 
 const args = parseArgs(
   process.argv.slice(3),
@@ -119,12 +134,31 @@ function need(value: string, flag: string): string {
   return value;
 }
 
+/** A folder the user named: required, and there (a typo is a usage error, said before anything loads). */
+function existing(value: string, flag: string): string {
+  if (!fs.existsSync(need(value, flag))) throw new UsageError(`${flag} ${value} does not exist`);
+  return value;
+}
+
+/** A method name the user gave, checked before any model or data is loaded. */
+function checkedMethod(name: string, flag = "--method"): string {
+  try {
+    resolveMethod(name);
+  } catch (e) {
+    throw new UsageError(`${flag}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return name;
+}
+
 async function train(): Promise<void> {
   const out = need(args.out, "--out");
   const task = taskName();
+  checkedMethod(args.method);
+  existing(args.checkpoint, "--checkpoint");
   for (const f of ["adapter_config.json", "adapter_model.safetensors", "model.safetensors", "metrics.json"]) {
     if (fs.existsSync(path.join(out, f)) && !args.overwrite) throw new UsageError(`${out} already holds ${f}; pass --overwrite to replace it`);
   }
+  await initBackend();
   const { model, tokenizer } = loadBertForSequenceClassification(args.checkpoint, { labels: labelNames(task), seed: args.seed });
   const data = loadTask(task, tokenizer, { limit: args.limit || undefined });
   const prepared = prepareMethod(args.method, model, methodOptions(), args.seed);
@@ -190,7 +224,10 @@ function loadTrained(dir: string, base: string, task: DatasetName | null) {
 
 async function evaluate(): Promise<void> {
   const task = taskName();
-  const { model, tokenizer } = loadTrained(need(args.adapter, "--adapter"), args.checkpoint, task);
+  const [adapter, checkpoint] = [existing(args.adapter, "--adapter"), existing(args.checkpoint, "--checkpoint")];
+  if (!["train", "validation", "test"].includes(args.split)) throw new UsageError(`--split must be train, validation or test`);
+  await initBackend();
+  const { model, tokenizer } = loadTrained(adapter, checkpoint, task);
   const data = loadTask(task, tokenizer, { limit: args.limit || undefined });
   const split = args.split as "train" | "validation" | "test";
   if (!data.splits[split]) throw new UsageError(`--split must be train, validation or test`);
@@ -200,8 +237,10 @@ async function evaluate(): Promise<void> {
 
 async function merge(): Promise<void> {
   const out = need(args.out, "--out");
-  const dir = need(args.adapter, "--adapter");
-  if (!fs.existsSync(path.join(dir, "adapter_config.json"))) throw new Error(`${dir} has no adapter_config.json: nothing to merge`);
+  const dir = existing(args.adapter, "--adapter");
+  existing(args.base, "--base");
+  if (!fs.existsSync(path.join(dir, "adapter_config.json"))) throw new UsageError(`${dir} has no adapter_config.json: nothing to merge`);
+  await initBackend();
   const { model, tokenizer } = loadAdapter(dir, args.base, null);
   const files = await saveBertCheckpoint(model.mergeAndUnload(), out, { tokenizer, overwrite: args.overwrite });
   console.log(`merged ${dir} into ${args.base} → ${files.join(", ")}`);
@@ -209,13 +248,12 @@ async function merge(): Promise<void> {
 
 async function compare(): Promise<void> {
   const task = taskName();
-  const methods = args.methods
-    .split(",")
-    .map((m) => m.trim())
-    .filter(Boolean);
+  const methods = methodList();
   const out = args.out || `results/compare-${task}.json`;
   refuseExisting(out, out.replace(/\.json$/, "") + ".html");
+  existing(args.checkpoint, "--checkpoint");
   const o = methodOptions();
+  await initBackend();
   const rows = await compareMethods({
     task,
     methods,
@@ -251,10 +289,12 @@ function numberList(value: string, flag: string): number[] {
 
 /** One run of a study, in this process: prints the run as one line "RUN {json}" for the parent. */
 async function runOne(): Promise<void> {
+  const [task, method, checkpoint] = [taskName(), checkedMethod(args.method), existing(args.checkpoint, "--checkpoint")];
+  await initBackend();
   const { row, correct } = await runMethod({
-    task: taskName(),
-    method: args.method,
-    checkpoint: args.checkpoint,
+    task,
+    method,
+    checkpoint,
     epochs: args.epochs,
     batchSize: args["batch-size"],
     trainLimit: args["train-limit"] || undefined,
@@ -329,6 +369,7 @@ async function seeds(): Promise<void> {
   if (!lrFactors.includes(1)) throw new UsageError("--lr-factors must include 1 (each method's default learning rate)");
   const out = args.out || `results/seeds-${task}.json`;
   refuseExisting(out, out.replace(/\.json$/, "") + ".html");
+  await initBackend();
   const total = { done: 0, all: methods.length * (lrFactors.length + seedList.length - 1) };
   console.log(`${total.all} runs, ${args.jobs} at a time`);
   const { selected, runs } = await runSeedStudy({ methods, seeds: seedList, lrFactors }, (specs) => runInProcesses(specs, args.jobs, total));
@@ -372,7 +413,8 @@ async function qrAdaptor(): Promise<void> {
   const task = taskName();
   const out = args.out || `results/qr-adaptor-${task}.json`;
   refuseExisting(out, out.replace(/\.json$/, "") + ".html");
-  const layers = bertLayerInfos(readConfig(args.checkpoint));
+  const layers = bertLayerInfos(readConfig(existing(args.checkpoint, "--checkpoint")));
+  await initBackend();
   const budgetBytes = args["budget-kb"] * 1000;
   console.log(`phase I: measuring per-layer importances on ${task} …`);
   const importances = await measureImportances({ checkpoint: args.checkpoint, task, ladders: LECTURE_LADDERS, seed: args.seed });
@@ -463,6 +505,7 @@ async function magnitudeDirection(): Promise<void> {
   const seedList = numberList(args.seeds, "--seeds");
   const out = args.out || "results/magnitude-direction-spam.json";
   refuseExisting(out);
+  await initBackend();
   const points: TracePoint[] = [];
   const correlations: Array<{ seed: number; method: string; all: number; byStep: Record<number, number> }> = [];
   for (const seed of seedList)
@@ -511,11 +554,11 @@ function methodList(): string[] {
     .split(",")
     .map((m) => m.trim())
     .filter(Boolean);
-  for (const m of methods) resolveMethod(m); // unknown names fail before any run
+  for (const m of methods) checkedMethod(m, "--methods"); // unknown names fail before any run
   return methods;
 }
 
-const COMMANDS: Record<string, () => Promise<void>> = {
+const COMMANDS: Record<CommandName, () => Promise<void>> = {
   train,
   eval: evaluate,
   merge,
@@ -526,15 +569,9 @@ const COMMANDS: Record<string, () => Promise<void>> = {
   "magnitude-direction": magnitudeDirection,
 };
 
+/** Each command checks its command line first (a mistake is said before anything loads), then starts the backend. */
 async function main(): Promise<void> {
-  const command = process.argv[2];
-  if (!command || !COMMANDS[command]) {
-    throw new UsageError(
-      `${command ? `unknown command "${command}"; ` : ""}usage: npm run peft -- <${Object.keys(COMMANDS).join("|")}> [options] (npm run peft -- train --help lists the options)`,
-    );
-  }
-  await initBackend();
-  await COMMANDS[command]();
+  await COMMANDS[commandWord as CommandName]();
 }
 
 runMain(main);

@@ -7,10 +7,11 @@
  *   overwritten: the release says which files and stops. --force overwrites them, each kept first as
  *   <file>.<date>.bak. What the last release wrote is recorded in notebooks/.release.json (sha-256 per file).
  */
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { releaseFiles } from "../lib/grader/release-files";
 import { findNotebooks, releaseDiffers, SOURCES_DIR } from "../lib/grader/verify";
-import { parseArgs, runMain } from "../lib/util/args";
+import { parseArgs, runMain, UsageError } from "../lib/util/args";
 
 const ROOT = path.resolve(__dirname, "..");
 const args = parseArgs(
@@ -22,8 +23,20 @@ const args = parseArgs(
   { positionals: { max: Infinity, name: "source notebooks or folders" } },
 );
 
+/** The source notebooks a command-line path names: a typo, or a path outside solutions/, is a usage error. */
+function sourcesIn(given: string): string[] {
+  const abs = path.resolve(given);
+  if (!fs.existsSync(abs)) throw new UsageError(`${given} does not exist`);
+  const rel = path.relative(path.join(ROOT, SOURCES_DIR), abs);
+  if (rel.startsWith("..") || path.isAbsolute(rel))
+    throw new UsageError(`${given} is not under ${SOURCES_DIR}/ (the release is made from the instructor's sources)`);
+  const found = findNotebooks(abs);
+  if (found.length === 0) throw new UsageError(`no notebooks (.ipynb) in ${given}`);
+  return found;
+}
+
 function main(): number {
-  const files = args._.length > 0 ? args._.flatMap((p) => findNotebooks(path.resolve(p))) : findNotebooks(path.join(ROOT, SOURCES_DIR));
+  const files = args._.length > 0 ? args._.flatMap(sourcesIn) : findNotebooks(path.join(ROOT, SOURCES_DIR));
   if (args.check) {
     let outOfDate = 0;
     for (const file of files) {

@@ -80,6 +80,29 @@ describe("command lines: bad input is one line and exit code 2", function () {
     assert.ok(!fs.existsSync(path.join(tmp, "never")), "nothing was written");
   });
 
+  it("a missing path, a path that is not a notebook, a misplaced command or method: said before anything loads, nothing written", () => {
+    const missing = path.join(tmp, "no-such-thing");
+    const vocab = path.join(tmp, "vocab.txt");
+    fs.writeFileSync(vocab, "[PAD]\n");
+    refused("scripts/release.ts", ["--check", missing], /^release: .*no-such-thing does not exist$/);
+    refused("scripts/release.ts", ["--check", vocab], /^release: .*vocab\.txt is not under solutions\/ /);
+    refused("scripts/grade.ts", [missing], /^grade: .*no-such-thing does not exist$/);
+    refused("scripts/grade.ts", [vocab], /^grade: .*vocab\.txt is not a notebook \(\.ipynb\): give a notebook or a folder of them$/);
+    assert.deepEqual(fs.readdirSync(tmp).sort(), ["vocab.txt"], "nothing written beside the file");
+    refused("scripts/grade.ts", [tmp], /^grade: no notebooks \(\.ipynb\) under /);
+    refused("scripts/peft.ts", ["--rank", "-1"], /^peft: the command comes first, before --rank; usage: npm run peft -- <train\|/);
+    refused("scripts/peft.ts", ["train", "--rank", "-1"], /^peft: unknown option --rank; did you mean --r\? /);
+    // the method and the folders are checked before the backend, the model and the data load (no banner on stdout)
+    const method = run("scripts/peft.ts", ["train", "--method", "nosuch", "--out", path.join(tmp, "never")]);
+    assert.equal(method.status, 2, method.stderr);
+    assert.match(method.stderr.trim(), /^peft: --method: unknown method "nosuch"; choose one of: full, head, lora/);
+    assert.equal(method.stdout, "", "nothing loaded");
+    refused("scripts/peft.ts", ["eval", "--adapter", missing], /^peft: --adapter .*no-such-thing does not exist$/);
+    refused("scripts/peft.ts", ["merge", "--adapter", tmp, "--out", path.join(tmp, "never")], /has no adapter_config\.json: nothing to merge$/);
+    refused("scripts/peft.ts", ["compare", "--methods", "lora,nosuch", "--out", path.join(tmp, "never.json")], /^peft: --methods: unknown method "nosuch"/);
+    assert.deepEqual(fs.readdirSync(tmp).sort(), ["vocab.txt"], "nothing written");
+  });
+
   it("--debug shows the stack trace", () => {
     const r = run("scripts/peft.ts", ["train", "--bogus", "--debug"]);
     assert.notEqual(r.status, 0);

@@ -53,6 +53,9 @@ function distance(a: string, b: string): number {
 }
 
 function nearest(key: string, known: string[]): string | undefined {
+  // A known option the given one starts with, or that starts with it, is the likeliest meaning (--rank → --r).
+  const prefix = known.filter((k) => key.startsWith(k) || k.startsWith(key)).sort((x, y) => Math.abs(x.length - key.length) - Math.abs(y.length - key.length));
+  if (prefix.length > 0 && key.length > 0) return prefix[0];
   const scored = known.map((k) => [k, distance(key, k)] as const).sort((x, y) => x[1] - y[1]);
   return scored.length && scored[0][1] <= Math.max(2, Math.floor(key.length / 3)) ? scored[0][0] : undefined;
 }
