@@ -18,17 +18,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { registerWebGpuKernels } from "./ops/webgpu-kernels";
+import { SyncReadError } from "./ops/sync-read-error";
 
-export const SYNC_READ_ERROR =
-  "dataSync() / arraySync() cannot read a GPU tensor in Node: use `await t.data()` / `await t.array()`, or run on the CPU (COURSEKIT_BACKEND=wasm)";
-
-/** A synchronous read that Node cannot do on a GPU tensor (its message is SYNC_READ_ERROR). */
-export class SyncReadError extends Error {
-  constructor(options?: { cause?: unknown }) {
-    super(SYNC_READ_ERROR, options);
-    this.name = "SyncReadError";
-  }
-}
+export { SYNC_READ_ERROR, SyncReadError } from "./ops/sync-read-error";
 
 /** What was found: the adapter's description and whether it is a software rasteriser. */
 export interface WebGpuAdapter {

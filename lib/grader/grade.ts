@@ -36,40 +36,17 @@ import { gradeIdOf, isGraded, KERNEL_NAME, notebookBudgetS, TestSpec, testSpecs,
 import { DEFAULT_LIMITS, KernelLimits, LimitEnforcement } from "./kernel-client";
 import { feedbackRunNotebook, prepareForInstructor, prepareForStudent, verdictRunNotebook } from "./prepare";
 import { referenceFor } from "./reference";
-import { feedbackCopy } from "./report";
+import { feedbackCopy, GradeReport } from "./report";
 import { CellRun, RunOptions, runNotebookCells } from "./run-notebook";
 import { verdictLibrary } from "./verdict-library";
 import { sandboxUnavailableReason } from "./sandbox";
-import { CellProblem, GradeMode, mergeVerdicts, problemsOf, recordsIn, scoreTests, TestResult, withoutReferenceUses } from "./verdicts";
+import { CellProblem, GradeMode, mergeVerdicts, problemsOf, scoreTests, withoutReferenceUses } from "./verdicts";
+import { recordsIn } from "./records";
 import { referenceUses } from "./references";
 
 export type { CellProblem, GradeMode, TestResult, TestStatus } from "./verdicts";
 
-export interface GradeReport {
-  notebook: string;
-  mode: GradeMode;
-  score: number;
-  max_score: number;
-  /** Student mode: points in hidden tests, not included in max_score. */
-  hidden_max_score: number;
-  tests: TestResult[];
-  checkpoints: CheckpointRecord[];
-  /** Cells that did not finish cleanly (errors, timeouts, kernel deaths, not run). */
-  cell_problems: CellProblem[];
-  warnings: string[];
-  env: Record<string, string>;
-  /** The seed the test inputs were drawn from (instructor mode: chosen at grading time). */
-  seed: number;
-  /** Whether the kernel ran in the sandbox. */
-  sandboxed: boolean;
-  /** The limits the kernel ran under. */
-  limits: KernelLimits;
-  /** How its memory, process and CPU limits were held: by a cgroup, or only watched (and why). */
-  enforcement: LimitEnforcement;
-  /** The factor every cell's time limit and the budget were multiplied by (`--time-scale`; 1 normally). */
-  time_scale: number;
-  duration_ms: number;
-}
+export type { GradeReport } from "./report";
 
 export interface GradeOptions {
   mode: GradeMode;

@@ -11,7 +11,7 @@ import { gradeIdOf, isGraded, notebookBudgetS } from "./cells";
 import type { KernelLimits } from "./kernel-client";
 import { asObservationRecord } from "./observations";
 import { CellRun, runNotebookCells } from "./run-notebook";
-import { isCheckRecord, recordsIn } from "./verdicts";
+import { isCheckRecord, recordsIn } from "./records";
 
 export interface ReferenceOptions {
   root: string;

@@ -3,8 +3,36 @@ import * as path from "node:path";
 import { describeCheck } from "../notebook/grading";
 import { cloneNotebook, NbOutput, Notebook } from "../notebook/ipynb";
 import { gradeIdOf, isGraded } from "./cells";
-import type { GradeReport } from "./grade";
-import type { GradeMode, TestResult } from "./verdicts";
+import type { CheckpointRecord } from "../notebook/checkpoint";
+import type { KernelLimits, LimitEnforcement } from "./kernel-client";
+import type { CellProblem, GradeMode, TestResult } from "./verdicts";
+
+/** What grading a notebook found: written as report.json, summarised by formatReport, a row of the CSV. */
+export interface GradeReport {
+  notebook: string;
+  mode: GradeMode;
+  score: number;
+  max_score: number;
+  /** Student mode: points in hidden tests, not included in max_score. */
+  hidden_max_score: number;
+  tests: TestResult[];
+  checkpoints: CheckpointRecord[];
+  /** Cells that did not finish cleanly (errors, timeouts, kernel deaths, not run). */
+  cell_problems: CellProblem[];
+  warnings: string[];
+  env: Record<string, string>;
+  /** The seed the test inputs were drawn from (instructor mode: chosen at grading time). */
+  seed: number;
+  /** Whether the kernel ran in the sandbox. */
+  sandboxed: boolean;
+  /** The limits the kernel ran under. */
+  limits: KernelLimits;
+  /** How its memory, process and CPU limits were held: by a cgroup, or only watched (and why). */
+  enforcement: LimitEnforcement;
+  /** The factor every cell's time limit and the budget were multiplied by (`--time-scale`; 1 normally). */
+  time_scale: number;
+  duration_ms: number;
+}
 
 const MARK: Record<TestResult["status"], string> = { passed: "✔", failed: "✘", error: "✘", timeout: "⏱", not_run: "·", not_attempted: "○" };
 

@@ -15,6 +15,7 @@ import { asObservationRecord, compareRecords, Comparison, summarize } from "./ob
 import type { Reference } from "./reference";
 import type { ReferenceUse } from "./references";
 import { CellRun, CellStatus, describeLimit } from "./run-notebook";
+import { isCheckRecord, recordsIn } from "./records";
 
 export type GradeMode = "student" | "instructor";
 export type TestStatus = "passed" | "failed" | "error" | "timeout" | "not_run" | "not_attempted";
@@ -48,23 +49,8 @@ function firstErrorLine(outputs: NbOutput[] | undefined): string {
   return (line ?? "").trim().slice(0, 300);
 }
 
-export function recordsIn<T>(outputs: NbOutput[] | undefined, mime: string): T[] {
-  return (outputs ?? []).flatMap((o) => (o.data && o.data[mime] !== undefined ? [o.data[mime] as unknown as T] : []));
-}
-
 const MAX_MESSAGE = 300;
 const clip = (s: string): string => (s.length > MAX_MESSAGE ? `${s.slice(0, MAX_MESSAGE - 3)}...` : s);
-
-export function isCheckRecord(v: unknown): v is CheckRecord {
-  const r = v as Partial<CheckRecord> | null;
-  return (
-    !!r &&
-    typeof r.grade_id === "string" &&
-    typeof r.score === "number" &&
-    typeof r.max_score === "number" &&
-    ["passed", "failed", "error"].includes(String(r.status))
-  );
-}
 
 /** Warnings for records printed outside their own test cell (they count for nothing). */
 function strayRecordWarnings(nb: Notebook, tests: TestSpec[]): string[] {

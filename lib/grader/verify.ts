@@ -16,6 +16,7 @@ import { defaultSeed, gradeNotebook, GradeOptions, GradeReport, sandboxDecision 
 import { referenceFor } from "./reference";
 import { gradeIdOf, isGraded } from "./cells";
 import { releaseNotebook } from "./release";
+import { recordsIn } from "./records";
 
 export interface Verdict {
   file: string;
@@ -96,9 +97,7 @@ export async function verifySolution(root: string, sourceFile: string, opts: Run
     else if (record.error) problems.push(`test "${id}": stopped on the solution: ${record.error}`);
     else if (record.observations.length === 0) problems.push(`test "${id}": observes nothing, so the grader has nothing to compare (call t.observe(...))`);
   }
-  const refCheckpoints = ref.notebook.cells.flatMap((c) =>
-    (c.outputs ?? []).flatMap((o) => (o.data && o.data[CHECKPOINT_MIME] !== undefined ? [o.data[CHECKPOINT_MIME] as unknown as CheckpointRecord] : [])),
-  );
+  const refCheckpoints = ref.notebook.cells.flatMap((c) => recordsIn<CheckpointRecord>(c.outputs, CHECKPOINT_MIME));
   for (const c of refCheckpoints) if (c.status !== "correct") problems.push(`checkpoint "${c.id}": ${c.status} (${c.message})`);
   for (const r of ref.runs) if (r.status !== "ok") problems.push(`cell ${r.index + 1} of the reference run: ${r.status}${r.reason ? ` ${r.reason}` : ""}`);
   for (const w of ref.warnings) problems.push(`warning (reference run): ${w}`);

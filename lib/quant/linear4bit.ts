@@ -29,7 +29,7 @@ import { Module } from "../nn/module";
 import { linear } from "../ops/matmul";
 import { DEFAULT_BLOCKSIZE, QuantType } from "./blockwise";
 import { QuantBytes, QuantState, dequantize, quantize, storageBytes } from "./double-quant";
-import { SyncReadError } from "../backend-webgpu";
+import { SyncReadError } from "../ops/sync-read-error";
 
 export interface Linear4bitOptions {
   /** "nf4" (default), "fp4", or "int8" (8-bit absmax, for comparison). */

@@ -24,26 +24,19 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { BasicTokenizer, BertNormalizerOptions } from "./basic";
 import { WordPiece } from "./wordpiece";
-import { defined, optionsFromConfigFiles, readTokenizerJson, readVocabFile, tokenizerJsonOf, TokenizerJson, writeTokenizerFolder } from "./files";
+import {
+  BertTokenizerOptions,
+  defined,
+  optionsFromConfigFiles,
+  readTokenizerJson,
+  readVocabFile,
+  SavableTokenizer,
+  tokenizerJsonOf,
+  TokenizerJson,
+  writeTokenizerFolder,
+} from "./files";
 
-export type { AddedTokenJson, TemplatePieceJson, TokenizerJson } from "./files";
-
-/** Options of {@link BertTokenizer}. The normalizer options are those of {@link BertNormalizerOptions}. */
-export interface BertTokenizerOptions extends BertNormalizerOptions {
-  unkToken?: string;
-  padToken?: string;
-  clsToken?: string;
-  sepToken?: string;
-  maskToken?: string;
-  /** Default "##". */
-  continuingSubwordPrefix?: string;
-  /** Default 100. */
-  maxInputCharsPerWord?: number;
-  /** The longest input the model accepts; the default `maxLength` of truncation. Default 512. */
-  modelMaxLength?: number;
-  /** The WordPiece decoder's `cleanup` (" ." → "." and the like). Default true. */
-  decoderCleanup?: boolean;
-}
+export type { AddedTokenJson, BertTokenizerOptions, TemplatePieceJson, TokenizerJson } from "./files";
 
 /** Options of {@link BertTokenizer.encode}. */
 export interface EncodeOptions {
@@ -165,7 +158,7 @@ function cleanUpTokenization(s: string): string {
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** A WordPiece BERT tokenizer. See the module comment. */
-export class BertTokenizer {
+export class BertTokenizer implements SavableTokenizer {
   /** Token of each id. */
   readonly vocab: readonly string[];
   readonly unkToken: string;

@@ -7,11 +7,49 @@
  *   tokenizer_config.json    transformers' settings (do_lower_case, model_max_length, special tokens)
  *   special_tokens_map.json  the special tokens' names
  *
- * The tokenizer itself (bert-tokenizer.ts) only sees a vocabulary and options.
+ * The tokenizer itself (bert-tokenizer.ts) only sees a vocabulary and options; saving reads the fields of
+ * {@link SavableTokenizer}, which the tokenizer implements (so this file does not import it).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { BertTokenizer, BertTokenizerOptions } from "./bert-tokenizer";
+import type { BertNormalizerOptions } from "./basic";
+import type { WordPiece } from "./wordpiece";
+
+/** Options of {@link BertTokenizer}. The normalizer options are those of {@link BertNormalizerOptions}. */
+export interface BertTokenizerOptions extends BertNormalizerOptions {
+  unkToken?: string;
+  padToken?: string;
+  clsToken?: string;
+  sepToken?: string;
+  maskToken?: string;
+  /** Default "##". */
+  continuingSubwordPrefix?: string;
+  /** Default 100. */
+  maxInputCharsPerWord?: number;
+  /** The longest input the model accepts; the default `maxLength` of truncation. Default 512. */
+  modelMaxLength?: number;
+  /** The WordPiece decoder's `cleanup` (" ." → "." and the like). Default true. */
+  decoderCleanup?: boolean;
+}
+
+/** What writing a tokenizer's files reads of it (BertTokenizer implements it). */
+export interface SavableTokenizer {
+  readonly vocab: readonly string[];
+  readonly unkToken: string;
+  readonly padToken: string;
+  readonly clsToken: string;
+  readonly sepToken: string;
+  readonly maskToken: string;
+  readonly padId: number;
+  readonly unkId: number;
+  readonly clsId: number;
+  readonly sepId: number;
+  readonly maskId: number;
+  readonly modelMaxLength: number;
+  readonly normalizerOptions: Required<Omit<BertNormalizerOptions, "stripAccents">> & { stripAccents: boolean | null };
+  readonly wordPiece: WordPiece;
+  readonly decoderCleanup: boolean;
+}
 
 /** `tokenizer.json`'s entry for an added (special) token. */
 export interface AddedTokenJson {
@@ -175,10 +213,10 @@ export function readTokenizerJson(file: string): { vocab: string[]; options: Ber
 }
 
 /** The ids of [PAD], [UNK], [CLS], [SEP], [MASK], ascending. */
-const specialIdsOf = (t: BertTokenizer): number[] => [...new Set([t.padId, t.unkId, t.clsId, t.sepId, t.maskId])].sort((x, y) => x - y);
+const specialIdsOf = (t: SavableTokenizer): number[] => [...new Set([t.padId, t.unkId, t.clsId, t.sepId, t.maskId])].sort((x, y) => x - y);
 
 /** A tokenizer as a Hugging Face `tokenizer.json` object. */
-export function tokenizerJsonOf(t: BertTokenizer): TokenizerJson {
+export function tokenizerJsonOf(t: SavableTokenizer): TokenizerJson {
   const specials = specialIdsOf(t);
   const special = (id: string, typeId: number): TemplatePieceJson => ({ SpecialToken: { id, type_id: typeId } });
   const seq = (id: "A" | "B", typeId: number): TemplatePieceJson => ({ Sequence: { id, type_id: typeId } });
@@ -236,7 +274,7 @@ export function tokenizerJsonOf(t: BertTokenizer): TokenizerJson {
  * `vocab.txt`, `tokenizer.json`, `tokenizer_config.json` (tokenizer_class "BertTokenizer") and
  * `special_tokens_map.json`.
  */
-export function writeTokenizerFolder(t: BertTokenizer, dir: string): void {
+export function writeTokenizerFolder(t: SavableTokenizer, dir: string): void {
   fs.mkdirSync(dir, { recursive: true });
   const sortedJson = (o: Json) => JSON.stringify(Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))), null, 2) + "\n";
   fs.writeFileSync(path.join(dir, "vocab.txt"), t.vocab.map((t) => t + "\n").join(""));
