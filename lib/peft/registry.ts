@@ -49,6 +49,13 @@ export interface PeftMethod<C extends CommonConfig & { peftType: string } = Comm
   saveEntries?(config: C, key: string, shape: number[], data: Float32Array): Map<string, TensorInput> | null;
   /** Loading: the stored tensors as the model's parameters expect them (e.g. top-k back to full logits). */
   loadEntries?(config: C, stored: Map<string, TensorEntry>): Map<string, TensorEntry>;
+  /**
+   * What the conformance suite (test/peft-conformance.test.ts) runs for this method: a few configurations,
+   * as `adapter_config.json` fields over the defaults, that fit a tiny model (hidden size 8, intermediate 16;
+   * target_modules is the suite's), and whether a fresh adapter leaves the model unchanged (as peft
+   * initialises it: LoRA's B = 0 does; VB-LoRA's random bank and logits do not).
+   */
+  readonly conformance: { examples: Array<Record<string, unknown>>; identityAtInit: boolean };
 }
 
 const methods = new Map<string, PeftMethod>();

@@ -8,6 +8,14 @@ import { LoraLayer } from "./layer";
 export const loraMethod: PeftMethod<LoraConfig> = {
   peftType: "LORA",
   fromJson: (json) => loraConfig(configFromJson(json, loraConfig())),
+  conformance: {
+    examples: [
+      { r: 2, lora_alpha: 4 },
+      { r: 2, lora_alpha: 4, use_dora: true },
+      { r: 4, lora_alpha: 8, use_rslora: true },
+    ],
+    identityAtInit: true,
+  },
   inject(layer, base, config, ctx) {
     const { moduleName, adapterName, rng } = ctx;
     const l = (layer as LoraLayer | null) ?? new LoraLayer(base as BaseLinear);

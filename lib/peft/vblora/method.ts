@@ -31,6 +31,13 @@ function expandTopk(config: VBLoRAConfig, stored: Map<string, TensorEntry>): Map
 export const vbloraMethod: PeftMethod<VBLoRAConfig> = {
   peftType: "VBLORA",
   fromJson: (json) => vbloraConfig(configFromJson(json, vbloraConfig())),
+  conformance: {
+    examples: [
+      { r: 2, num_vectors: 6, vector_length: 4, topk: 2 },
+      { r: 2, num_vectors: 6, vector_length: 4, topk: 2, save_only_topk_weights: true },
+    ],
+    identityAtInit: false,
+  },
   shared: {
     name: "vblora_vector_bank",
     init: (config, rng) =>

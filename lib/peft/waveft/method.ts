@@ -7,6 +7,13 @@ import { WaveFTLayer, waveftFrequencies } from "./layer";
 export const waveftMethod: PeftMethod<WaveFTConfig> = {
   peftType: "WAVEFT",
   fromJson: (json) => waveftConfig(configFromJson(json, waveftConfig())),
+  conformance: {
+    examples: [
+      { n_frequency: 16, scaling: 25 },
+      { n_frequency: 24, proportional_parameters: true },
+    ],
+    identityAtInit: true,
+  },
   plan: (config, targets) =>
     waveftFrequencies(
       config,
