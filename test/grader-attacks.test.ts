@@ -150,7 +150,7 @@ const HIDDEN_SOURCE_THIEF = `function loraParams(dIn: number, dOut: number, r: n
 }`;
 const HIDDEN_SOURCE_PRINT = `console.log("STOLEN", (globalThis as any).stolen);
 ${WRONG_DELTA}`;
-/** The same, thrown from inside the hidden test: its error would name the source if the grader quoted it. */
+/** The same, thrown from inside the hidden test if it can read it: its error would name the source if the grader quoted it. */
 const HIDDEN_SOURCE_THROWER = `function loraParams(dIn: number, dOut: number, r: number): number {
   const caller = String((loraParams as any).caller ?? "");
   if (caller.includes("random shape")) throw new Error(caller);
@@ -275,7 +275,12 @@ describe("grading a determined student (real kernel, sandboxed)", function () {
     assert.match(handedBack, /STOLEN/, "the printing cell ran in the feedback run");
     assert.ok(!handedBack.includes(HIDDEN_SECRET), "no line of the hidden test");
     const thrown = results.get("the hidden tests' source thrown from inside the test");
-    assert.equal(thrown?.report.tests.find((t) => t.grade_id === "test-sample-params-hidden")?.score, 0, "the throwing hidden test scores 0");
+    // The graded run's tests are strict: the student's function sees no caller (null), so it computes and does not throw.
+    assert.equal(
+      thrown?.report.tests.find((t) => t.grade_id === "test-sample-params-hidden")?.score,
+      1,
+      "a strict test's source cannot be read through fn.caller in the graded run",
+    );
     for (const { executed, report } of results.values()) assert.ok(!`${JSON.stringify(executed)}${JSON.stringify(report)}`.includes(HIDDEN_SECRET));
   });
 

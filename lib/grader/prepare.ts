@@ -157,14 +157,25 @@ export function feedbackRunNotebook(nb: Notebook, source: Notebook): Notebook {
  * Instructor mode, the verdict run (whose outputs never come back): the same cells in the same places, but
  * only the setup cells, the cells the student wrote and the tests (hidden ones included) keep their code;
  * every other cell is emptied (not run). Its kernel's library lacks what the exercises imitate.
+ *
+ * Each test runs in strict mode (a "use strict" directive on its first line: tslab wraps a cell's code in a
+ * function, and the directive becomes that function's), so a student's function called by a test cannot read
+ * the test through `fn.caller` (V8 hides a strict caller: `null`).
  */
 export function verdictRunNotebook(nb: Notebook, studentCells: StudentCell[]): Notebook {
   const copy = cloneNotebook(nb);
   const student = new Set(studentCells.map((c) => c.index));
   copy.cells.forEach((cell, i) => {
-    if (cell.cell_type !== "code" || student.has(i) || isGraded(cell) || isSetupCell(cell)) return;
+    if (cell.cell_type !== "code" || student.has(i) || isSetupCell(cell)) return;
+    if (isGraded(cell)) {
+      cell.source = `${STRICT} ${cellSource(cell)}`;
+      return;
+    }
     cell.source = "";
     cell.outputs = [];
   });
   return copy;
 }
+
+/** The directive that makes a test cell strict (kept on the cell's first line, so line numbers stay). */
+export const STRICT = '"use strict";';
