@@ -40,8 +40,7 @@ export { Rng } from "./util/random";
 export const SHIPPED_CHECKPOINT = path.resolve(__dirname, "..", SHIPPED_CHECKPOINT_DIR);
 
 // Parameter-efficient fine-tuning (peft's names and file layout)
-export { loraConfig, vbloraConfig, waveftConfig } from "./peft/config";
-export type { LoraConfig, VBLoRAConfig, WaveFTConfig } from "./peft/config";
+export * from "./peft/builtin-methods"; // each method's config function and type (loraConfig, LoraConfig, …)
 export { getPeftModel, PeftModel } from "./peft/peft-model";
 export type { PeftConfig } from "./peft/peft-model";
 export { savePretrained, fromPretrained, readAdapterConfig } from "./peft/serialization";

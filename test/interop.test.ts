@@ -26,7 +26,7 @@ import { AdamW } from "../lib/train/adamw";
 import { trainStep } from "../lib/train/step";
 import { crossEntropy } from "../lib/train/batching";
 import { ENCODER_LINEARS, HEAD_MODULES, prepareMethod, PreparedMethod } from "../lib/experiments/methods";
-import { loraConfig } from "../lib/peft/config";
+import { loraConfig } from "../lib/peft/lora/config";
 import { getPeftModel, PeftModel } from "../lib/peft/peft-model";
 import { fromPretrained, savePretrained } from "../lib/peft/serialization";
 import { Linear } from "../lib/nn/linear";

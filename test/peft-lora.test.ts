@@ -6,7 +6,7 @@ import * as tf from "@tensorflow/tfjs";
 import { strict as assert } from "node:assert";
 import { BertForSequenceClassification } from "../lib/models/bert";
 import { Linear } from "../lib/nn/linear";
-import { loraConfig } from "../lib/peft/config";
+import { loraConfig } from "../lib/peft/lora/config";
 import { getPeftModel } from "../lib/peft/peft-model";
 import { LoraLayer } from "../lib/peft/lora/layer";
 import { countAdapterParameters, llamaSkeleton } from "../lib/peft/count";

@@ -5,7 +5,7 @@ import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { strict as assert } from "node:assert";
 import { BertForSequenceClassification } from "../lib/models/bert";
-import { loraConfig } from "../lib/peft/config";
+import { loraConfig } from "../lib/peft/lora/config";
 import { getPeftModel } from "../lib/peft/peft-model";
 import { quantizeLinears, quantizeLinearsAsync } from "../lib/peft/qlora";
 import { Linear4bit } from "../lib/quant/linear4bit";

@@ -6,7 +6,7 @@ import * as tf from "@tensorflow/tfjs";
 import { strict as assert } from "node:assert";
 import { BertForSequenceClassification } from "../lib/models/bert";
 import { Linear } from "../lib/nn/linear";
-import { vbloraConfig } from "../lib/peft/config";
+import { vbloraConfig } from "../lib/peft/vblora/config";
 import { getPeftModel } from "../lib/peft/peft-model";
 import { VBLoraLayer } from "../lib/peft/vblora/layer";
 import { fromTopk, toTopk } from "../lib/peft/vblora/topk-save";

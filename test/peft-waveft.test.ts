@@ -6,7 +6,7 @@ import * as tf from "@tensorflow/tfjs";
 import { strict as assert } from "node:assert";
 import { BertForSequenceClassification } from "../lib/models/bert";
 import { Linear } from "../lib/nn/linear";
-import { waveftConfig } from "../lib/peft/config";
+import { waveftConfig } from "../lib/peft/waveft/config";
 import { getPeftModel } from "../lib/peft/peft-model";
 import { WaveFTLayer, proportionalFrequencies } from "../lib/peft/waveft/layer";
 import { countAdapterParameters, llamaSkeleton } from "../lib/peft/count";

@@ -34,7 +34,7 @@ describe("PEFT method registry", () => {
   });
 
   it("a toy method registered in one line: injected, a no-op at init, counted, trained, merged, saved and loaded", async () => {
-    const config = toyConfig({ modulesToSave: ["classifier"], initScale: 0.5 }) as unknown as PeftConfig;
+    const config: PeftConfig = toyConfig({ modulesToSave: ["classifier"], initScale: 0.5 });
     const base = fresh();
     const before = tf.tidy(() => base.forward(inputs()).arraySync() as number[][]);
     const peft = getPeftModel(base, config);

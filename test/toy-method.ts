@@ -9,6 +9,13 @@ import { CommonConfig, configFromJson } from "../lib/peft/config";
 import { registeredPeftTypes, registerPeftMethod } from "../lib/peft/registry";
 import { normalArray, Rng } from "../lib/util/random";
 
+// The toy's config joins PeftConfig the way a method's folder does it: getPeftModel(model, toyConfig()) compiles.
+declare module "../lib/peft/registry" {
+  interface PeftConfigs {
+    TOYRANK1: ToyConfig;
+  }
+}
+
 export interface ToyConfig extends CommonConfig {
   peftType: "TOYRANK1";
   initScale: number;

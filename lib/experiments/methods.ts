@@ -5,7 +5,7 @@
  * head-only baseline is the common floor.
  */
 import { BertForSequenceClassification } from "../models/bert";
-import { loraConfig, vbloraConfig, waveftConfig } from "../peft/config";
+import { loraConfig, vbloraConfig, waveftConfig } from "../peft/builtin-methods";
 import { quantizeLinears, QLORA_QUANTIZATION } from "../peft/qlora";
 import { getPeftModel, PeftConfig, PeftModel } from "../peft/peft-model";
 import type { Classifier } from "../train/finetune";

@@ -24,7 +24,7 @@ import { maskBatch, mlmLoss, disposeMaskedBatch } from "../train/mlm";
 import { crossEntropy, disposeBatch, makeBatch, EncodedExample } from "../train/batching";
 import { evaluateClassifier, finetuneClassifier } from "../train/finetune";
 import { Rng } from "../util/random";
-import { loraConfig } from "../peft/config";
+import { loraConfig } from "../peft/lora/config";
 import { getPeftModel } from "../peft/peft-model";
 import { HEAD_MODULES, freezeAllButHead } from "./methods";
 import { Configuration, Ladders, LayerInfo } from "../peft/qr-adaptor/memory";

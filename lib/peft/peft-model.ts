@@ -10,13 +10,14 @@ import { Rng } from "../util/random";
 import type { BertInputs } from "../models/bert";
 import { AdapterLayer, BaseLinear, isBaseLinear } from "./adapter-layer";
 import { findTargets } from "./targets";
-import { LoraConfig, VBLoRAConfig, WaveFTConfig } from "./config";
 import { peftMethod } from "./registry";
 import { registerBuiltinMethods } from "./builtin-methods";
 
 registerBuiltinMethods();
 
-export type PeftConfig = LoraConfig | VBLoRAConfig | WaveFTConfig;
+import type { PeftConfig } from "./registry";
+
+export type { PeftConfig } from "./registry";
 
 /** The model types a PEFT model can wrap: anything with a forward pass over BERT inputs. */
 export interface WrappableModel extends Module {

@@ -58,6 +58,21 @@ export interface PeftMethod<C extends CommonConfig & { peftType: string } = Comm
   readonly conformance: { examples: Array<Record<string, unknown>>; identityAtInit: boolean };
 }
 
+/**
+ * Every registered method's config type by its peft_type. Each method's folder adds its own entry next to its
+ * descriptor (TypeScript's declaration merging), so `PeftConfig` grows with the methods and no central file
+ * lists them:
+ *
+ *   declare module "../registry" {
+ *     interface PeftConfigs { LORA: LoraConfig }
+ *   }
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by each method's folder
+export interface PeftConfigs {}
+
+/** The config of any registered method (a union discriminated by `peftType`). */
+export type PeftConfig = PeftConfigs[keyof PeftConfigs];
+
 const methods = new Map<string, PeftMethod>();
 
 /** Registers a method under its peftType (once). */

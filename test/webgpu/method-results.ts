@@ -11,7 +11,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../lib/backend";
 import { BertForSequenceClassification } from "../../lib/models/bert";
-import { loraConfig, vbloraConfig, waveftConfig } from "../../lib/peft/config";
+import { loraConfig } from "../../lib/peft/lora/config";
+import { vbloraConfig } from "../../lib/peft/vblora/config";
+import { waveftConfig } from "../../lib/peft/waveft/config";
 import { getPeftModel, PeftConfig } from "../../lib/peft/peft-model";
 import { quantizeLinears, quantizeLinearsAsync, QLORA_QUANTIZATION } from "../../lib/peft/qlora";
 import { Linear4bit } from "../../lib/quant/linear4bit";

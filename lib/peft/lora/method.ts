@@ -1,7 +1,14 @@
 /** LoRA (rsLoRA, DoRA, and the LoRA part of QLoRA) as a registered PEFT method: see ../registry.ts. */
 import type { BaseLinear } from "../adapter-layer";
-import { configFromJson, loraConfig, LoraConfig } from "../config";
+import { configFromJson } from "../config";
+import { loraConfig, LoraConfig } from "./config";
 import type { PeftMethod } from "../registry";
+
+declare module "../registry" {
+  interface PeftConfigs {
+    LORA: LoraConfig;
+  }
+}
 import { patternValue } from "../targets";
 import { LoraLayer } from "./layer";
 

@@ -3,8 +3,15 @@ import * as tf from "@tensorflow/tfjs";
 import type { TensorEntry, TensorInput } from "../../io/safetensors";
 import { uniformArray } from "../../util/random";
 import type { BaseLinear } from "../adapter-layer";
-import { configFromJson, vbloraConfig, VBLoRAConfig } from "../config";
+import { configFromJson } from "../config";
+import { vbloraConfig, VBLoRAConfig } from "./config";
 import type { PeftMethod } from "../registry";
+
+declare module "../registry" {
+  interface PeftConfigs {
+    VBLORA: VBLoRAConfig;
+  }
+}
 import { checkDivisible, VBLoraLayer } from "./layer";
 import { fromTopk, indexDType, toTopk } from "./topk-save";
 

@@ -23,7 +23,7 @@ import { idwt2 } from "../../wavelets/dwt";
 import { WAVELET_NAMES } from "../../wavelets/filters";
 import { AdapterLayer, BaseLinear } from "../adapter-layer";
 import { patternValue } from "../targets";
-import type { WaveFTConfig } from "../config";
+import type { WaveFTConfig } from "./config";
 
 /** Extra rows/cols peft pads per wavelet family (constants.py WAVELET_REDUCTIONS): 2·(filter length/2 − 1). */
 export function waveletReduction(family: string): number {

@@ -1,7 +1,14 @@
 /** WaveFT as a registered PEFT method (see ../registry.ts): the coefficient budget is planned over all targets. */
 import type { BaseLinear } from "../adapter-layer";
-import { configFromJson, waveftConfig, WaveFTConfig } from "../config";
+import { configFromJson } from "../config";
+import { waveftConfig, WaveFTConfig } from "./config";
 import type { PeftMethod } from "../registry";
+
+declare module "../registry" {
+  interface PeftConfigs {
+    WAVEFT: WaveFTConfig;
+  }
+}
 import { WaveFTLayer, waveftFrequencies } from "./layer";
 
 export const waveftMethod: PeftMethod<WaveFTConfig> = {
