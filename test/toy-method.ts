@@ -77,14 +77,12 @@ export class ToyLayer extends AdapterLayer {
 /** Registers TOYRANK1 (once; a second call does nothing). */
 export function registerToyMethod(): void {
   if (registeredPeftTypes().includes("TOYRANK1")) return;
-  registerPeftMethod<ToyConfig>({
+  registerPeftMethod<ToyConfig, ToyLayer>({
     peftType: "TOYRANK1",
     fromJson: (json) => configFromJson(json, toyConfig()),
-    inject(layer, base, config, { adapterName, rng }) {
-      const l = (layer as ToyLayer | null) ?? new ToyLayer(base as BaseLinear);
-      l.addAdapter(adapterName, config.initScale, rng);
-      return l;
-    },
+    createLayer: (base) => new ToyLayer(base),
+    isLayer: (layer): layer is ToyLayer => layer instanceof ToyLayer,
+    addAdapter: (layer, config, { adapterName, rng }) => layer.addAdapter(adapterName, config.initScale, rng),
     countParameters: (_config, t) => t.inFeatures + t.outFeatures,
     conformance: { examples: [{ init_scale: 0.5 }], identityAtInit: true },
   });

@@ -83,9 +83,11 @@ export class PeftModel<M extends WrappableModel = WrappableModel> extends Module
       const current = this.baseModel.getSubmodule(moduleName);
       const ctx = { moduleName, adapterName: name, rng, shared, planned: plan.get(moduleName) };
       if (current instanceof AdapterLayer) {
-        method.inject(current, null, config, ctx);
+        if (!method.isLayer(current)) throw new Error(`${moduleName} carries another method's adapter`);
+        method.addAdapter(current, config, ctx);
       } else if (isBaseLinear(current)) {
-        const layer = method.inject(null, current, config, ctx);
+        const layer = method.createLayer(current);
+        method.addAdapter(layer, config, ctx);
         layer.activeAdapter = this.active;
         this.baseModel.setSubmodule(moduleName, layer);
       }

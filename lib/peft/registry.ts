@@ -17,7 +17,7 @@ export interface TargetShape {
   outFeatures: number;
 }
 
-/** What `inject` gets besides the config. */
+/** What `addAdapter` gets besides the layer and the config. */
 export interface InjectContext {
   /** The module's name in the base model ("bert.encoder.layer.0.attention.self.query"). */
   moduleName: string;
@@ -29,7 +29,7 @@ export interface InjectContext {
   planned?: number;
 }
 
-export interface PeftMethod<C extends CommonConfig & { peftType: string } = CommonConfig & { peftType: string }> {
+export interface PeftMethod<C extends CommonConfig & { peftType: string } = CommonConfig & { peftType: string }, L extends AdapterLayer = AdapterLayer> {
   /** peft's name in adapter_config.json ("LORA"). */
   readonly peftType: C["peftType"];
   /** A config with the method's defaults for every field `adapter_config.json` does not set; validated. */
@@ -41,8 +41,12 @@ export interface PeftMethod<C extends CommonConfig & { peftType: string } = Comm
    * ("vblora_vector_bank", held at base_model.<name>.<adapter>) and its initial value.
    */
   shared?: { name: string; init(config: C, rng: Rng): tf.Tensor; size(config: C): number };
-  /** Adds the adapter to `layer`, or, when `layer` is null, wraps `base` in a new adapter layer. */
-  inject(layer: AdapterLayer | null, base: BaseLinear | null, config: C, ctx: InjectContext): AdapterLayer;
+  /** Wraps a frozen base layer in a new adapter layer of this method (holding no adapter yet). */
+  createLayer(base: BaseLinear): L;
+  /** Is `layer` one of this method's layers (so another adapter of the method can be added to it)? */
+  isLayer(layer: AdapterLayer): layer is L;
+  /** Adds adapter `ctx.adapterName` to one of this method's layers. */
+  addAdapter(layer: L, config: C, ctx: InjectContext): void;
   /** Trainable parameters the adapter adds to one target (the shared tensor is counted once, apart). */
   countParameters(config: C, target: TargetShape, planned: number | undefined): number;
   /** Saving: the entries to write for one tensor instead of `key` → values (VB-LoRA's top-k file), or null. */
@@ -76,8 +80,9 @@ export type PeftConfig = PeftConfigs[keyof PeftConfigs];
 const methods = new Map<string, PeftMethod>();
 
 /** Registers a method under its peftType (once). */
-export function registerPeftMethod<C extends CommonConfig & { peftType: string }>(method: PeftMethod<C>): void {
+export function registerPeftMethod<C extends CommonConfig & { peftType: string }, L extends AdapterLayer>(method: PeftMethod<C, L>): void {
   if (methods.has(method.peftType)) throw new Error(`a PEFT method "${method.peftType}" is registered already`);
+  // The one place a method loses its own types: the registry holds every method, looked up by peft_type.
   methods.set(method.peftType, method as unknown as PeftMethod);
 }
 

@@ -1,5 +1,4 @@
 /** LoRA (rsLoRA, DoRA, and the LoRA part of QLoRA) as a registered PEFT method: see ../registry.ts. */
-import type { BaseLinear } from "../adapter-layer";
 import { configFromJson } from "../config";
 import { loraConfig, LoraConfig } from "./config";
 import type { PeftMethod } from "../registry";
@@ -12,7 +11,7 @@ declare module "../registry" {
 import { patternValue } from "../targets";
 import { LoraLayer } from "./layer";
 
-export const loraMethod: PeftMethod<LoraConfig> = {
+export const loraMethod: PeftMethod<LoraConfig, LoraLayer> = {
   peftType: "LORA",
   fromJson: (json) => loraConfig(configFromJson(json, loraConfig())),
   conformance: {
@@ -23,9 +22,10 @@ export const loraMethod: PeftMethod<LoraConfig> = {
     ],
     identityAtInit: true,
   },
-  inject(layer, base, config, ctx) {
+  createLayer: (base) => new LoraLayer(base),
+  isLayer: (layer): layer is LoraLayer => layer instanceof LoraLayer,
+  addAdapter(l, config, ctx) {
     const { moduleName, adapterName, rng } = ctx;
-    const l = (layer as LoraLayer | null) ?? new LoraLayer(base as BaseLinear);
     const r = patternValue(moduleName, config.rankPattern, config.r);
     const alpha = patternValue(moduleName, config.alphaPattern, config.loraAlpha);
     l.addAdapter(adapterName, {
@@ -37,7 +37,6 @@ export const loraMethod: PeftMethod<LoraConfig> = {
       init: config.initLoraWeights,
       rng,
     });
-    return l;
   },
   countParameters: (config, t) => LoraLayer.parameterCount(t.inFeatures, t.outFeatures, patternValue(t.name, config.rankPattern, config.r), config.useDora),
 };

@@ -2,7 +2,6 @@
 import * as tf from "@tensorflow/tfjs";
 import type { TensorEntry, TensorInput } from "../../io/safetensors";
 import { uniformArray } from "../../util/random";
-import type { BaseLinear } from "../adapter-layer";
 import { configFromJson } from "../config";
 import { vbloraConfig, VBLoRAConfig } from "./config";
 import type { PeftMethod } from "../registry";
@@ -35,7 +34,7 @@ function expandTopk(config: VBLoRAConfig, stored: Map<string, TensorEntry>): Map
   return out;
 }
 
-export const vbloraMethod: PeftMethod<VBLoRAConfig> = {
+export const vbloraMethod: PeftMethod<VBLoRAConfig, VBLoraLayer> = {
   peftType: "VBLORA",
   fromJson: (json) => vbloraConfig(configFromJson(json, vbloraConfig())),
   conformance: {
@@ -54,10 +53,11 @@ export const vbloraMethod: PeftMethod<VBLoRAConfig> = {
       ]),
     size: (config) => config.numVectors * config.vectorLength,
   },
-  inject(layer, base, config, ctx) {
+  createLayer: (base) => new VBLoraLayer(base),
+  isLayer: (layer): layer is VBLoraLayer => layer instanceof VBLoraLayer,
+  addAdapter(l, config, ctx) {
     const { moduleName, adapterName, rng, shared } = ctx;
     if (!shared) throw new Error("VB-LoRA: the vector bank is missing");
-    const l = (layer as VBLoraLayer | null) ?? new VBLoraLayer(base as BaseLinear);
     l.addAdapter(adapterName, moduleName, {
       r: config.r,
       topk: config.topk,
@@ -66,7 +66,6 @@ export const vbloraMethod: PeftMethod<VBLoRAConfig> = {
       bank: shared,
       rng,
     });
-    return l;
   },
   countParameters(config, t) {
     checkDivisible(t.name, t.inFeatures, t.outFeatures, config.vectorLength);

@@ -1,5 +1,4 @@
 /** WaveFT as a registered PEFT method (see ../registry.ts): the coefficient budget is planned over all targets. */
-import type { BaseLinear } from "../adapter-layer";
 import { configFromJson } from "../config";
 import { waveftConfig, WaveFTConfig } from "./config";
 import type { PeftMethod } from "../registry";
@@ -11,7 +10,7 @@ declare module "../registry" {
 }
 import { WaveFTLayer, waveftFrequencies } from "./layer";
 
-export const waveftMethod: PeftMethod<WaveFTConfig> = {
+export const waveftMethod: PeftMethod<WaveFTConfig, WaveFTLayer> = {
   peftType: "WAVEFT",
   fromJson: (json) => waveftConfig(configFromJson(json, waveftConfig())),
   conformance: {
@@ -27,9 +26,10 @@ export const waveftMethod: PeftMethod<WaveFTConfig> = {
       targets.map((t) => t.name),
       targets,
     ),
-  inject(layer, base, config, ctx) {
+  createLayer: (base) => new WaveFTLayer(base),
+  isLayer: (layer): layer is WaveFTLayer => layer instanceof WaveFTLayer,
+  addAdapter(l, config, ctx) {
     const { adapterName, rng, planned } = ctx;
-    const l = (layer as WaveFTLayer | null) ?? new WaveFTLayer(base as BaseLinear);
     l.addAdapter(adapterName, {
       n: planned ?? config.nFrequency,
       scaling: config.scaling,
@@ -39,7 +39,6 @@ export const waveftMethod: PeftMethod<WaveFTConfig> = {
       initWeights: config.initWeights,
       rng,
     });
-    return l;
   },
   countParameters: (config, _t, planned) => planned ?? config.nFrequency,
 };
