@@ -14,6 +14,11 @@ import { getPeftModel, PeftConfig } from "../lib/peft/peft-model";
 import { peftMethod, registeredPeftTypes, registerPeftMethod } from "../lib/peft/registry";
 import { fromPretrained, savePretrained } from "../lib/peft/serialization";
 import { Rng } from "../lib/util/random";
+import { Linear } from "../lib/nn/linear";
+import { Module, ModuleDict } from "../lib/nn/module";
+import { isBaseLinear } from "../lib/nn/base-linear";
+import { Linear4bit } from "../lib/quant/linear4bit";
+import { loraConfig } from "../lib/peft/lora/config";
 import { assertClose, setupBackend, tinyBertConfig, tinyInputs } from "./helpers";
 import { registerToyMethod, toyConfig, ToyLayer } from "./toy-method";
 
@@ -31,6 +36,32 @@ describe("PEFT method registry", () => {
     assert.deepEqual(registeredPeftTypes().slice(0, 3), ["LORA", "VBLORA", "WAVEFT"]);
     assert.throws(() => registerPeftMethod(peftMethod("LORA")), /a PEFT method "LORA" is registered already/);
     assert.throws(() => peftMethod("PREFIX"), /peft_type "PREFIX" is not supported here \(supported: LORA, VBLORA, WAVEFT/);
+  });
+
+  it("a layer is adaptable by its contract: Linear and Linear4bit implement BaseLinear; a look-alike with the same members is not", () => {
+    const linear = new Linear(8, 4, { rng: new Rng(1) });
+    assert.ok(isBaseLinear(linear));
+    assert.ok(isBaseLinear(Linear4bit.fromLinear(linear)));
+    // every member a duck-typed check would look for, but not the brand only an implementation carries
+    class LookAlike extends Module {
+      readonly inFeatures = 8;
+      readonly outFeatures = 4;
+      readonly quantized = false;
+      readonly bias = null;
+      weightValue(): tf.Tensor2D {
+        return tf.zeros([4, 8]);
+      }
+      setWeightValue(): void {}
+      forward(x: tf.Tensor): tf.Tensor {
+        return x;
+      }
+    }
+    assert.ok(!isBaseLinear(new LookAlike()));
+    const model = new ModuleDict([["proj", new LookAlike()]]);
+    assert.throws(
+      () => getPeftModel(model as never, loraConfig({ targetModules: ["proj"] })),
+      /"proj".*a LookAlike, which LORA cannot adapt\. The model has no adaptable module/,
+    );
   });
 
   it("a toy method registered in one line: injected, a no-op at init, counted, trained, merged, saved and loaded", async () => {

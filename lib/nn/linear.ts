@@ -1,6 +1,7 @@
 /** PyTorch's nn.Linear: weight (out, in), bias (out); y = x·Wᵀ + b. */
 import * as tf from "@tensorflow/tfjs";
 import { Module } from "./module";
+import { BASE_LINEAR, BaseLinear } from "./base-linear";
 import { linear } from "../ops/matmul";
 import { Rng, normalArray, uniformArray } from "../util/random";
 
@@ -11,7 +12,8 @@ export interface LinearOptions {
   rng?: Rng;
 }
 
-export class Linear extends Module {
+export class Linear extends Module implements BaseLinear {
+  readonly [BASE_LINEAR] = true as const;
   readonly weight: tf.Variable;
   readonly bias: tf.Variable | null;
 

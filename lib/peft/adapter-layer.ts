@@ -11,32 +11,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { Module } from "../nn/module";
 
-/**
- * The frozen layer under an adapter, as every method sees it: a Linear, or a quantized 4-bit Linear4bit
- * (QLoRA). Both implement it (lib/nn/linear.ts, lib/quant/linear4bit.ts).
- */
-export interface BaseLinear extends Module {
-  readonly inFeatures: number;
-  readonly outFeatures: number;
-  /** True when W is stored in 4 bits: merging into it re-quantizes (lossy). */
-  readonly quantized: boolean;
-  readonly bias: tf.Variable | null;
-  forward(x: tf.Tensor): tf.Tensor;
-  /** W (out, in) as float32 (dequantized for a 4-bit layer); the caller disposes it. */
-  weightValue(): tf.Tensor2D;
-  /** Replaces W (a 4-bit layer re-quantizes). */
-  setWeightValue(w: tf.Tensor2D): void;
-  /**
-   * The same, reading `w` asynchronously: what a 4-bit layer needs on a GPU backend, which Node cannot read
-   * synchronously (its quantization runs in JavaScript). Layers without it are set synchronously.
-   */
-  setWeightValueAsync?(w: tf.Tensor2D): Promise<void>;
-}
+import { BaseLinear } from "../nn/base-linear";
 
-/** True for a module that can carry an adapter (it implements BaseLinear). */
-export function isBaseLinear(m: Module): m is BaseLinear {
-  return "weightValue" in m && "setWeightValue" in m && "inFeatures" in m && "outFeatures" in m && "quantized" in m;
-}
+export { BASE_LINEAR, isBaseLinear, type BaseLinear } from "../nn/base-linear";
 
 export abstract class AdapterLayer extends Module {
   /** The adapter used by forward() (peft's `active_adapter`). */

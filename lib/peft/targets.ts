@@ -39,8 +39,10 @@ export function findTargets(model: Module, target: readonly string[] | string, i
   const all = model.namedModules().filter(([n]) => n !== "");
   const supported = all.filter(([, m]) => isSupported(m)).map(([n]) => n);
   const help = () =>
-    `The model's adaptable (Linear) modules are named: ${shortNames(supported).join(", ")} ` +
-    `(e.g. "${supported[0] ?? "none"}"). Use those names, full paths, or a regular expression string.`;
+    supported.length === 0
+      ? "The model has no adaptable module (a layer implementing BaseLinear: Linear, Linear4bit)."
+      : `The model's adaptable (Linear) modules are named: ${shortNames(supported).join(", ")} ` +
+        `(e.g. "${supported[0]}"). Use those names, full paths, or a regular expression string.`;
   const matched = supported.filter((n) => isTargeted(n, target));
   if (typeof target !== "string") {
     for (const t of target) {

@@ -26,6 +26,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { Module } from "../nn/module";
+import { BASE_LINEAR, BaseLinear } from "../nn/base-linear";
 import { linear } from "../ops/matmul";
 import { DEFAULT_BLOCKSIZE, QuantType } from "./blockwise";
 import { QuantBytes, QuantState, dequantize, quantize, storageBytes } from "./double-quant";
@@ -46,7 +47,8 @@ export interface Linear4bitBytes extends QuantBytes {
   bias: number;
 }
 
-export class Linear4bit extends Module {
+export class Linear4bit extends Module implements BaseLinear {
+  readonly [BASE_LINEAR] = true as const;
   readonly inFeatures: number;
   readonly outFeatures: number;
   readonly quantType: QuantType;
