@@ -49,6 +49,8 @@ export interface PeftMethod<C extends CommonConfig & { peftType: string } = Comm
   addAdapter(layer: L, config: C, ctx: InjectContext): void;
   /** Trainable parameters the adapter adds to one target (the shared tensor is counted once, apart). */
   countParameters(config: C, target: TargetShape, planned: number | undefined): number;
+  /** The key peft saves a layer's tensor under, when it is not the default `…<member>.<rest>` (DoRA's magnitude). */
+  savedKey?(key: string, member: string): string;
   /** Saving: the entries to write for one tensor instead of `key` → values (VB-LoRA's top-k file), or null. */
   saveEntries?(config: C, key: string, shape: number[], data: Float32Array): Map<string, TensorInput> | null;
   /** Loading: the stored tensors as the model's parameters expect them (e.g. top-k back to full logits). */

@@ -25,19 +25,20 @@ registerBuiltinMethods();
 /**
  * The tensors `save` writes for one adapter: saved key → parameter. Each adapter layer lists its own tensors
  * (`adapterParameters`), so an adapter named like a module ("dense") cannot pull a base weight in:
- * "lora_A.default.weight" in the layer at "bert.…query" → "base_model.model.bert.…query.lora_A.weight";
- * DoRA's magnitude is saved without ".weight"; VB-LoRA's shared bank as "base_model.vblora_vector_bank";
- * the modulesToSave (the head) whole.
+ * "lora_A.default.weight" in the layer at "bert.…query" → "base_model.model.bert.…query.lora_A.weight",
+ * renamed where the method's peft does (`savedKey`: DoRA's magnitude has no ".weight"); a shared tensor
+ * (VB-LoRA's bank) as "base_model.<name>"; the modulesToSave (the head) whole.
  */
 export function adapterStateDict(model: PeftModel, adapterName = model.activeAdapter): Map<string, tf.Variable> {
   const config = model.peftConfig[adapterName];
   if (!config) throw new Error(`no adapter "${adapterName}"`);
+  const method = peftMethod(config.peftType);
   const out = new Map<string, tf.Variable>();
   for (const [moduleName, layer] of model.adapterLayers()) {
     for (const [name, p] of layer.adapterParameters(adapterName)) {
       const member = name.slice(0, name.indexOf("."));
       const key = `base_model.model.${moduleName}.${member}${name.slice(member.length + 1 + adapterName.length)}`;
-      out.set(member === "lora_magnitude_vector" ? key.replace(/\.weight$/, "") : key, p);
+      out.set(method.savedKey?.(key, member) ?? key, p);
     }
   }
   for (const [key, p] of model.sharedParameters(adapterName)) out.set(key, p);

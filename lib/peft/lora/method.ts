@@ -38,5 +38,7 @@ export const loraMethod: PeftMethod<LoraConfig, LoraLayer> = {
       rng,
     });
   },
+  // peft saves DoRA's magnitude as "…lora_magnitude_vector", without the ".weight" of its module
+  savedKey: (key, member) => (member === "lora_magnitude_vector" ? key.replace(/\.weight$/, "") : key),
   countParameters: (config, t) => LoraLayer.parameterCount(t.inFeatures, t.outFeatures, patternValue(t.name, config.rankPattern, config.r), config.useDora),
 };
