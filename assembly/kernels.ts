@@ -5,7 +5,7 @@
  * The module imports the backend's own memory and works on tensors in place: every function takes byte
  * offsets into that memory. It must never write anything of its own there, so it has no static data (no
  * lookup tables, no strings: exp is a polynomial, not the standard library's table-driven one) and no
- * allocator (`--runtime stub`); test/wasm-simd.test.ts checks the compiled module has no data segment.
+ * allocator (`--runtime stub`); test/unit/wasm-simd.test.ts checks the compiled module has no data segment.
  */
 
 // ---------------------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates (or refreshes) .venv-interop, the Python environment of test/interop.test.ts:
+# Creates (or refreshes) .venv-interop, the Python environment of test/e2e/interop.test.ts:
 #   python3 -m venv .venv-interop && .venv-interop/bin/pip install -r requirements-interop.txt
 # Idempotent and fast when already done: it does nothing when the environment was built from the current
 # requirements-interop.txt (hash stored in .venv-interop/.requirements.sha256) and imports cleanly.

@@ -1,6 +1,6 @@
 /**
  * A toy PEFT method defined entirely here, in a test file: a rank-1 update ΔW = u vᵀ ("TOYRANK1", u starts at
- * zero). Registering it is one call; test/registry.test.ts and the conformance suite run it like a built-in.
+ * zero). Registering it is one call; test/unit/registry.test.ts and the conformance suite run it like a built-in.
  */
 import * as tf from "@tensorflow/tfjs";
 import { ParameterDict } from "../lib/nn/module";

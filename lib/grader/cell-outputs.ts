@@ -1,7 +1,7 @@
 /**
  * A cell's outputs as they arrive from the kernel: Jupyter's iopub messages turned into nbformat outputs
  * (https://jupyter-client.readthedocs.io/en/latest/messaging.html), within the grader's output limits.
- * A pure translation, no sockets: the kernel client feeds it, and test/cell-outputs.test.ts checks it.
+ * A pure translation, no sockets: the kernel client feeds it, and test/unit/cell-outputs.test.ts checks it.
  *
  *   stream                 appended to the previous output when it is the same stream, else a new one
  *   display_data           a new display_data output (remembered by its transient display_id)

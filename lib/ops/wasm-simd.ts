@@ -8,7 +8,7 @@
  *
  * The module is instantiated on the backend's own WebAssembly memory, so the kernels read their inputs and
  * write their outputs in place, at the tensors' offsets: no copies. (It has no data of its own to place in
- * that memory: test/wasm-simd.test.ts checks.)
+ * that memory: test/unit/wasm-simd.test.ts checks.)
  */
 import * as fs from "node:fs";
 import * as path from "node:path";

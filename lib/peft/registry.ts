@@ -56,7 +56,7 @@ export interface PeftMethod<C extends CommonConfig & { peftType: string } = Comm
   /** Loading: the stored tensors as the model's parameters expect them (e.g. top-k back to full logits). */
   loadEntries?(config: C, stored: Map<string, TensorEntry>): Map<string, TensorEntry>;
   /**
-   * What the conformance suite (test/peft-conformance.test.ts) runs for this method: a few configurations,
+   * What the conformance suite (test/unit/peft-conformance.test.ts) runs for this method: a few configurations,
    * as `adapter_config.json` fields over the defaults, that fit a tiny model (hidden size 8, intermediate 16;
    * target_modules is the suite's), and whether a fresh adapter leaves the model unchanged (as peft
    * initialises it: LoRA's B = 0 does; VB-LoRA's random bank and logits do not).

@@ -1,5 +1,5 @@
 """
-The Python half of test/interop.test.ts: Hugging Face peft / transformers / bitsandbytes on what the
+The Python half of test/e2e/interop.test.ts: Hugging Face peft / transformers / bitsandbytes on what the
 TypeScript kit wrote, and adapters made by peft for the kit to read. Nothing is downloaded: every model and
 tokenizer comes from local folders (HF_HUB_OFFLINE=1, TRANSFORMERS_OFFLINE=1 are set here too).
 

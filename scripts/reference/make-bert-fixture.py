@@ -1,6 +1,6 @@
 """
 Masked-LM logits of the shipped checkpoint computed by the independent PyTorch implementation in
-torch_bert.py, written to test/fixtures/bert/mlm-reference.json. test/checkpoint.test.ts loads the same
+torch_bert.py, written to test/fixtures/bert/mlm-reference.json. test/unit/checkpoint.test.ts loads the same
 checkpoint with the TypeScript library and must agree.
 
   /usr/bin/python3 scripts/reference/make-bert-fixture.py [datasets/checkpoints/bert-tiny-peft]

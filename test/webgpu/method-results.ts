@@ -6,7 +6,7 @@
  *
  *   npx tsx test/webgpu/method-results.ts     prints the results on COURSEKIT_BACKEND's backend as JSON
  *
- * test/webgpu.test.ts runs it with COURSEKIT_BACKEND=webgpu in a child process and compares with wasm.
+ * test/e2e/webgpu.test.ts runs it with COURSEKIT_BACKEND=webgpu in a child process and compares with wasm.
  */
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../lib/backend";
