@@ -111,5 +111,5 @@ export function scoreTestCell(
       ? ({ seed: want.seed, records: new Map([[opts.gradeId, want]]), verdicts: new Map(), runs: [], warnings: [], notebook: nb } as Reference)
       : undefined;
   const tests = [{ grade_id: opts.gradeId, points: opts.points, visibility: opts.visibility ?? "public" }];
-  return scoreTests(nb, tests, runs, opts.mode, new Map(), [], reference)[0];
+  return scoreTests(nb, { tests, runs, mode: opts.mode, stubs: new Map(), reference }).results[0];
 }

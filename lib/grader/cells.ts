@@ -28,7 +28,7 @@ export interface CoursekitCellMeta {
   visibility?: "public" | "hidden";
   /**
    * On an exercise cell: the library code the exercise asks the student to write themselves — names used as
-   * values ("countAdapterParameters", "qrAdaptor") or property names (".numParameters"); see references.ts.
+   * values ("countAdapterParameters", "qrAdaptor") or property names (".numParameters"); see forbidden-names.ts.
    */
   reference?: string[];
 }

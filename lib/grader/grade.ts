@@ -19,11 +19,15 @@
  * records printed anywhere else are ignored (with a warning); a missing record, a timeout or a crash scores 0.
  *
  * gradeNotebook is a pipeline of small steps, one file each:
- *   prepare.ts       the notebook to run, its tests and stubs, per mode
- *   reference.ts     instructor mode: the solution run with the same seed (once per batch)
- *   run-notebook.ts  execute every cell in the (sandboxed) kernel, within the time and output limits
- *   verdicts.ts      each test's score from the executed cells
- *   report.ts        the feedback copy, the readable summary and the CSV row
+ *   prepare.ts           the notebook to run, its tests and stubs, per mode; in instructor mode also the
+ *                        feedback run's notebook (hidden tests' code left out) and the graded run's (only
+ *                        setup cells, the student's cells and the tests, tests in strict mode)
+ *   reference.ts         instructor mode: the solution run with the same seed (once per batch)
+ *   verdict-library.ts   the graded run's lib/: the code the exercises imitate removed
+ *   run-notebook.ts      execute every cell in the (sandboxed) kernel, within the time and output limits
+ *   forbidden-names.ts   the library names an exercise's own code may not use (read from the syntax tree)
+ *   verdicts.ts          each test's score from the executed cells
+ *   report.ts            the report, the feedback copy, the readable summary and the CSV row
  */
 import { randomInt } from "node:crypto";
 import * as fs from "node:fs";
@@ -42,7 +46,7 @@ import { verdictLibrary } from "./verdict-library";
 import { sandboxUnavailableReason } from "./sandbox";
 import { CellProblem, GradeMode, mergeVerdicts, problemsOf, scoreTests, withoutReferenceUses } from "./verdicts";
 import { recordsIn } from "./records";
-import { referenceUses } from "./references";
+import { referenceUses } from "./forbidden-names";
 
 export type { CellProblem, GradeMode, TestResult, TestStatus } from "./verdicts";
 
@@ -235,9 +239,10 @@ export async function gradeNotebook(file: string, opts: GradeOptions): Promise<{
   warnings.push(...runWarnings);
   // 3. verdicts
   const uses = referenceUses(nb, prepared.studentCells, prepared.references);
+  const shownScores = scoreTests(shown, { tests, runs: new Map(runs.map((r) => [r.index, r])), mode: opts.mode, stubs, reference });
   // With two runs the feedback run's scores give only the words (its warnings would repeat the verdict run's).
-  const shownWarnings = twoRuns ? [] : warnings;
-  let scored = scoreTests(shown, tests, new Map(runs.map((r) => [r.index, r])), opts.mode, stubs, shownWarnings, reference);
+  if (!twoRuns) warnings.push(...shownScores.warnings);
+  let scored = shownScores.results;
   let verdictProblems: CellProblem[] = [];
   if (twoRuns && reference) {
     const library = verdictLibrary(opts.root, [...prepared.references.values()].flat());
@@ -245,8 +250,9 @@ export async function gradeNotebook(file: string, opts: GradeOptions): Promise<{
     const verdictRun = await run(graded, { libDir: library.dir, lastIndex: lastTestIndex(graded), onCell: undefined });
     // What the graded run adds (the same output flood in both runs is said once).
     warnings.push(...verdictRun.warnings.filter((w) => !runWarnings.includes(w)).map((w) => `graded run: ${w}`));
-    const verdicts = scoreTests(graded, tests, new Map(verdictRun.runs.map((r) => [r.index, r])), opts.mode, stubs, warnings, reference);
-    scored = mergeVerdicts(verdicts, scored);
+    const verdicts = scoreTests(graded, { tests, runs: new Map(verdictRun.runs.map((r) => [r.index, r])), mode: opts.mode, stubs, reference });
+    warnings.push(...verdicts.warnings);
+    scored = mergeVerdicts(verdicts.results, scored);
     // Test cells that did not finish in the graded run, said in the grader's words only (not the cell's output).
     verdictProblems = verdictRun.runs
       .filter((r) => r.status !== "ok" && tests.some((t) => t.grade_id === gradeIdOf(graded.cells[r.index])))

@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { cellName, cellSource, cloneNotebook, JsonObject, NbCell, Notebook } from "../notebook/ipynb";
 import { gradeIdOf, isGraded, isHiddenTest, isLocked, isSetupCell, isSolution, nbgraderChecksum, nbgraderMeta, TestSpec, testSpecs } from "./cells";
-import { exerciseReferences, StudentCell, studentWrittenCells } from "./references";
+import { exerciseReferences, StudentCell, studentWrittenCells } from "./forbidden-names";
 import { releaseCell } from "./release";
 
 /** What the execute and verdict steps need. */

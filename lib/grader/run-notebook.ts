@@ -34,6 +34,8 @@ export interface CellRun {
   limit?: LimitHit;
   /** The time limit the cell ran under, in seconds (its timeout_s × the time scale, less when the budget was short). */
   limitS?: number;
+  /** Set when what was left of the notebook's budget (this many seconds in all), not the cell's own limit, bounded it. */
+  budgetS?: number;
   /** The cell printed more than its output limit. */
   truncated?: boolean;
 }
@@ -81,8 +83,16 @@ export const NOTEBOOK_OUTPUT_BYTES = 48 * 1024 * 1024;
 const SMALL_OUTPUT_BYTES = 256 * 1024;
 const ABORT_RETRIES = 3;
 
-/** What a limit means, for messages. */
-export function describeLimit(limit: LimitHit | undefined, seconds: number): string {
+/**
+ * What a limit means, for messages. `budgetS`: the notebook's whole budget, when what was left of it (not the
+ * cell's own limit) set the `seconds` the cell had.
+ */
+export function describeLimit(limit: LimitHit | undefined, seconds: number, budgetS?: number): string {
+  const why = describeHit(limit, seconds);
+  return budgetS === undefined || limit === "memory" || limit === "processes" ? why : `${why}, what was left of the notebook's ${budgetS} s time budget`;
+}
+
+function describeHit(limit: LimitHit | undefined, seconds: number): string {
   switch (limit) {
     case "cpu":
       return `it used more than ${seconds} s of CPU time`;
@@ -189,13 +199,18 @@ export async function runNotebookCells(nb: Notebook, opts: RunOptions): Promise<
       }
       const counted = !firstCodeCell;
       firstCodeCell = false;
+      // The limit this cell runs under, decided before it runs (the budget shrinks while it does).
       const limit = () => (counted ? Math.min(timeoutFor(cell), Math.max(1, budgetLeft())) : timeoutFor(cell));
       const output = outputFor();
-      let result = await kernel.execute(code, limit(), { output });
+      let limitMs = limit();
+      let result = await kernel.execute(code, limitMs, { output });
       for (let retry = 1; result.status === "abort" && retry <= ABORT_RETRIES; retry++) {
         await sleep(ERROR_PAUSE_MS * 2 ** retry);
-        result = await kernel.execute(code, limit(), { output });
+        limitMs = limit();
+        result = await kernel.execute(code, limitMs, { output });
       }
+      const limitS = Math.round(limitMs / 1000);
+      const budgetS = limitMs < timeoutFor(cell) ? Math.round(budgetMs / 1000) : undefined;
       outputBytes += result.outputBytes ?? 0;
       if (counted) {
         if (budgetWallStart === 0) budgetWallStart = Date.now() - result.durationMs;
@@ -210,7 +225,10 @@ export async function runNotebookCells(nb: Notebook, opts: RunOptions): Promise<
       }
       if (result.outputsIncomplete) warnings.push(`${label(nb, index)}: the kernel never signalled the end of its output, so some of it may be missing`);
       if (result.limit) run.limit = result.limit;
-      if (result.status === "timeout") run.limitS = Math.round(limit() / 1000);
+      if (result.status === "timeout") {
+        run.limitS = limitS;
+        if (budgetS !== undefined) run.budgetS = budgetS;
+      }
       if (result.truncated) {
         run.truncated = true;
         const notebookFull = output.displayBytes < cellLimits.displayBytes;
@@ -225,7 +243,7 @@ export async function runNotebookCells(nb: Notebook, opts: RunOptions): Promise<
       }
       if (result.status === "timeout")
         warnings.push(
-          `${label(nb, index)} ran over its time limit (${describeLimit(result.limit, Math.round(limit() / 1000))}) and was interrupted${result.kernelAlive ? "" : "; the kernel had to be restarted"}`,
+          `${label(nb, index)} ran over its time limit (${describeLimit(result.limit, limitS, budgetS)}) and was interrupted${result.kernelAlive ? "" : "; the kernel had to be restarted"}`,
         );
       if (result.status === "dead")
         warnings.push(`the kernel died while running ${label(nb, index)}${result.limit ? ` (${describeLimit(result.limit, 0)})` : ""}; it was restarted`);

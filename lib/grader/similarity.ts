@@ -1,6 +1,6 @@
 /**
  * Copying is reported, not silently accepted: how near an exercise's student code is to (a) the library code
- * the exercise imitates (its `coursekit.reference`, see references.ts) and (b) the same exercise in the other
+ * the exercise imitates (its `coursekit.reference`, see forbidden-names.ts) and (b) the same exercise in the other
  * submissions of a batch. Findings are for the instructor to judge — a short exercise has few ways to be
  * written — and change no score.
  *
@@ -32,7 +32,7 @@ import * as path from "node:path";
 import * as ts from "typescript";
 import { cellName, cellSource, Notebook } from "../notebook/ipynb";
 import { gradeIdOf, isSolution } from "./cells";
-import { exerciseReferences } from "./references";
+import { exerciseReferences } from "./forbidden-names";
 import { releaseCell } from "./release";
 
 export interface SimilarityOptions {

@@ -1,7 +1,7 @@
 /**
  * The library a verdict run's kernel sees (see grade.ts): a copy of lib/ in which the code that a notebook's
  * exercises imitate is absent. Each exercise names it (`coursekit.reference`, as for the static check in
- * references.ts): a name ("LoraLayer", "getPeftModel", a namespace such as "qrAdaptor") or a property name
+ * forbidden-names.ts): a name ("LoraLayer", "getPeftModel", a namespace such as "qrAdaptor") or a property name
  * (".numParameters"). In the copy every declaration of it keeps its signature — so the notebook's setup cell
  * still type-checks and imports — but every body is replaced by `throw`: a function's body, each method,
  * accessor and constructor of a class and its properties' initialisers, a constant that holds a function,

@@ -13,7 +13,7 @@ import { cellName, cellSource, NbCell, NbOutput, Notebook, outputText } from "..
 import { cellTimeoutS, gradeIdOf, isGraded, isSolution, TestSpec } from "./cells";
 import { asObservationRecord, compareRecords, Comparison, summarize } from "./observations";
 import type { Reference } from "./reference";
-import type { ReferenceUse } from "./references";
+import type { ReferenceUse } from "./forbidden-names";
 import { CellRun, CellStatus, describeLimit } from "./run-notebook";
 import { isCheckRecord, recordsIn } from "./records";
 
@@ -78,7 +78,7 @@ function runFailure(base: Omit<TestResult, "score" | "status" | "message">, cell
       ...base,
       score: 0,
       status: "timeout",
-      message: `the test did not finish: ${describeLimit(run.limit, run.limitS ?? cellTimeoutS(cell))} — look for an endless loop or a very slow step`,
+      message: `the test did not finish: ${describeLimit(run.limit, run.limitS ?? cellTimeoutS(cell), run.budgetS)} — look for an endless loop or a very slow step`,
     };
   if (run.status === "dead")
     return { ...base, score: 0, status: "error", message: `the kernel died while running this test${run.limit ? ` (${describeLimit(run.limit, 0)})` : ""}` };
@@ -213,17 +213,21 @@ function scoreByObservations(
   return { ...base, score: 0, status: stopped ? "error" : "failed", message: clip(`${hint}${cmp.message}`) };
 }
 
-/** Every test's result, in the order of `tests`; warnings about stray or forged records are added to `warnings`. */
-export function scoreTests(
-  nb: Notebook,
-  tests: TestSpec[],
-  runs: Map<number, CellRun>,
-  mode: GradeMode,
-  stubs: Map<string, string>,
-  warnings: string[],
-  reference?: Reference,
-): TestResult[] {
-  warnings.push(...strayRecordWarnings(nb, tests));
+/** What scoring an executed notebook needs besides the notebook. */
+export interface ScoreInputs {
+  tests: TestSpec[];
+  /** Each cell's run, by cell index. */
+  runs: Map<number, CellRun>;
+  mode: GradeMode;
+  /** Each exercise's released stub, by grade_id (an exercise still equal to it is "not attempted"). */
+  stubs: Map<string, string>;
+  /** Instructor mode: the solution's run, whose observations the tests are compared with. */
+  reference?: Reference;
+}
+
+/** Every test's result, in the order of `tests`, and warnings about stray or forged records. */
+export function scoreTests(nb: Notebook, { tests, runs, mode, stubs, reference }: ScoreInputs): { results: TestResult[]; warnings: string[] } {
+  const warnings = strayRecordWarnings(nb, tests);
   const results: TestResult[] = [];
   for (const test of tests) {
     const index = nb.cells.findIndex((c) => isGraded(c) && gradeIdOf(c) === test.grade_id);
@@ -242,7 +246,7 @@ export function scoreTests(
     }
     results.push(result);
   }
-  return results;
+  return { results, warnings };
 }
 
 /** The cells that did not finish cleanly, for the report. */
@@ -259,7 +263,7 @@ export function problemsOf(nb: Notebook, runs: CellRun[]): CellProblem[] {
 }
 
 /**
- * An exercise whose code uses the library code it asks the student to write (references.ts): its tests score 0,
+ * An exercise whose code uses the library code it asks the student to write (forbidden-names.ts): its tests score 0,
  * with a message that names what was used and where, and one warning per use.
  */
 export function withoutReferenceUses(results: TestResult[], tests: TestSpec[], uses: ReferenceUse[], warnings: string[]): TestResult[] {

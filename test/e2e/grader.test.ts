@@ -191,6 +191,8 @@ describe("autograder (real tslab kernel)", function () {
       JSON.stringify(report.tests),
     );
     assert.equal(report.cell_problems[0].status, "timeout", "the cell running when the budget ran out was interrupted");
+    // the limit it is said to have run over is what was left of the budget, decided before it ran
+    assert.match(report.warnings.join("\n"), /ran over its time limit \(.* \d+ s.*, what was left of the notebook's 2 s time budget\) and was interrupted/);
     assert.match(report.warnings.join("\n"), /time budget \(2 s\) was used up before In \[\d+\] \([\w-]+\): it and the cells after it were not run/);
     assert.equal(report.warnings.filter((w) => /was used up/.test(w)).length, 1, "one warning, not one per cell");
   });

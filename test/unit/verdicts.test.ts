@@ -4,6 +4,7 @@
  */
 import { strict as assert } from "node:assert";
 import { TestResult } from "../../lib/grader/verdicts";
+import { describeLimit } from "../../lib/grader/run-notebook";
 import type { TestSpec } from "../../lib/grader/cells";
 import { CheckRecord, RESULT_MIME, runCheck, runObserved } from "../../lib/notebook/grading";
 import { NbOutput } from "../../lib/notebook/ipynb";
@@ -44,6 +45,15 @@ async function printed(points: number, fn: (t: TestContext) => void | Promise<vo
   return bundle({ [RESULT_MIME]: record, [OBSERVATIONS_MIME]: observations });
 }
 const recordOf = (o: NbOutput) => (o as unknown as { data: Record<string, unknown> }).data;
+
+describe("the limit a cell ran over, in words", () => {
+  it("names the cell's own limit, or what was left of the notebook's budget when that was less", () => {
+    assert.equal(describeLimit("cpu", 30), "it used more than 30 s of CPU time");
+    assert.equal(describeLimit("cpu", 2, 120), "it used more than 2 s of CPU time, what was left of the notebook's 120 s time budget");
+    assert.equal(describeLimit(undefined, 3, 60), "it ran over its time limit (3 s), what was left of the notebook's 60 s time budget");
+    assert.equal(describeLimit("memory", 2, 120), "the kernel went over its memory limit", "memory is not a time limit");
+  });
+});
 
 describe("verdicts (instructor mode, no kernel)", () => {
   it("observations equal to the solution's and the test's own checks held: full points", () => {

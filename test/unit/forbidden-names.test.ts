@@ -1,9 +1,9 @@
 /**
  * "Write it yourself": the static check that an exercise's code does not use the library code it imitates
- * (lib/grader/references.ts), on cells written by hand, and its effect on the tests' scores.
+ * (lib/grader/forbidden-names.ts), on cells written by hand, and its effect on the tests' scores.
  */
 import { strict as assert } from "node:assert";
-import { exerciseReferences, namesUsed, referenceUses, studentWrittenCells } from "../../lib/grader/references";
+import { exerciseReferences, namesUsed, referenceUses, studentWrittenCells } from "../../lib/grader/forbidden-names";
 import { TestResult, withoutReferenceUses } from "../../lib/grader/verdicts";
 import { NbCell, Notebook } from "../../lib/notebook/ipynb";
 
